@@ -1,0 +1,103 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Every target of ours is built in the Swift 6 language mode (strict concurrency) with warnings as errors.
+/// `treatAllWarnings` applies to our targets only, so a warning inside a dependency cannot break the build.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "CamGateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "camgw", targets: ["CamGateway"]),
+        .library(name: "RTSPRelay", targets: ["RTSPRelay"]),
+        .library(name: "ONVIF", targets: ["ONVIF"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "RTSPRelay",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ONVIF",
+            dependencies: ["CLibXML2"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CameraSimulator",
+            dependencies: [
+                "RTSPRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/demo.h264")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CamGateway",
+            dependencies: [
+                "RTSPRelay",
+                "ONVIF",
+                "CameraSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RTSPRelayTests",
+            dependencies: [
+                "RTSPRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CameraSimulatorTests",
+            dependencies: [
+                "CameraSimulator",
+                "RTSPRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ONVIFTests",
+            dependencies: ["ONVIF"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CamGatewayTests",
+            dependencies: [],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,56 @@
+import ArgumentParser
+import CameraSimulator
+import Foundation
+import ServiceLifecycle
+
+/// `camgw simulator`: the camera simulator on its own, for load tests and appliance tests that need a camera in
+/// another process or network namespace.
+struct SimulatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulator",
+        abstract: "Run the camera simulator alone (test support)."
+    )
+
+    @Option(help: "Address to listen on.")
+    var listen = "127.0.0.1"
+
+    @Option(help: "RTSP port (0 picks a free one and prints it).")
+    var port = 8555
+
+    @Option(help: "Stream path.")
+    var path = "/Streaming/Channels/101"
+
+    @Option(help: "Require this user (Digest MD5 challenge).")
+    var user: String?
+
+    @Option(help: "File holding the password for --user (never on the command line).")
+    var passwordFile: String?
+
+    @Flag(help: "Log at debug level.")
+    var verbose = false
+
+    func validate() throws {
+        if (self.user == nil) != (self.passwordFile == nil) {
+            throw ValidationError("--user and --password-file go together")
+        }
+    }
+
+    func run() async throws {
+        let logger = bootstrapLogging(verbose: self.verbose)
+        var configuration = CameraSimulator.Configuration()
+        configuration.host = self.listen
+        configuration.port = self.port
+        configuration.path = self.path
+        if let user = self.user, let passwordFile = self.passwordFile {
+            let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            configuration.credentials = .init(username: user, password: password)
+        }
+        let simulator = try CameraSimulator(configuration: configuration, logger: logger)
+        let service = AnnouncedService(simulator: simulator) { printFlushed("simulator: \($0.url)") }
+        let group = ServiceGroup(
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}

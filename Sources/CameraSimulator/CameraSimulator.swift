@@ -1,0 +1,211 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTSPRelay
+import ServiceLifecycle
+
+/// An RTSP camera for tests and for the demo: it streams an H.264 clip at its real frame rate over TCP
+/// interleaved or UDP, answers OPTIONS, DESCRIBE (with a Digest challenge when credentials are set), SETUP, PLAY,
+/// GET_PARAMETER, SET_PARAMETER and TEARDOWN, and has switches for the faults a gateway must survive.
+///
+/// It counts the sessions opened on it, so that a test can prove that N readers of the gateway cost the camera one.
+public final class CameraSimulator: Sendable {
+    public struct Credentials: Sendable {
+        public var username: String
+        public var password: String
+        /// What a 401 offers, in order. Digest MD5 alone is what most cameras send.
+        public var schemes: [RTSPClientAuthenticator.Scheme]
+
+        public init(username: String, password: String, schemes: [RTSPClientAuthenticator.Scheme] = [.digest(.md5)]) {
+            self.username = username
+            self.password = password
+            self.schemes = schemes
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        /// 0 picks a free port; read ``port`` after ``start()``.
+        public var port = 0
+        /// The stream's path, as a camera's `/Streaming/Channels/101`.
+        public var path = "/Streaming/Channels/101"
+        public var credentials: Credentials?
+        /// Seconds without a request after which a session's connection is closed, as cameras do.
+        public var sessionTimeout = 60
+        public var payloadType: UInt8 = 96
+        public var serverName = "CamGateway-Simulator/1.0"
+
+        public init() {}
+    }
+
+    /// Garbage the simulator can be told to send.
+    public enum Garbage: Sendable {
+        /// Answer every request with bytes that are not RTSP.
+        case responses
+        /// Put bytes that are not a `$` frame between the stream's packets.
+        case stream
+    }
+
+    public let configuration: Configuration
+    let clip: H264Clip
+    let logger: Logger
+    private let group: any EventLoopGroup
+    private let state = NIOLockedValueBox(SharedState())
+
+    struct SharedState {
+        var serverChannel: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var stalled = false
+        var generation = Generation()
+        var cannedResponses: [RTSPMethod: ByteBuffer] = [:]
+        var garbage: Garbage?
+        var sessionsOpened = 0
+        var activeSessions = 0
+        var connectionsAccepted = 0
+        var requests: [RTSPMethod: Int] = [:]
+    }
+
+    /// What a camera reboot changes: the RTP timestamp base (and, through new sessions, SSRC and sequence).
+    struct Generation: Sendable {
+        var number = 0
+        var timestampBase = UInt32.random(in: 0...UInt32.max)
+        var epoch = NIODeadline.now()
+    }
+
+    public init(
+        configuration: Configuration = Configuration(),
+        clip: H264Clip? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "camgw.simulator")
+    ) throws {
+        self.configuration = configuration
+        self.clip = try clip ?? H264Clip.demo()
+        self.group = group
+        self.logger = logger
+    }
+
+    // MARK: Lifecycle
+
+    /// Binds and starts accepting connections.
+    public func start() async throws {
+        let channel = try await ServerBootstrap(group: self.group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(SimulatorConnectionHandler(simulator: self))
+                }
+            }
+            .bind(host: self.configuration.host, port: self.configuration.port)
+            .get()
+        self.state.withLockedValue { $0.serverChannel = channel }
+        self.logger.info("camera simulator listening", metadata: ["url": "\(self.url)"])
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() async throws {
+        let (server, connections) = self.state.withLockedValue { state in
+            defer {
+                state.serverChannel = nil
+                state.connections = [:]
+            }
+            return (state.serverChannel, Array(state.connections.values))
+        }
+        for connection in connections { connection.close(promise: nil) }
+        try await server?.close()
+    }
+
+    /// The bound port, once started.
+    public var port: Int {
+        self.state.withLockedValue { $0.serverChannel?.localAddress?.port } ?? self.configuration.port
+    }
+
+    /// The stream's URL without credentials.
+    public var url: String {
+        let host = self.configuration.host.contains(":") ? "[\(self.configuration.host)]" : self.configuration.host
+        return "rtsp://\(host):\(self.port)\(self.configuration.path)"
+    }
+
+    // MARK: Fault switches
+
+    /// Closes every client connection now, as a camera that drops its clients.
+    public func closeAllConnections() {
+        let connections = self.state.withLockedValue { Array($0.connections.values) }
+        for connection in connections { connection.close(promise: nil) }
+    }
+
+    /// While stalled, sessions stay open and answer requests but no RTP or RTCP is sent.
+    public func setStalled(_ stalled: Bool) {
+        self.state.withLockedValue { $0.stalled = stalled }
+    }
+
+    /// A reboot: every connection closes, and what follows has a new RTP timestamp base, new SSRCs and new
+    /// sequence numbers.
+    public func restart() {
+        self.state.withLockedValue { state in
+            state.generation = Generation(number: state.generation.number + 1)
+        }
+        self.closeAllConnections()
+    }
+
+    /// Answers `method` with these bytes (a fixture), its `CSeq` line rewritten to the request's; `nil` goes
+    /// back to normal answers.
+    public func respond(to method: RTSPMethod, with fixture: ByteBuffer?) {
+        self.state.withLockedValue { $0.cannedResponses[method] = fixture }
+    }
+
+    public func sendGarbage(_ garbage: Garbage?) {
+        self.state.withLockedValue { $0.garbage = garbage }
+    }
+
+    // MARK: Counters
+
+    /// Sessions created by SETUP since start.
+    public var sessionsOpened: Int { self.state.withLockedValue { $0.sessionsOpened } }
+    /// Sessions alive now.
+    public var activeSessions: Int { self.state.withLockedValue { $0.activeSessions } }
+    public var connectionsAccepted: Int { self.state.withLockedValue { $0.connectionsAccepted } }
+    /// Requests received, by method.
+    public func requestCount(_ method: RTSPMethod) -> Int { self.state.withLockedValue { $0.requests[method] ?? 0 } }
+
+    // MARK: For the connection handlers
+
+    var snapshot: SharedState { self.state.withLockedValue { $0 } }
+
+    func connectionOpened(_ channel: any Channel) {
+        self.state.withLockedValue {
+            $0.connections[ObjectIdentifier(channel)] = channel
+            $0.connectionsAccepted += 1
+        }
+    }
+
+    func connectionClosed(_ channel: any Channel) {
+        _ = self.state.withLockedValue { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    func received(_ method: RTSPMethod) {
+        self.state.withLockedValue { $0.requests[method, default: 0] += 1 }
+    }
+
+    func sessionOpened() {
+        self.state.withLockedValue {
+            $0.sessionsOpened += 1
+            $0.activeSessions += 1
+        }
+    }
+
+    func sessionClosed() {
+        self.state.withLockedValue { $0.activeSessions -= 1 }
+    }
+}
+
+extension CameraSimulator: Service {
+    /// Runs until graceful shutdown (for `ServiceGroup`).
+    public func run() async throws {
+        try await self.start()
+        try? await gracefulShutdown()
+        try await self.stop()
+    }
+}

@@ -1,0 +1,486 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RTSPRelay
+
+/// One client connection of the simulator: answers its requests and, once it plays, sends the clip's frames on a
+/// schedule aligned to the simulator's clock (so every session sees the same picture at the same time, as with a
+/// real camera), starting at the next keyframe.
+final class SimulatorConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = RTSPFrame
+    typealias OutboundOut = ByteBuffer
+
+    private let simulator: CameraSimulator
+    private let nonce = randomHex(bytes: 16)
+    private var session: Session?
+    private var scheduledFrame: Scheduled<Void>?
+    private var lastRequest = NIODeadline.now()
+
+    private struct Session {
+        var id: String
+        var transport: Transport
+        var ssrc = UInt32.random(in: 0...UInt32.max)
+        var sequence = UInt16.random(in: 0...UInt16.max)
+        var playing = false
+        var packets: UInt32 = 0
+        var octets: UInt32 = 0
+        var generation: Int
+    }
+
+    private enum Transport {
+        case tcp(rtp: UInt8, rtcp: UInt8)
+        case udp(rtp: any Channel, rtcp: any Channel, rtpTarget: SocketAddress, rtcpTarget: SocketAddress)
+    }
+
+    init(simulator: CameraSimulator) {
+        self.simulator = simulator
+    }
+
+    private var configuration: CameraSimulator.Configuration { self.simulator.configuration }
+    private var frameNanoseconds: Int64 { 1_000_000_000 / Int64(self.simulator.clip.frameRate) }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.simulator.connectionOpened(context.channel)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.endSession()
+        self.simulator.connectionClosed(context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? RTSPError {
+            var response = RTSPResponse(status: error.status)
+            response.headers.add(name: RTSPHeaders.cseq, value: "0")
+            self.write(response, context: context)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .request(let request):
+            self.handle(request, context: context)
+        case .response, .interleaved:
+            break  // RTCP receiver reports and stray responses need no answer
+        }
+    }
+
+    // MARK: Requests
+
+    private func handle(_ request: RTSPRequest, context: ChannelHandlerContext) {
+        self.simulator.received(request.method)
+        self.lastRequest = .now()
+        let shared = self.simulator.snapshot
+        if shared.garbage == .responses {
+            var garbage = context.channel.allocator.buffer(capacity: 64)
+            garbage.writeBytes((0..<64).map { _ in UInt8.random(in: 0...255) })
+            context.writeAndFlush(Self.wrapOutboundOut(garbage), promise: nil)
+            return
+        }
+        if let fixture = shared.cannedResponses[request.method] {
+            context.writeAndFlush(Self.wrapOutboundOut(Self.rewriteCSeq(fixture, to: request.cseq ?? 0)), promise: nil)
+            return
+        }
+        var response = RTSPResponse(status: .ok)
+        response.headers.add(name: RTSPHeaders.cseq, value: String(request.cseq ?? 0))
+        response.headers.add(name: RTSPHeaders.server, value: self.configuration.serverName)
+
+        if request.method != .options || request.uri != "*" {
+            guard let url = RTSPURL(request.uri), self.matchesStream(url.path) else {
+                response.status = .notFound
+                return self.write(response, context: context)
+            }
+        }
+        if request.method != .options, let credentials = self.configuration.credentials,
+            !self.isAuthorized(request, credentials)
+        {
+            response.status = .unauthorized
+            for scheme in credentials.schemes {
+                response.headers.add(name: RTSPHeaders.wwwAuthenticate, value: self.challenge(for: scheme))
+            }
+            return self.write(response, context: context)
+        }
+
+        switch request.method {
+        case .options:
+            response.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
+        case .describe:
+            response.headers.add(name: RTSPHeaders.contentType, value: "application/sdp")
+            response.headers.add(name: RTSPHeaders.contentBase, value: self.streamURL(context) + "/")
+            response.body = ByteBuffer(string: SDPWriter.write(self.sessionDescription(context)))
+        case .setup:
+            return self.setup(request, response: response, context: context)
+        case .play:
+            guard var session = self.session, self.sessionMatches(request) else {
+                response.status = .sessionNotFound
+                break
+            }
+            response.headers.add(name: RTSPHeaders.session, value: RTSPSessionHeader(id: session.id).headerValue)
+            response.headers.add(name: RTSPHeaders.range, value: RTSPRange.npt(start: .seconds(milliseconds: 0), end: nil).headerValue)
+            let first = self.nextKeyframe(after: self.currentFrame(shared.generation) + 1)
+            let info = RTPInfo.Entry(
+                url: self.streamURL(context) + "/trackID=0",
+                seq: session.sequence,
+                rtptime: self.timestamp(frame: first, generation: shared.generation)
+            )
+            response.headers.add(name: RTSPHeaders.rtpInfo, value: RTPInfo(entries: [info]).headerValue)
+            if !session.playing {
+                session.playing = true
+                self.session = session
+                self.schedule(frame: first, generation: shared.generation, context: context)
+            }
+        case .teardown:
+            guard self.sessionMatches(request) else {
+                response.status = .sessionNotFound
+                break
+            }
+            self.endSession()
+        case .getParameter, .setParameter:
+            if let session = self.session { response.headers.add(name: RTSPHeaders.session, value: session.id) }
+        default:
+            response.status = .notImplemented
+            response.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
+        }
+        self.write(response, context: context)
+    }
+
+    private static let methods: [RTSPMethod] = [
+        .options, .describe, .setup, .play, .teardown, .getParameter, .setParameter,
+    ]
+
+    private func setup(_ request: RTSPRequest, response: RTSPResponse, context: ChannelHandlerContext) {
+        var response = response
+        if self.session != nil, !self.sessionMatches(request) {
+            response.status = .sessionNotFound
+            return self.write(response, context: context)
+        }
+        guard let value = request.headers[RTSPHeaders.transport],
+            let offers = try? RTSPTransport.parseList(value),
+            let offer = offers.first(where: { !$0.isMulticast && ($0.lowerTransport == .tcp || $0.clientPort != nil) })
+        else {
+            response.status = .unsupportedTransport
+            return self.write(response, context: context)
+        }
+        let generation = self.simulator.snapshot.generation.number
+        let sessionID = self.session?.id ?? String(UInt32.random(in: 10_000_000...UInt32.max))
+        if offer.lowerTransport == .tcp {
+            let channels = offer.interleaved ?? (0, 1)
+            self.establish(
+                Session(id: sessionID, transport: .tcp(rtp: channels.rtp, rtcp: channels.rtcp), generation: generation),
+                reply: response,
+                answer: RTSPTransport(lowerTransport: .tcp, interleaved: channels),
+                context: context
+            )
+            return
+        }
+        // UDP: a socket pair of our own; packets go to the client's ports at the address the request came from,
+        // never to a `destination` the client names.
+        guard let remote = context.channel.remoteAddress, let clientPorts = offer.clientPort,
+            let rtpTarget = try? remote.withPort(Int(clientPorts.first)),
+            let rtcpTarget = try? remote.withPort(Int(clientPorts.last))
+        else {
+            response.status = .unsupportedTransport
+            return self.write(response, context: context)
+        }
+        let bootstrap = DatagramBootstrap(group: context.eventLoop)
+        let host = self.configuration.host
+        let rtpBind = bootstrap.bind(host: host, port: 0)
+        let rtcpBind = bootstrap.bind(host: host, port: 0)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let reply = response
+        rtpBind.and(rtcpBind).whenComplete { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success(let (rtp, rtcp)):
+                let serverPorts = RTSPTransport.PortRange(
+                    first: UInt16(rtp.localAddress?.port ?? 0),
+                    last: UInt16(rtcp.localAddress?.port ?? 0)
+                )
+                handler.establish(
+                    Session(
+                        id: sessionID,
+                        transport: .udp(rtp: rtp, rtcp: rtcp, rtpTarget: rtpTarget, rtcpTarget: rtcpTarget),
+                        generation: generation
+                    ),
+                    reply: reply,
+                    answer: RTSPTransport(lowerTransport: .udp, clientPort: clientPorts, serverPort: serverPorts),
+                    context: context
+                )
+            case .failure:
+                var failure = reply
+                failure.status = .internalServerError
+                handler.write(failure, context: context)
+            }
+        }
+    }
+
+    private func establish(_ new: Session, reply: RTSPResponse, answer: RTSPTransport, context: ChannelHandlerContext) {
+        var response = reply
+        var answer = answer
+        answer.ssrc = new.ssrc
+        if self.session == nil {
+            self.simulator.sessionOpened()
+        } else {
+            self.closeUDP()
+        }
+        self.session = new
+        response.headers.add(name: RTSPHeaders.transport, value: answer.headerValue)
+        response.headers.add(
+            name: RTSPHeaders.session,
+            value: RTSPSessionHeader(id: new.id, timeout: self.configuration.sessionTimeout).headerValue
+        )
+        self.write(response, context: context)
+    }
+
+    private func sessionMatches(_ request: RTSPRequest) -> Bool {
+        guard let session = self.session, let value = request.headers[RTSPHeaders.session],
+            let header = try? RTSPSessionHeader.parse(value)
+        else { return false }
+        return header.id == session.id
+    }
+
+    private func endSession() {
+        self.scheduledFrame?.cancel()
+        self.scheduledFrame = nil
+        guard self.session != nil else { return }
+        self.closeUDP()
+        self.session = nil
+        self.simulator.sessionClosed()
+    }
+
+    private func closeUDP() {
+        if case .udp(let rtp, let rtcp, _, _) = self.session?.transport {
+            rtp.close(promise: nil)
+            rtcp.close(promise: nil)
+        }
+    }
+
+    // MARK: Authentication
+
+    private func challenge(for scheme: RTSPClientAuthenticator.Scheme) -> String {
+        switch scheme {
+        case .basic: return "Basic realm=\"\(Self.realm)\""
+        case .digest(let algorithm): return DigestVerifier(realm: Self.realm, algorithm: algorithm).challenge(nonce: self.nonce)
+        }
+    }
+
+    private static let realm = "CamGateway Simulator"
+
+    private func isAuthorized(_ request: RTSPRequest, _ credentials: CameraSimulator.Credentials) -> Bool {
+        guard let value = request.headers[RTSPHeaders.authorization],
+            let parsed = try? AuthenticationParameters.parseList(value), let given = parsed.first
+        else { return false }
+        if given.isScheme("Basic") {
+            guard credentials.schemes.contains(.basic), let token = given.token, let decoded = base64Decode(token)
+            else { return false }
+            return decoded == Array("\(credentials.username):\(credentials.password)".utf8)
+        }
+        guard let algorithm = DigestAlgorithm(parameter: given["algorithm"]),
+            credentials.schemes.contains(.digest(algorithm))
+        else { return false }
+        let verifier = DigestVerifier(realm: Self.realm, algorithm: algorithm)
+        let user = verifier.verify(
+            given,
+            method: request.method,
+            isValidNonce: { $0 == self.nonce },
+            storedHA1: { name in
+                name == credentials.username
+                    ? algorithm.hash("\(credentials.username):\(Self.realm):\(credentials.password)") : nil
+            }
+        )
+        return user != nil
+    }
+
+    // MARK: Streaming
+
+    private func currentFrame(_ generation: CameraSimulator.Generation) -> Int64 {
+        (NIODeadline.now() - generation.epoch).nanoseconds / self.frameNanoseconds
+    }
+
+    private func nextKeyframe(after frame: Int64) -> Int64 {
+        let clip = self.simulator.clip
+        var candidate = frame
+        while !clip.frames[Int(candidate % Int64(clip.frameCount))].isKeyframe { candidate += 1 }
+        return candidate
+    }
+
+    private func timestamp(frame: Int64, generation: CameraSimulator.Generation) -> UInt32 {
+        generation.timestampBase &+ UInt32(truncatingIfNeeded: frame * 90_000 / Int64(self.simulator.clip.frameRate))
+    }
+
+    private func schedule(frame: Int64, generation: CameraSimulator.Generation, context: ChannelHandlerContext) {
+        let deadline = generation.epoch + .nanoseconds(frame * self.frameNanoseconds)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.scheduledFrame = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.send(frame: frame, context: context)
+        }
+    }
+
+    private func send(frame: Int64, context: ChannelHandlerContext) {
+        guard var session = self.session, session.playing else { return }
+        let shared = self.simulator.snapshot
+        guard shared.generation.number == session.generation else { return }
+        if NIODeadline.now() - self.lastRequest > .seconds(Int64(self.configuration.sessionTimeout)) {
+            context.close(promise: nil)  // as a camera does when keep-alives stop
+            return
+        }
+        if !shared.stalled {
+            let clip = self.simulator.clip
+            let payloads = clip.frames[Int(frame % Int64(clip.frameCount))].payloads
+            let timestamp = self.timestamp(frame: frame, generation: shared.generation)
+            if frame % Int64(clip.frameRate) == 0 {
+                self.sendSenderReport(&session, frame: frame, generation: shared.generation, context: context)
+            }
+            switch session.transport {
+            case .tcp(let rtpChannel, _):
+                // A camera drops frames for a client that does not read; it never buffers without bound.
+                if context.channel.isWritable {
+                    var buffer = context.channel.allocator.buffer(capacity: payloads.reduce(0) { $0 + 16 + $1.bytes.readableBytes } + 16)
+                    if shared.garbage == .stream { buffer.writeString("GARBAGE\u{0}\u{1}\u{2}\r\n") }
+                    for payload in payloads {
+                        RTSPMessageSerializer.writeInterleavedHeader(
+                            channel: rtpChannel,
+                            length: 12 + payload.bytes.readableBytes,
+                            into: &buffer
+                        )
+                        self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
+                    }
+                    context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+                }
+            case .udp(let rtp, _, let target, _):
+                for payload in payloads {
+                    var buffer = rtp.allocator.buffer(capacity: 12 + payload.bytes.readableBytes)
+                    self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
+                    rtp.write(AddressedEnvelope(remoteAddress: target, data: buffer), promise: nil)
+                }
+                rtp.flush()
+            }
+            self.session = session
+        }
+        self.schedule(frame: frame + 1, generation: shared.generation, context: context)
+    }
+
+    private func writeRTP(
+        _ payload: H264Packetizer.Payload,
+        _ session: inout Session,
+        timestamp: UInt32,
+        into buffer: inout ByteBuffer
+    ) {
+        RTPWriter.writeHeader(
+            into: &buffer,
+            marker: payload.marker,
+            payloadType: self.configuration.payloadType,
+            sequence: session.sequence,
+            timestamp: timestamp,
+            ssrc: session.ssrc
+        )
+        buffer.writeImmutableBuffer(payload.bytes)
+        session.sequence &+= 1
+        session.packets &+= 1
+        session.octets &+= UInt32(payload.bytes.readableBytes)
+    }
+
+    private func sendSenderReport(
+        _ session: inout Session,
+        frame: Int64,
+        generation: CameraSimulator.Generation,
+        context: ChannelHandlerContext
+    ) {
+        var report = context.channel.allocator.buffer(capacity: 64)
+        RTPWriter.writeSenderReport(
+            into: &report,
+            ssrc: session.ssrc,
+            ntpTime: RTPWriter.ntpTimestamp(unixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)),
+            rtpTime: self.timestamp(frame: frame, generation: generation),
+            packetCount: session.packets,
+            octetCount: session.octets,
+            cname: "camgw-simulator"
+        )
+        switch session.transport {
+        case .tcp(_, let rtcpChannel):
+            guard context.channel.isWritable else { return }
+            var framed = context.channel.allocator.buffer(capacity: report.readableBytes + 4)
+            RTSPMessageSerializer.writeInterleavedHeader(channel: rtcpChannel, length: report.readableBytes, into: &framed)
+            framed.writeImmutableBuffer(report)
+            context.write(Self.wrapOutboundOut(framed), promise: nil)
+        case .udp(_, let rtcp, _, let target):
+            rtcp.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: report), promise: nil)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func write(_ response: RTSPResponse, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        RTSPMessageSerializer.write(response, into: &buffer)
+        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func matchesStream(_ path: String) -> Bool {
+        let base = self.configuration.path
+        return path == base || path == base + "/" || path.hasPrefix(base + "/")
+    }
+
+    private func streamURL(_ context: ChannelHandlerContext) -> String {
+        let local = context.channel.localAddress
+        let host = local?.ipAddress ?? self.configuration.host
+        let port = local?.port ?? self.simulator.port
+        return "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(port)\(self.configuration.path)"
+    }
+
+    private func sessionDescription(_ context: ChannelHandlerContext) -> SessionDescription {
+        let clip = self.simulator.clip
+        let address = context.channel.localAddress?.ipAddress ?? self.configuration.host
+        let isIPv6 = address.contains(":")
+        let pt = String(self.configuration.payloadType)
+        return SessionDescription(
+            origin: .init(
+                sessionID: String(self.simulator.snapshot.generation.timestampBase),
+                sessionVersion: "1",
+                addressType: isIPv6 ? "IP6" : "IP4",
+                address: address
+            ),
+            sessionName: "CamGateway Simulator",
+            timing: (0, 0),
+            attributes: [.init("control", "*"), .init("range", "npt=now-")],
+            media: [
+                .init(
+                    type: "video",
+                    formats: [pt],
+                    connection: .init(addressType: isIPv6 ? "IP6" : "IP4", address: isIPv6 ? "::" : "0.0.0.0"),
+                    attributes: [
+                        .init("rtpmap", "\(pt) H264/90000"),
+                        .init(
+                            "fmtp",
+                            "\(pt) packetization-mode=1;profile-level-id=\(clip.profileLevelID);sprop-parameter-sets=\(clip.parameterSets)"
+                        ),
+                        .init("framerate", String(clip.frameRate)),
+                        .init("control", "trackID=0"),
+                        .init("recvonly"),
+                    ]
+                )
+            ]
+        )
+    }
+
+    /// The fixture with its CSeq value replaced, so that a client can match it to its request.
+    private static func rewriteCSeq(_ fixture: ByteBuffer, to cseq: UInt32) -> ByteBuffer {
+        let text = String(buffer: fixture)
+        guard let headEnd = text.range(of: "\r\n\r\n") ?? text.range(of: "\n\n") else { return fixture }
+        let lines = text[..<headEnd.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.lowercased().hasPrefix("cseq:") ? "CSeq: \(cseq)" + (line.hasSuffix("\r") ? "\r" : "") : String(line)
+        }
+        return ByteBuffer(string: lines.joined(separator: "\n") + text[headEnd.lowerBound...])
+    }
+}
+
+extension SocketAddress {
+    fileprivate func withPort(_ port: Int) throws -> SocketAddress {
+        guard let ip = self.ipAddress else { throw SocketAddressError.unsupported }
+        return try SocketAddress(ipAddress: ip, port: port)
+    }
+}

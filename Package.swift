@@ -70,12 +70,29 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Shared by the test targets: fixture lookup, a runner for real peers (ffmpeg, GStreamer, camgw), and a
+        // small RTSP client over our own parser.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "RTSPRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RTSPRelayTests",
             dependencies: [
                 "RTSPRelay",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -84,6 +101,7 @@ let package = Package(
             dependencies: [
                 "CameraSimulator",
                 "RTSPRelay",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -91,12 +109,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ONVIFTests",
-            dependencies: ["ONVIF"],
+            dependencies: ["ONVIF", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CamGatewayTests",
-            dependencies: [],
+            // Depending on the executable makes `swift test` build `camgw`, which these tests run as a process.
+            dependencies: ["CamGateway", "TestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -34,7 +34,8 @@ public struct H264Clip: Sendable {
         // Start at the first keyframe so that looping never begins with undecodable pictures.
         self.frames = units[firstKey...].map { Frame(payloads: packetizer.packetize($0), isKeyframe: $0.isKeyframe) }
         self.frameRate = frameRate
-        self.parameterSets = base64Encode(Array(sps.readableBytesView)) + "," + base64Encode(Array(pps.readableBytesView))
+        self.parameterSets =
+            base64Encode(Array(sps.readableBytesView)) + "," + base64Encode(Array(pps.readableBytesView))
         self.profileLevelID = sps.readableBytesView.dropFirst().prefix(3).map {
             ($0 < 16 ? "0" : "") + String($0, radix: 16, uppercase: true)
         }.joined()

@@ -31,7 +31,16 @@ enum RTPWriter {
         octetCount: UInt32,
         cname: String
     ) {
-        buffer.writeMultipleIntegers(UInt8(0x80), UInt8(200), UInt16(6), ssrc, ntpTime, rtpTime, packetCount, octetCount)
+        buffer.writeMultipleIntegers(
+            UInt8(0x80),
+            UInt8(200),
+            UInt16(6),
+            ssrc,
+            ntpTime,
+            rtpTime,
+            packetCount,
+            octetCount
+        )
         let cnameBytes = Array(cname.utf8.prefix(255))
         let itemLength = 2 + cnameBytes.count + 1  // type, length, text, end-of-list
         let chunkLength = 4 + itemLength

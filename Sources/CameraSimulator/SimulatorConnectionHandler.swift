@@ -75,8 +75,12 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         self.lastRequest = .now()
         let shared = self.simulator.snapshot
         if shared.garbage == .responses {
-            var garbage = context.channel.allocator.buffer(capacity: 64)
+            // Random bytes behind a control character and before a line end: never a valid start line, and never
+            // mistaken for a `$` frame or an unfinished line, so a client's parser must fail on it.
+            var garbage = context.channel.allocator.buffer(capacity: 68)
+            garbage.writeInteger(UInt8(0x01))
             garbage.writeBytes((0..<64).map { _ in UInt8.random(in: 0...255) })
+            garbage.writeStaticString("\r\n")
             context.writeAndFlush(Self.wrapOutboundOut(garbage), promise: nil)
             return
         }
@@ -119,7 +123,10 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                 break
             }
             response.headers.add(name: RTSPHeaders.session, value: RTSPSessionHeader(id: session.id).headerValue)
-            response.headers.add(name: RTSPHeaders.range, value: RTSPRange.npt(start: .seconds(milliseconds: 0), end: nil).headerValue)
+            response.headers.add(
+                name: RTSPHeaders.range,
+                value: RTSPRange.npt(start: .seconds(milliseconds: 0), end: nil).headerValue
+            )
             let first = self.nextKeyframe(after: self.currentFrame(shared.generation) + 1)
             let info = RTPInfo.Entry(
                 url: self.streamURL(context) + "/trackID=0",
@@ -263,7 +270,8 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     private func challenge(for scheme: RTSPClientAuthenticator.Scheme) -> String {
         switch scheme {
         case .basic: return "Basic realm=\"\(Self.realm)\""
-        case .digest(let algorithm): return DigestVerifier(realm: Self.realm, algorithm: algorithm).challenge(nonce: self.nonce)
+        case .digest(let algorithm):
+            return DigestVerifier(realm: Self.realm, algorithm: algorithm).challenge(nonce: self.nonce)
         }
     }
 
@@ -339,7 +347,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             case .tcp(let rtpChannel, _):
                 // A camera drops frames for a client that does not read; it never buffers without bound.
                 if context.channel.isWritable {
-                    var buffer = context.channel.allocator.buffer(capacity: payloads.reduce(0) { $0 + 16 + $1.bytes.readableBytes } + 16)
+                    var buffer = context.channel.allocator.buffer(
+                        capacity: payloads.reduce(0) { $0 + 16 + $1.bytes.readableBytes } + 16
+                    )
                     if shared.garbage == .stream { buffer.writeString("GARBAGE\u{0}\u{1}\u{2}\r\n") }
                     for payload in payloads {
                         RTSPMessageSerializer.writeInterleavedHeader(
@@ -404,7 +414,11 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         case .tcp(_, let rtcpChannel):
             guard context.channel.isWritable else { return }
             var framed = context.channel.allocator.buffer(capacity: report.readableBytes + 4)
-            RTSPMessageSerializer.writeInterleavedHeader(channel: rtcpChannel, length: report.readableBytes, into: &framed)
+            RTSPMessageSerializer.writeInterleavedHeader(
+                channel: rtcpChannel,
+                length: report.readableBytes,
+                into: &framed
+            )
             framed.writeImmutableBuffer(report)
             context.write(Self.wrapOutboundOut(framed), promise: nil)
         case .udp(_, let rtcp, _, let target):
@@ -467,14 +481,29 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         )
     }
 
-    /// The fixture with its CSeq value replaced, so that a client can match it to its request.
+    /// The fixture with its CSeq value replaced, so that a client can match it to its request. Works on bytes:
+    /// the fixture's own line endings and body stay exactly as they are.
     private static func rewriteCSeq(_ fixture: ByteBuffer, to cseq: UInt32) -> ByteBuffer {
-        let text = String(buffer: fixture)
-        guard let headEnd = text.range(of: "\r\n\r\n") ?? text.range(of: "\n\n") else { return fixture }
-        let lines = text[..<headEnd.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.lowercased().hasPrefix("cseq:") ? "CSeq: \(cseq)" + (line.hasSuffix("\r") ? "\r" : "") : String(line)
+        let bytes = Array(fixture.readableBytesView)
+        var out = ByteBuffer()
+        var lineStart = 0
+        var inHead = true
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? bytes.count
+            let line = bytes[lineStart..<lineEnd]
+            if inHead, String(decoding: line.prefix(5), as: UTF8.self).lowercased() == "cseq:" {
+                out.writeString("CSeq: \(cseq)")
+                out.writeBytes(
+                    line.last == UInt8(ascii: "\n")
+                        ? (line.dropLast().last == UInt8(ascii: "\r") ? [13, 10] : [10]) : []
+                )
+            } else {
+                out.writeBytes(line)
+            }
+            if line.allSatisfy({ $0 == 13 || $0 == 10 }) { inHead = false }
+            lineStart = lineEnd
         }
-        return ByteBuffer(string: lines.joined(separator: "\n") + text[headEnd.lowerBound...])
+        return out
     }
 }
 

@@ -49,7 +49,7 @@ public struct RTSPMessageParser: Sendable {
     }
 
     /// Returns the next complete frame, or `nil` when more bytes are needed.
-    public mutating func next(_ buffer: inout ByteBuffer) throws -> RTSPFrame? {
+    public mutating func next(_ buffer: inout ByteBuffer) throws(RTSPError) -> RTSPFrame? {
         do {
             return try self.step(&buffer)
         } catch {
@@ -113,7 +113,11 @@ public struct RTSPMessageParser: Sendable {
     // MARK: Interleaved frames
 
     private mutating func interleavedFrame(_ buffer: inout ByteBuffer) throws(RTSPError) -> RTSPFrame? {
-        guard let (_, channel, length) = buffer.getMultipleIntegers(at: buffer.readerIndex, as: (UInt8, UInt8, UInt16).self)
+        guard
+            let (_, channel, length) = buffer.getMultipleIntegers(
+                at: buffer.readerIndex,
+                as: (UInt8, UInt8, UInt16).self
+            )
         else { return nil }
         guard Int(length) <= self.limits.maxInterleavedFrameSize else {
             throw RTSPError(.frameTooLarge, "interleaved frame of \(length) bytes on channel \(channel)")
@@ -215,7 +219,8 @@ public struct RTSPMessageParser: Sendable {
             guard version == .v1_0 else {
                 throw RTSPError(.unsupportedVersion, "\(version) is not supported")
             }
-            guard parts[1].count == 3, parts[1].allSatisfy(isDigit), let code = Int(String(decoding: parts[1], as: UTF8.self)),
+            guard parts[1].count == 3, parts[1].allSatisfy(isDigit),
+                let code = Int(String(decoding: parts[1], as: UTF8.self)),
                 (100...599).contains(code)
             else {
                 throw RTSPError(.malformedStartLine, "bad status code in '\(RTSPError.excerpt(text))'")
@@ -229,7 +234,10 @@ public struct RTSPMessageParser: Sendable {
             throw RTSPError(.malformedStartLine, "bad request line '\(RTSPError.excerpt(text))'")
         }
         guard parts[2].starts(with: "RTSP/".utf8), let version = parseVersion(parts[2]) else {
-            throw RTSPError(.unsupportedVersion, "'\(RTSPError.excerpt(String(decoding: parts[2], as: UTF8.self)))' is not RTSP")
+            throw RTSPError(
+                .unsupportedVersion,
+                "'\(RTSPError.excerpt(String(decoding: parts[2], as: UTF8.self)))' is not RTSP"
+            )
         }
         guard version == .v1_0 else {
             throw RTSPError(.unsupportedVersion, "\(version) is not supported")
@@ -292,7 +300,10 @@ public struct RTSPMessageParser: Sendable {
         // Digits beyond what the limit needs are refused before conversion, so no value can overflow.
         let maxDigits = String(self.limits.maxBodySize).utf8.count
         guard value.utf8.count <= maxDigits, let length = Int(value), length <= self.limits.maxBodySize else {
-            throw RTSPError(.bodyTooLarge, "Content-Length \(RTSPError.excerpt(value)) exceeds \(self.limits.maxBodySize)")
+            throw RTSPError(
+                .bodyTooLarge,
+                "Content-Length \(RTSPError.excerpt(value)) exceeds \(self.limits.maxBodySize)"
+            )
         }
         return length
     }

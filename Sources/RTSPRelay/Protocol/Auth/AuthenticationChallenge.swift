@@ -52,7 +52,9 @@ public struct AuthenticationParameters: Hashable, Sendable {
 
     private mutating func addParameter(_ element: Substring) throws(RTSPError) {
         let (key, value) = HeaderParameters.keyValue(element)
-        guard let value, Self.isTokenString(key) else { throw Self.invalid("bad parameter '\(RTSPError.excerpt(element))'") }
+        guard let value, Self.isTokenString(key) else {
+            throw Self.invalid("bad parameter '\(RTSPError.excerpt(element))'")
+        }
         guard self.parameters.count < 16 else { throw Self.invalid("more than 16 parameters") }
         self.parameters[key.lowercased()] = String(value)
     }
@@ -62,7 +64,9 @@ public struct AuthenticationParameters: Hashable, Sendable {
         if let token { return "\(self.scheme) \(token)" }
         let unquoted: Set<String> = ["algorithm", "qop", "nc", "stale", "userhash"]
         let ordered = ["username", "realm", "nonce", "uri", "algorithm", "response", "qop", "nc", "cnonce", "opaque"]
-        let keys = ordered.filter { self.parameters[$0] != nil } + self.parameters.keys.sorted().filter { !ordered.contains($0) }
+        let keys =
+            ordered.filter { self.parameters[$0] != nil }
+            + self.parameters.keys.sorted().filter { !ordered.contains($0) }
         let params = keys.map { key in
             let value = self.parameters[key]!
             return unquoted.contains(key) ? "\(key)=\(value)" : "\(key)=\(HeaderParameters.quote(value))"
@@ -80,7 +84,8 @@ public struct AuthenticationParameters: Hashable, Sendable {
             return false
         }
         return s.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || isDigit(byte) || "-._~+/=".utf8.contains(byte)
         }
     }

@@ -53,7 +53,12 @@ public enum DigestAuthentication {
         return self.sessionHA1(algorithm: algorithm, storedHA1: base, nonce: nonce, cnonce: cnonce)
     }
 
-    public static func sessionHA1(algorithm: DigestAlgorithm, storedHA1: String, nonce: String, cnonce: String?) -> String {
+    public static func sessionHA1(
+        algorithm: DigestAlgorithm,
+        storedHA1: String,
+        nonce: String,
+        cnonce: String?
+    ) -> String {
         guard algorithm.isSession else { return storedHA1 }
         return algorithm.hash("\(storedHA1):\(nonce):\(cnonce ?? "")")
     }

@@ -1,9 +1,10 @@
+import Logging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Logging
 
 /// Answers a camera's authentication challenge (the gateway as RTSP client).
 ///
@@ -59,7 +60,9 @@ public struct RTSPClientAuthenticator: Sendable {
                 guard let algorithm = DigestAlgorithm(parameter: candidate["algorithm"]),
                     let nonce = candidate["nonce"], let realm = candidate["realm"]
                 else { continue }
-                let qopOptions = (candidate["qop"] ?? "").split(separator: ",").map { $0.trimmingASCIIWhitespace().lowercased() }
+                let qopOptions = (candidate["qop"] ?? "").split(separator: ",").map {
+                    $0.trimmingASCIIWhitespace().lowercased()
+                }
                 if !qopOptions.isEmpty, !qopOptions.contains("auth") { continue }  // auth-int only: unsupported
                 chosen = Challenge(
                     scheme: .digest(algorithm),

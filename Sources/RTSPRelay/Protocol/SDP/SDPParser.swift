@@ -17,12 +17,16 @@ public struct SDPLimits: Hashable, Sendable {
 public enum SDPParser {
     public static func parse(_ text: String, limits: SDPLimits = SDPLimits()) throws(RTSPError) -> SessionDescription {
         var origin: SessionDescription.Origin?
-        var description = SessionDescription(origin: .init(sessionID: "0", sessionVersion: "0", address: "0.0.0.0"), sessionName: "")
+        var description = SessionDescription(
+            origin: .init(sessionID: "0", sessionVersion: "0", address: "0.0.0.0"),
+            sessionName: ""
+        )
         var sawVersion = false
         var sawName = false
         var lineNumber = 0
 
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so both endings are separators.
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             var line = Substring(rawLine)
             if line.last == "\r" { line = line.dropLast() }
@@ -68,7 +72,8 @@ public enum SDPParser {
             case "b":
                 guard let bandwidth = self.parseBandwidth(value) else { continue }  // tolerated: unknown forms
                 if inMedia {
-                    guard description.media[description.media.count - 1].bandwidths.count < limits.maxBandwidthsPerSection
+                    guard
+                        description.media[description.media.count - 1].bandwidths.count < limits.maxBandwidthsPerSection
                     else { throw RTSPError(.sdpLimitExceeded, "too many b= lines at line \(lineNumber)") }
                     description.media[description.media.count - 1].bandwidths.append(bandwidth)
                 } else {
@@ -86,7 +91,8 @@ public enum SDPParser {
             case "a":
                 let attribute = self.parseAttribute(value)
                 if inMedia {
-                    guard description.media[description.media.count - 1].attributes.count < limits.maxAttributesPerSection
+                    guard
+                        description.media[description.media.count - 1].attributes.count < limits.maxAttributesPerSection
                     else { throw RTSPError(.sdpLimitExceeded, "too many attributes at line \(lineNumber)") }
                     description.media[description.media.count - 1].attributes.append(attribute)
                 } else {
@@ -126,7 +132,10 @@ public enum SDPParser {
         )
     }
 
-    private static func parseConnection(_ value: Substring, line: Int) throws(RTSPError) -> SessionDescription.Connection {
+    private static func parseConnection(
+        _ value: Substring,
+        line: Int
+    ) throws(RTSPError) -> SessionDescription.Connection {
         let f = value.split(separator: " ")
         guard f.count == 3 else { throw RTSPError(.sdpInvalid, "bad c= at line \(line)") }
         return .init(networkType: String(f[0]), addressType: String(f[1]), address: String(f[2]))
@@ -146,7 +155,11 @@ public enum SDPParser {
         return .init(String(value[value.startIndex..<colon]), String(value[value.index(after: colon)...]))
     }
 
-    private static func parseMedia(_ value: Substring, line: Int, limits: SDPLimits) throws(RTSPError) -> SessionDescription.Media {
+    private static func parseMedia(
+        _ value: Substring,
+        line: Int,
+        limits: SDPLimits
+    ) throws(RTSPError) -> SessionDescription.Media {
         let f = value.split(separator: " ")
         guard f.count >= 3 else { throw RTSPError(.sdpInvalid, "bad m= at line \(line)") }
         guard f.count - 3 <= limits.maxFormatsPerMedia else {

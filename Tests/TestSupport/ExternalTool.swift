@@ -1,0 +1,62 @@
+import Foundation
+
+/// Runs a real peer (ffmpeg, ffprobe, gst-launch-1.0, the camgw executable) as a child process, with a deadline:
+/// a test must stop by itself even when the peer hangs.
+public struct ExternalTool: Sendable {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var timedOut: Bool
+    }
+
+    public struct NotInstalled: Error, CustomStringConvertible {
+        public var tool: String
+        public var description: String { "\(self.tool) is not installed: run scripts/test.sh, which installs it" }
+    }
+
+    /// Finds an executable on PATH.
+    public static func path(of tool: String) throws -> String {
+        if tool.hasPrefix("/") { return tool }
+        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        for directory in paths {
+            let candidate = "\(directory)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw NotInstalled(tool: tool)
+    }
+
+    /// Runs `tool` to completion or until `timeout` seconds pass (then it is killed and `timedOut` is set).
+    public static func run(_ tool: String, _ arguments: [String], timeout: Double = 30) async throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try self.path(of: tool))
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
+        let errData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while process.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                process.terminate()
+                try? await Task.sleep(for: .milliseconds(500))
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: await outData.value, as: UTF8.self),
+            stderr: String(decoding: await errData.value, as: UTF8.self),
+            timedOut: timedOut
+        )
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// The `camgw` executable running as a child process, as an admin would start it: the tests read what it prints
+/// and talk to it over its real sockets.
+public final class GatewayProcess: @unchecked Sendable {
+    // @unchecked: `Process` and `Pipe` are not Sendable; this class only reads them after launch, and the
+    // collected output sits behind `lock`.
+    private let process = Process()
+    private let lock = NSLock()
+    private var output = ""
+    private var errorOutput = ""
+
+    /// The `camgw` built beside the running test binary.
+    public static var executable: URL {
+        let testBinary = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
+        )
+        return testBinary.deletingLastPathComponent().appendingPathComponent("camgw")
+    }
+
+    public init(arguments: [String], environment: [String: String]? = nil) throws {
+        self.process.executableURL = Self.executable
+        self.process.arguments = arguments
+        if let environment {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let out = Pipe()
+        let err = Pipe()
+        self.process.standardOutput = out
+        self.process.standardError = err
+        self.process.standardInput = FileHandle.nullDevice
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        }
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.errorOutput += String(decoding: data, as: UTF8.self) }
+        }
+        try self.process.run()
+    }
+
+    public var stdout: String { self.lock.withLock { self.output } }
+    public var stderr: String { self.lock.withLock { self.errorOutput } }
+    public var isRunning: Bool { self.process.isRunning }
+    public var terminationStatus: Int32 { self.process.terminationStatus }
+
+    /// Waits until stdout matches `pattern` (a regular expression) and returns the first match.
+    public func waitForOutput(matching pattern: String, timeout: Duration = .seconds(20)) async throws -> String {
+        let regex = try NSRegularExpression(pattern: pattern)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let text = self.stdout
+            if let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+                let range = Range(match.range, in: text)
+            {
+                return String(text[range])
+            }
+            if !self.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ExternalTool.NotInstalled(
+            tool: "output matching \(pattern) (stdout: \(self.stdout), stderr: \(self.stderr))"
+        )
+    }
+
+    /// Sends SIGTERM and waits for the exit; SIGKILL after `timeout`.
+    public func terminate(timeout: Duration = .seconds(10)) async -> Int32 {
+        if self.process.isRunning { self.process.terminate() }
+        let deadline = ContinuousClock.now + timeout
+        while self.process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        self.process.waitUntilExit()
+        return self.process.terminationStatus
+    }
+}

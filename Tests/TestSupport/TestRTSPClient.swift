@@ -1,0 +1,198 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RTSPRelay
+
+/// A minimal RTSP client over our own parser and serializer, for driving servers in tests where a real client
+/// (ffmpeg) cannot show what is needed: exact responses, interleaved packets, counters, faults.
+public final class TestRTSPClient: Sendable {
+    public struct Timeout: Error, CustomStringConvertible {
+        public var what: String
+        public var description: String { "timed out waiting for \(self.what)" }
+    }
+
+    struct Inbox {
+        var frames: [RTSPFrame] = []
+        var error: (any Error)?
+        var closed = false
+    }
+
+    private let channel: any Channel
+    private let inbox: NIOLockedValueBox<Inbox>
+    private let sequence = NIOLockedValueBox<UInt32>(0)
+    public let authenticator: NIOLockedValueBox<RTSPClientAuthenticator?>
+
+    private init(channel: any Channel, inbox: NIOLockedValueBox<Inbox>, authenticator: RTSPClientAuthenticator?) {
+        self.channel = channel
+        self.inbox = inbox
+        self.authenticator = NIOLockedValueBox(authenticator)
+    }
+
+    public static func connect(
+        host: String = "127.0.0.1",
+        port: Int,
+        authenticator: RTSPClientAuthenticator? = nil
+    ) async throws -> TestRTSPClient {
+        let inbox = NIOLockedValueBox(Inbox())
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
+                }
+            }
+            .connect(host: host, port: port)
+            .get()
+        return TestRTSPClient(channel: channel, inbox: inbox, authenticator: authenticator)
+    }
+
+    public var remotePort: Int? { self.channel.remoteAddress?.port }
+
+    public var error: (any Error)? { self.inbox.withLockedValue { $0.error } }
+    public var isClosed: Bool { self.inbox.withLockedValue { $0.closed } }
+
+    public func sendRaw(_ bytes: ByteBuffer) async throws {
+        try await self.channel.writeAndFlush(bytes)
+    }
+
+    /// Sends a request with the next CSeq (and credentials, once challenged) and waits for its response. A 401
+    /// is answered once with the authenticator, as a real client does.
+    public func request(
+        _ method: RTSPMethod,
+        _ uri: String,
+        headers: RTSPHeaders = [:],
+        timeout: Duration = .seconds(5)
+    ) async throws -> RTSPResponse {
+        var response = try await self.send(method, uri, headers: headers, timeout: timeout)
+        if response.status == .unauthorized, self.authenticator.withLockedValue({ $0 != nil }) {
+            let challenges = response.headers.values(RTSPHeaders.wwwAuthenticate)
+            try self.authenticator.withLockedValue { authenticator throws in
+                try authenticator!.receivedChallenges(challenges)
+            }
+            response = try await self.send(method, uri, headers: headers, timeout: timeout)
+        }
+        return response
+    }
+
+    private func send(
+        _ method: RTSPMethod,
+        _ uri: String,
+        headers: RTSPHeaders,
+        timeout: Duration
+    ) async throws -> RTSPResponse {
+        let cseq = self.sequence.withLockedValue {
+            $0 += 1
+            return $0
+        }
+        var request = RTSPRequest(method: method, uri: uri, headers: headers)
+        request.headers.replaceOrAdd(name: RTSPHeaders.cseq, value: String(cseq))
+        if let authorization = self.authenticator.withLockedValue({ $0?.authorization(method: method, uri: uri) }) {
+            request.headers.replaceOrAdd(name: RTSPHeaders.authorization, value: authorization)
+        }
+        var buffer = self.channel.allocator.buffer(capacity: 256)
+        RTSPMessageSerializer.write(request, into: &buffer)
+        try await self.channel.writeAndFlush(buffer)
+        return try await self.waitFor("response to \(method) (CSeq \(cseq))", timeout: timeout) { inbox in
+            guard
+                let index = inbox.frames.firstIndex(where: { frame in
+                    if case .response(let response) = frame { return response.cseq == cseq }
+                    return false
+                })
+            else { return nil }
+            guard case .response(let response) = inbox.frames.remove(at: index) else { return nil }
+            return response
+        }
+    }
+
+    /// Waits until `count` interleaved frames have arrived and takes them.
+    public func interleavedFrames(count: Int, timeout: Duration = .seconds(10)) async throws -> [InterleavedFrame] {
+        try await self.waitFor("\(count) interleaved frames", timeout: timeout) { inbox in
+            let frames = inbox.frames.compactMap { frame -> InterleavedFrame? in
+                if case .interleaved(let interleaved) = frame { return interleaved }
+                return nil
+            }
+            guard frames.count >= count else { return nil }
+            inbox.frames.removeAll { if case .interleaved = $0 { return true } else { return false } }
+            return frames
+        }
+    }
+
+    /// Takes every interleaved frame received so far.
+    public func takeInterleaved() -> [InterleavedFrame] {
+        self.inbox.withLockedValue { inbox in
+            let frames = inbox.frames.compactMap { frame -> InterleavedFrame? in
+                if case .interleaved(let interleaved) = frame { return interleaved }
+                return nil
+            }
+            inbox.frames.removeAll { if case .interleaved = $0 { return true } else { return false } }
+            return frames
+        }
+    }
+
+    /// True once the connection closed (by the peer, or after a parse error) within `timeout`.
+    public func waitUntilClosed(timeout: Duration = .seconds(5)) async -> Bool {
+        (try? await self.waitFor("close", timeout: timeout) { $0.closed ? true : nil }) ?? false
+    }
+
+    public func close() async {
+        try? await self.channel.close()
+    }
+
+    private func waitFor<T>(_ what: String, timeout: Duration, _ take: (inout Inbox) -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let (value, error, closed) = self.inbox.withLockedValue { inbox in (take(&inbox), inbox.error, inbox.closed)
+            }
+            if let value { return value }
+            if let error { throw error }
+            if closed { throw Timeout(what: "\(what): connection closed") }
+            if ContinuousClock.now > deadline { throw Timeout(what: what) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Runs DESCRIBE, SETUP (TCP interleaved 0-1) and PLAY on `url`; returns the session id.
+    public func play(_ url: String, timeout: Duration = .seconds(5)) async throws -> String {
+        let describe = try await self.request(.describe, url, timeout: timeout)
+        guard describe.status == .ok else { throw Timeout(what: "DESCRIBE: \(describe.status)") }
+        let base = describe.headers[RTSPHeaders.contentBase] ?? url + "/"
+        let sdp = try SDPParser.parse(String(buffer: describe.body))
+        let control = sdp.media.first?.control ?? ""
+        let trackURL = control.hasPrefix("rtsp://") ? control : base + control
+        let setup = try await self.request(
+            .setup,
+            trackURL,
+            headers: [RTSPHeaders.transport: "RTP/AVP/TCP;unicast;interleaved=0-1"],
+            timeout: timeout
+        )
+        guard setup.status == .ok, let value = setup.headers[RTSPHeaders.session] else {
+            throw Timeout(what: "SETUP: \(setup.status)")
+        }
+        let session = try RTSPSessionHeader.parse(value).id
+        let play = try await self.request(.play, url, headers: [RTSPHeaders.session: session], timeout: timeout)
+        guard play.status == .ok else { throw Timeout(what: "PLAY: \(play.status)") }
+        return session
+    }
+}
+
+private final class Collector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = RTSPFrame
+
+    let inbox: NIOLockedValueBox<TestRTSPClient.Inbox>
+
+    init(inbox: NIOLockedValueBox<TestRTSPClient.Inbox>) { self.inbox = inbox }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        self.inbox.withLockedValue { $0.frames.append(frame) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.inbox.withLockedValue { $0.error = error }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.inbox.withLockedValue { $0.closed = true }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine with the Swift toolchain:
+#   1. installs the Debian packages the tests need (real RTSP peers: ffmpeg, GStreamer; libxml2 headers),
+#   2. checks formatting (`swift format lint --strict`, config in .swift-format),
+#   3. builds everything, tests included (our targets treat warnings as errors, see Package.swift),
+#   4. runs every test.
+# Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    pkg-config libxml2-dev
+    ffmpeg
+    gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+echo "== swift format lint --strict"
+swift format lint --strict --recursive Sources Tests Package.swift
+
+echo "== swift build --build-tests"
+swift build --build-tests
+
+echo "== swift test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+swift test --skip-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One summary line in the plain 'N passed, N failed' form, from Swift Testing's own closing line.
+summary=$(grep -E "Test run with [0-9]+ tests? .*(passed|failed)" "$log" | tail -1 || true)
+total=$(echo "$summary" | sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | grep -oE "with [0-9]+ issues?" | grep -oE "[0-9]+" || echo 0)
+if [ -n "$summary" ]; then
+    if [ "$status" -eq 0 ]; then echo "tests: $total passed, 0 failed"; else echo "tests: failed with $failed issues"; fi
+fi
+exit "$status"

@@ -1,52 +1,132 @@
 import ArgumentParser
 import CameraSimulator
 import Logging
+import NIOPosix
+import RTSPRelay
 import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `camgw run`: the gateway daemon. Until the relay lands it serves the embedded demo camera directly.
+/// `camgw run`: the gateway daemon. With `--config` it relays the configured cameras; without, it runs the demo:
+/// the built-in camera simulator behind the relay.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run the gateway (with no configuration: the demo camera)."
+        abstract: "Run the gateway (with no configuration: the demo camera behind the relay)."
     )
 
-    @Option(help: "Address to listen on.")
-    var listen = "127.0.0.1"
+    @Option(help: "Configuration file (TOML). Without it, the demo runs.")
+    var config: String?
 
-    @Option(help: "RTSP port (0 picks a free one and prints it).")
-    var port = 8554
+    @Option(help: "Address to listen on (overrides the configuration).")
+    var listen: String?
+
+    @Option(help: "RTSP port (overrides the configuration; 0 picks a free one and prints it).")
+    var port: Int?
 
     @Flag(help: "Log at debug level.")
     var verbose = false
 
     func run() async throws {
         let logger = bootstrapLogging(verbose: self.verbose)
-        var configuration = CameraSimulator.Configuration()
-        configuration.host = self.listen
-        configuration.port = self.port
-        configuration.path = "/demo/main"
-        let simulator = try CameraSimulator(configuration: configuration, logger: logger)
-        let demo = AnnouncedService(simulator: simulator) { simulator in
-            let url = simulator.url
-            printFlushed(
-                """
-                CamGateway demo: a simulated camera is streaming its H.264 test clip (640x360, 25 fps).
-                  RTSP URL: \(url)
-                Open it with:
-                  ffplay -rtsp_transport tcp \(url)
-                  vlc \(url)
-                Stop with Ctrl-C.
-                """
+        // One event loop for the whole relay: cameras, readers and fan-out share it, so no packet crosses threads.
+        let relayLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var services: [any Service] = []
+        var relayConfiguration: RelayConfiguration
+        var demoCredentials: (user: String, password: String)?
+
+        if let path = self.config {
+            do {
+                relayConfiguration = try GatewayConfig.load(path: path)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        } else {
+            // The demo camera asks for Digest credentials, as a real one does; the relay answers for the VMS.
+            let password = randomHex(bytes: 6)
+            var camera = CameraSimulator.Configuration()
+            camera.host = "127.0.0.1"
+            camera.port = 0
+            camera.credentials = .init(username: "admin", password: password)
+            let simulator = try CameraSimulator(configuration: camera, logger: Logger(label: "camgw.demo-camera"))
+            try await simulator.start()
+            services.append(SimulatorService(simulator: simulator))
+            var demo = RelayConfiguration.Camera(
+                name: "demo",
+                host: "127.0.0.1",
+                port: simulator.port,
+                streams: [.init(name: "main", path: camera.path)],
+                username: "admin",
+                password: password
             )
+            demo.onDemand = false  // always on: the first viewer gets the cached keyframe at once
+            relayConfiguration = RelayConfiguration(cameras: [demo])
+            demoCredentials = ("admin", password)
         }
+        if let listen = self.listen { relayConfiguration.listenHost = listen }
+        if let port = self.port { relayConfiguration.port = port }
+
+        let relay = Relay(configuration: relayConfiguration, eventLoop: relayLoop.next(), logger: logger)
+        let isDemo = self.config == nil
+        let credentials = demoCredentials
+        let listenHost = relayConfiguration.listenHost
+        let cameraNames = relayConfiguration.cameras.flatMap { camera in
+            camera.streams.map { "\(camera.name)/\($0.name)" }
+        }
+        services.append(
+            RelayService(relay: relay) { port in
+                let host = listenHost == "0.0.0.0" ? "127.0.0.1" : listenHost
+                let urls = cameraNames.map { "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(port)/\($0)" }
+                if isDemo, let url = urls.first {
+                    printFlushed(
+                        """
+                        CamGateway demo: a simulated camera (H.264, 640x360, 25 fps, Digest-protected with \
+                        \(credentials?.user ?? "admin")/\(credentials?.password ?? "")) is relayed by the gateway.
+                          RTSP URL: \(url)
+                        Open it with:
+                          ffplay -rtsp_transport tcp \(url)
+                          vlc \(url)
+                        Stop with Ctrl-C.
+                        """
+                    )
+                } else {
+                    printFlushed(
+                        "CamGateway relaying \(urls.count) stream(s):\n"
+                            + urls.map { "  \($0)" }.joined(separator: "\n")
+                    )
+                }
+            }
+        )
         let group = ServiceGroup(
-            configuration: .init(services: [demo], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
+        try await relayLoop.shutdownGracefully()
+    }
+}
+
+/// Runs the relay until graceful shutdown, announcing its URLs once it is bound.
+struct RelayService: Service {
+    let relay: Relay
+    let announce: @Sendable (Int) -> Void
+
+    func run() async throws {
+        try await self.relay.start()
+        self.announce(await self.relay.port)
+        try? await gracefulShutdown()
+        try await self.relay.stop()
+    }
+}
+
+/// Keeps an already started simulator until graceful shutdown.
+struct SimulatorService: Service {
+    let simulator: CameraSimulator
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await self.simulator.stop()
     }
 }
 

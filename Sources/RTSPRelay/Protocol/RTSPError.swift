@@ -7,6 +7,9 @@ public struct RTSPError: Error, Hashable, Sendable {
     public var code: Code
     /// Human-readable diagnostics: what was wrong and, where there is one, the offending value (truncated).
     public var detail: String
+    /// The CSeq of the message the error was found in, when its header had been read: the error response
+    /// carries it so the peer can match it to its request.
+    public var cseq: UInt32?
 
     @inline(never)
     init(_ code: Code, _ detail: String) {

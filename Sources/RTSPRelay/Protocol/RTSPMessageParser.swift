@@ -53,6 +53,8 @@ public struct RTSPMessageParser: Sendable {
         do {
             return try self.step(&buffer)
         } catch {
+            var error = error
+            error.cseq = self.currentCSeq
             self.state = .failed(error)
             throw error
         }
@@ -107,6 +109,24 @@ public struct RTSPMessageParser: Sendable {
                 self.state = .idle(emptyLines: 0)
                 return Self.frame(head, body: body)
             }
+        }
+    }
+
+    /// How many more bytes the frame at the start of `buffer` needs, when the framing says so: for a `$` frame
+    /// once its 4-byte header is there (or the bytes missing from that header), for a body being read. `nil` while
+    /// a message head is arriving (its end is found by scanning, not by a count).
+    public func bytesMissing(in buffer: ByteBuffer) -> Int? {
+        switch self.state {
+        case .idle:
+            guard buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "$") else { return nil }
+            guard let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self) else {
+                return 4 - buffer.readableBytes
+            }
+            return max(0, 4 + Int(length) - buffer.readableBytes)
+        case .body(_, let length):
+            return max(0, length - buffer.readableBytes)
+        case .head, .failed:
+            return nil
         }
     }
 

@@ -34,7 +34,6 @@ public enum RTSPMessageSerializer {
     }
 
     /// The 4-byte `$` header of an interleaved frame (RFC 2326 §10.12).
-    @inlinable
     public static func writeInterleavedHeader(channel: UInt8, length: Int, into buffer: inout ByteBuffer) {
         precondition(length <= 0xFFFF, "interleaved payload over 65535 bytes")
         buffer.writeMultipleIntegers(UInt8(ascii: "$"), channel, UInt16(truncatingIfNeeded: length))

@@ -1,0 +1,253 @@
+import Foundation
+import RTSPRelay
+import TOMLKit
+
+/// The gateway's configuration file (TOML), read into the relay's plain configuration.
+///
+/// ```toml
+/// [server]
+/// listen = "0.0.0.0"
+/// port = 8554
+///
+/// [[camera]]
+/// name = "lobby"
+/// address = "192.0.2.10"
+/// username = "admin"
+/// password_file = "/etc/camgw/secrets/lobby"   # or password_env = "LOBBY_PASSWORD"
+/// on_demand = true
+///
+///   [[camera.stream]]
+///   name = "main"
+///   path = "/Streaming/Channels/101"
+/// ```
+///
+/// Unknown keys are errors, not silently ignored: a misspelt `on_demand` must not quietly become the default.
+/// Passwords are never inline: a file (readable by the service user only) or an environment variable.
+enum GatewayConfig {
+    struct Problem: Error, CustomStringConvertible {
+        var file: String
+        var line: Int?
+        var reason: String
+        var description: String {
+            self.line.map { "\(self.file):\($0): \(self.reason)" } ?? "\(self.file): \(self.reason)"
+        }
+    }
+
+    static func load(
+        path: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(Problem) -> RelayConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Problem(file: path, line: nil, reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try self.parse(
+            text,
+            file: path,
+            directory: (path as NSString).deletingLastPathComponent,
+            environment: environment
+        )
+    }
+
+    static func parse(
+        _ text: String,
+        file: String,
+        directory: String,
+        environment: [String: String]
+    ) throws(Problem) -> RelayConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw Problem(file: file, line: Int(error.source.begin.line), reason: error.description)
+        } catch {
+            throw Problem(file: file, line: nil, reason: "\(error)")
+        }
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+
+        try self.checkKeys(table, allowed: ["server", "relay", "camera"], at: "top level", file: file)
+        var configuration = RelayConfiguration(cameras: [])
+        if let server = table["server"] {
+            guard let server = server.table else { throw problem("[server] must be a table") }
+            try self.checkKeys(server, allowed: ["listen", "port", "session_timeout"], at: "[server]", file: file)
+            if let listen = server["listen"] {
+                guard let value = listen.string else { throw problem("[server] listen must be a string") }
+                configuration.listenHost = value
+            }
+            if let port = server["port"] {
+                guard let value = port.int, (0...65535).contains(value) else {
+                    throw problem("[server] port must be 0–65535")
+                }
+                configuration.port = value
+            }
+            if let timeout = server["session_timeout"] {
+                guard let value = timeout.int, (5...3600).contains(value) else {
+                    throw problem("[server] session_timeout must be 5–3600 seconds")
+                }
+                configuration.sessionTimeout = value
+            }
+        }
+        if let relay = table["relay"] {
+            guard let relay = relay.table else { throw problem("[relay] must be a table") }
+            try self.checkKeys(
+                relay,
+                allowed: ["stall_timeout", "reader_max_queued_bytes", "reader_max_behind", "max_packet_size"],
+                at: "[relay]",
+                file: file
+            )
+            if let value = relay["stall_timeout"] {
+                guard let seconds = value.double ?? value.int.map(Double.init), seconds >= 1, seconds <= 300 else {
+                    throw problem("[relay] stall_timeout must be 1–300 seconds")
+                }
+                configuration.stallTimeout = .milliseconds(Int(seconds * 1000))
+            }
+            if let value = relay["reader_max_queued_bytes"] {
+                guard let bytes = value.int, bytes >= 64 * 1024, bytes <= 256 * 1024 * 1024 else {
+                    throw problem("[relay] reader_max_queued_bytes must be 64 KiB – 256 MiB")
+                }
+                configuration.readerMaxQueuedBytes = bytes
+            }
+            if let value = relay["reader_max_behind"] {
+                guard let seconds = value.double ?? value.int.map(Double.init), seconds >= 0.5, seconds <= 120 else {
+                    throw problem("[relay] reader_max_behind must be 0.5–120 seconds")
+                }
+                configuration.readerMaxBehind = .milliseconds(Int(seconds * 1000))
+            }
+            if let value = relay["max_packet_size"] {
+                guard let bytes = value.int, bytes >= 1500, bytes <= 65535 else {
+                    throw problem("[relay] max_packet_size must be 1500–65535")
+                }
+                configuration.maxPacketSize = bytes
+            }
+        }
+        if let cameras = table["camera"] {
+            guard let array = cameras.array else { throw problem("camera must be an array of tables ([[camera]])") }
+            for (index, element) in array.enumerated() {
+                guard let camera = element.table else { throw problem("camera #\(index + 1) must be a table") }
+                let parsed = try self.camera(
+                    camera,
+                    index: index,
+                    file: file,
+                    directory: directory,
+                    environment: environment
+                )
+                guard !configuration.cameras.contains(where: { $0.name == parsed.name }) else {
+                    throw problem("camera '\(parsed.name)' is listed twice")
+                }
+                configuration.cameras.append(parsed)
+            }
+        }
+        return configuration
+    }
+
+    private static func camera(
+        _ table: TOMLTable,
+        index: Int,
+        file: String,
+        directory: String,
+        environment: [String: String]
+    ) throws(Problem) -> RelayConfiguration.Camera {
+        let label = "camera #\(index + 1)"
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+        try self.checkKeys(
+            table,
+            allowed: [
+                "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
+                "password_env", "password", "stream",
+            ],
+            at: label,
+            file: file
+        )
+        guard let name = table["name"]?.string, StreamPath.isName(name) else {
+            throw problem("\(label): name must be 1–64 characters of A–Z a–z 0–9 . _ -")
+        }
+        guard let address = table["address"]?.string, !address.isEmpty, !address.contains("/"), !address.contains(" ")
+        else {
+            throw problem("camera '\(name)': address must be a host name or IP address")
+        }
+        var port = 554
+        if let value = table["port"] {
+            guard let number = value.int, (1...65535).contains(number) else {
+                throw problem("camera '\(name)': port must be 1–65535")
+            }
+            port = number
+        }
+        guard let streams = table["stream"]?.array, !streams.isEmpty else {
+            throw problem("camera '\(name)': needs at least one [[camera.stream]]")
+        }
+        var parsedStreams: [RelayConfiguration.Stream] = []
+        for element in streams {
+            guard let stream = element.table else { throw problem("camera '\(name)': stream must be a table") }
+            try self.checkKeys(stream, allowed: ["name", "path"], at: "camera '\(name)' stream", file: file)
+            guard let streamName = stream["name"]?.string, StreamPath.isName(streamName) else {
+                throw problem("camera '\(name)': stream name must be 1–64 characters of A–Z a–z 0–9 . _ -")
+            }
+            guard let path = stream["path"]?.string, path.hasPrefix("/"), RTSPURL("rtsp://h\(path)") != nil else {
+                throw problem("camera '\(name)' stream '\(streamName)': path must start with / and be a valid URL path")
+            }
+            guard !parsedStreams.contains(where: { $0.name == streamName }) else {
+                throw problem("camera '\(name)': stream '\(streamName)' is listed twice")
+            }
+            parsedStreams.append(.init(name: streamName, path: path))
+        }
+        var camera = RelayConfiguration.Camera(name: name, host: address, port: port, streams: parsedStreams)
+        if let transport = table["transport"] {
+            switch transport.string {
+            case "tcp": camera.transport = .tcp
+            case "udp": camera.transport = .udp
+            default: throw problem("camera '\(name)': transport must be \"tcp\" or \"udp\"")
+            }
+        }
+        if let onDemand = table["on_demand"] {
+            guard let value = onDemand.bool else { throw problem("camera '\(name)': on_demand must be true or false") }
+            camera.onDemand = value
+        }
+        if let linger = table["linger"] {
+            guard let seconds = linger.double ?? linger.int.map(Double.init), seconds >= 0, seconds <= 3600 else {
+                throw problem("camera '\(name)': linger must be 0–3600 seconds")
+            }
+            camera.linger = .milliseconds(Int(seconds * 1000))
+        }
+        if table["password"] != nil {
+            throw problem("camera '\(name)': inline password refused; use password_file (mode 0600) or password_env")
+        }
+        if let username = table["username"] {
+            guard let user = username.string, !user.isEmpty else {
+                throw problem("camera '\(name)': username must be a string")
+            }
+            camera.username = user
+            if let file = table["password_file"]?.string {
+                let path = file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file)
+                guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw problem("camera '\(name)': cannot read password_file \(path)")
+                }
+                camera.password = contents.trimmingCharacters(in: .newlines)
+            } else if let variable = table["password_env"]?.string {
+                guard let value = environment[variable] else {
+                    throw problem("camera '\(name)': environment variable \(variable) is not set")
+                }
+                camera.password = value
+            } else {
+                throw problem("camera '\(name)': username needs password_file or password_env")
+            }
+        }
+        return camera
+    }
+
+    private static func checkKeys(
+        _ table: TOMLTable,
+        allowed: Set<String>,
+        at place: String,
+        file: String
+    ) throws(Problem) {
+        for key in table.keys where !allowed.contains(key) {
+            throw Problem(
+                file: file,
+                line: nil,
+                reason: "\(place): unknown key '\(key)' (allowed: \(allowed.sorted().joined(separator: ", ")))"
+            )
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import NIOCore
+
+/// One VMS connection to the gateway's RTSP server: which requests are legal when, session ids and their binding
+/// to this connection, and the session timeout. A value type: requests in, actions out. Work that needs the
+/// stream registry (describing a stream, attaching a reader) is handed to the caller as an action, and its result
+/// comes back through the `…Completed` methods, which write the response.
+public struct RTSPServerSessionStateMachine: Sendable {
+    public struct Configuration: Sendable {
+        /// Seconds without a request (or RTCP from the reader) after which the session ends (RFC 2326 §12.37).
+        public var sessionTimeout: Int = 60
+        public var serverName = "CamGateway"
+
+        public init() {}
+    }
+
+    public struct TrackBinding: Hashable, Sendable {
+        public var track: Int
+        public var rtpChannel: UInt8
+        public var rtcpChannel: UInt8
+    }
+
+    public enum Action: Hashable, Sendable {
+        case respond(RTSPResponse)
+        /// Look up the stream (starting its upstream if needed) and call ``describeCompleted(_:)``.
+        case describe(StreamPath, cseq: UInt32)
+        /// Check the stream has this track and call ``setupCompleted(_:)``.
+        case setup(StreamPath, track: Int, cseq: UInt32)
+        /// Attach the reader with these channel bindings and call ``playCompleted(_:)``.
+        case play(StreamPath, tracks: [TrackBinding], cseq: UInt32)
+        /// Stop sending to the reader, then the response.
+        case pause(StreamPath, response: RTSPResponse)
+        /// Detach the reader, then the response.
+        case teardown(StreamPath, response: RTSPResponse)
+        /// The session timed out: detach and close.
+        case close
+        case none
+    }
+
+    /// What the caller learned for a describe/setup/play, or the status it failed with.
+    public enum Outcome<Value: Sendable>: Sendable {
+        case success(Value)
+        case failure(RTSPStatus)
+    }
+
+    private enum State: Sendable {
+        case initial
+        case ready
+        case playing
+        case paused
+    }
+
+    private struct Session: Sendable {
+        var id: String
+        var path: StreamPath
+        var tracks: [TrackBinding]
+    }
+
+    public static let methods: [RTSPMethod] = [
+        .options, .describe, .setup, .play, .pause, .teardown, .getParameter, .setParameter,
+    ]
+
+    public let configuration: Configuration
+    private var state: State = .initial
+    private var session: Session?
+    private var pendingSetup: (path: StreamPath, track: Int, transport: RTSPTransport)?
+    private var lastActivity: NIODeadline
+    private let makeSessionID: @Sendable () -> String
+
+    public init(
+        configuration: Configuration = Configuration(),
+        now: NIODeadline,
+        makeSessionID: @escaping @Sendable () -> String = { randomHex(bytes: 8).uppercased() }
+    ) {
+        self.configuration = configuration
+        self.lastActivity = now
+        self.makeSessionID = makeSessionID
+    }
+
+    public var isPlaying: Bool { if case .playing = self.state { true } else { false } }
+    public var sessionID: String? { self.session?.id }
+
+    // MARK: Requests
+
+    public mutating func received(_ request: RTSPRequest, now: NIODeadline) -> Action {
+        self.lastActivity = now
+        let cseq = request.cseq ?? 0
+        var response = self.response(.ok, cseq: cseq)
+
+        // A Session header must name this connection's session: a session id replayed on another connection
+        // (or invented) gets 454 (RFC 2326 §12.37).
+        if let value = request.headers[RTSPHeaders.session] {
+            guard let header = try? RTSPSessionHeader.parse(value), header.id == self.session?.id else {
+                return .respond(self.response(.sessionNotFound, cseq: cseq))
+            }
+        }
+
+        switch request.method {
+        case .options:
+            response.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
+            return .respond(response)
+
+        case .getParameter, .setParameter:
+            // Keep-alives: always answered, never a reason to close (VMSes send them with and without Session).
+            if let id = self.session?.id { response.headers.add(name: RTSPHeaders.session, value: id) }
+            return .respond(response)
+
+        case .describe:
+            guard let (path, track) = StreamPath.parse(request.uri), track == nil else {
+                return .respond(self.response(.notFound, cseq: cseq))
+            }
+            return .describe(path, cseq: cseq)
+
+        case .setup:
+            guard let (path, track) = StreamPath.parse(request.uri) else {
+                return .respond(self.response(.notFound, cseq: cseq))
+            }
+            if let session = self.session, session.path != path {
+                return .respond(self.response(.aggregateNotAllowed, cseq: cseq))
+            }
+            if case .playing = self.state {
+                return .respond(self.response(.methodNotValidInThisState, cseq: cseq))
+            }
+            guard let value = request.headers[RTSPHeaders.transport], let offers = try? RTSPTransport.parseList(value),
+                let offer = offers.first(where: {
+                    $0.lowerTransport == .tcp && !$0.isMulticast && $0.destination == nil
+                })
+            else {
+                var refused = self.response(.unsupportedTransport, cseq: cseq)
+                refused.headers.add(name: RTSPHeaders.transport, value: "RTP/AVP/TCP;unicast")
+                return .respond(refused)
+            }
+            self.pendingSetup = (path, track ?? 0, offer)
+            return .setup(path, track: track ?? 0, cseq: cseq)
+
+        case .play:
+            guard let session = self.session, let (path, _) = StreamPath.parse(request.uri), path == session.path else {
+                return .respond(self.response(self.session == nil ? .methodNotValidInThisState : .notFound, cseq: cseq))
+            }
+            return .play(path, tracks: session.tracks, cseq: cseq)
+
+        case .pause:
+            guard let session = self.session, self.isPlaying || self.state == .paused else {
+                return .respond(self.response(.methodNotValidInThisState, cseq: cseq))
+            }
+            self.state = .paused
+            response.headers.add(name: RTSPHeaders.session, value: session.id)
+            return .pause(session.path, response: response)
+
+        case .teardown:
+            guard let session = self.session else {
+                return .respond(self.response(.sessionNotFound, cseq: cseq))
+            }
+            self.session = nil
+            self.state = .initial
+            return .teardown(session.path, response: response)
+
+        case .announce, .record, .redirect:
+            var refused = self.response(.methodNotAllowed, cseq: cseq)
+            refused.headers.add(name: RTSPHeaders.allow, value: RTSPMethodList.headerValue(Self.methods))
+            return .respond(refused)
+
+        default:
+            var refused = self.response(.notImplemented, cseq: cseq)
+            refused.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
+            return .respond(refused)
+        }
+    }
+
+    /// Interleaved data from the reader (its RTCP receiver reports) counts as activity.
+    public mutating func receivedData(now: NIODeadline) {
+        self.lastActivity = now
+    }
+
+    /// Periodic check; closes a session that saw nothing for the timeout.
+    public mutating func timerFired(now: NIODeadline) -> Action {
+        guard now - self.lastActivity > .seconds(Int64(self.configuration.sessionTimeout)) else { return .none }
+        return .close
+    }
+
+    // MARK: Completions
+
+    /// `sdp`: the gateway's own description of the stream; `contentBase`: the gateway URL of the stream.
+    public func describeCompleted(_ outcome: Outcome<(sdp: String, contentBase: String)>, cseq: UInt32) -> Action {
+        switch outcome {
+        case .failure(let status):
+            return .respond(self.response(status, cseq: cseq))
+        case .success(let (sdp, base)):
+            var response = self.response(.ok, cseq: cseq)
+            response.headers.add(name: RTSPHeaders.contentType, value: "application/sdp")
+            response.headers.add(name: RTSPHeaders.contentBase, value: base.hasSuffix("/") ? base : base + "/")
+            response.body = ByteBuffer(string: sdp)
+            return .respond(response)
+        }
+    }
+
+    /// `trackCount`: how many tracks the stream has (a SETUP for a track past it is 404).
+    public mutating func setupCompleted(_ outcome: Outcome<Int>, cseq: UInt32) -> Action {
+        guard let pending = self.pendingSetup else { return .respond(self.response(.internalServerError, cseq: cseq)) }
+        self.pendingSetup = nil
+        guard case .success(let trackCount) = outcome else {
+            if case .failure(let status) = outcome { return .respond(self.response(status, cseq: cseq)) }
+            return .none
+        }
+        guard pending.track < trackCount else { return .respond(self.response(.notFound, cseq: cseq)) }
+        var session = self.session ?? Session(id: self.makeSessionID(), path: pending.path, tracks: [])
+        session.tracks.removeAll { $0.track == pending.track }
+        let used = Set(session.tracks.flatMap { [$0.rtpChannel, $0.rtcpChannel] })
+        let channels: (rtp: UInt8, rtcp: UInt8)
+        if let requested = pending.transport.interleaved, !used.contains(requested.rtp), !used.contains(requested.rtcp)
+        {
+            channels = requested
+        } else {
+            guard
+                let free = stride(from: 0, to: 254, by: 2).first(where: {
+                    !used.contains(UInt8($0)) && !used.contains(UInt8($0 + 1))
+                })
+            else { return .respond(self.response(.unsupportedTransport, cseq: cseq)) }
+            channels = (UInt8(free), UInt8(free + 1))
+        }
+        session.tracks.append(TrackBinding(track: pending.track, rtpChannel: channels.rtp, rtcpChannel: channels.rtcp))
+        session.tracks.sort { $0.track < $1.track }
+        self.session = session
+        if case .initial = self.state { self.state = .ready }
+        var response = self.response(.ok, cseq: cseq)
+        response.headers.add(
+            name: RTSPHeaders.session,
+            value: RTSPSessionHeader(id: session.id, timeout: self.configuration.sessionTimeout).headerValue
+        )
+        response.headers.add(
+            name: RTSPHeaders.transport,
+            value: RTSPTransport(lowerTransport: .tcp, interleaved: channels, mode: "PLAY").headerValue
+        )
+        return .respond(response)
+    }
+
+    /// `rtpInfo`: the RTP-Info the reader starts with; `nil` when the stream is not flowing yet.
+    public mutating func playCompleted(_ outcome: Outcome<RTPInfo?>, cseq: UInt32) -> Action {
+        guard let session = self.session else { return .respond(self.response(.sessionNotFound, cseq: cseq)) }
+        switch outcome {
+        case .failure(let status):
+            return .respond(self.response(status, cseq: cseq))
+        case .success(let info):
+            self.state = .playing
+            var response = self.response(.ok, cseq: cseq)
+            response.headers.add(name: RTSPHeaders.session, value: session.id)
+            response.headers.add(name: RTSPHeaders.range, value: RTSPRange.npt(start: .now, end: nil).headerValue)
+            if let info { response.headers.add(name: RTSPHeaders.rtpInfo, value: info.headerValue) }
+            return .respond(response)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func response(_ status: RTSPStatus, cseq: UInt32) -> RTSPResponse {
+        var response = RTSPResponse(status: status)
+        response.headers.add(name: RTSPHeaders.cseq, value: String(cseq))
+        response.headers.add(name: RTSPHeaders.server, value: self.configuration.serverName)
+        return response
+    }
+}
+
+extension RTSPStatus {
+    public static let aggregateNotAllowed = RTSPStatus(code: 459)
+}

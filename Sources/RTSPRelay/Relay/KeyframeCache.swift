@@ -1,0 +1,75 @@
+import NIOCore
+
+/// The packets of a stream since its last video keyframe, so that a reader who joins gets a decodable picture at
+/// once. Headers are copied into a buffer of the cache's own (never slices of the batch arena, which would keep
+/// the arena's storage alive and force a copy on its next reuse); payloads are the read buffers' slices.
+struct KeyframeCache {
+    struct Entry {
+        var track: Int
+        var headerOffset: Int
+        var payload: ByteBuffer
+        var sequence: UInt16
+        var timestamp: UInt32
+    }
+
+    private var entries: [Entry] = []
+    private var headers: ByteBuffer
+    private var bytes = 0
+    private let maxBytes: Int
+    private let maxPackets: Int
+    /// Starts at a keyframe and stayed within bounds.
+    private(set) var isUsable = false
+
+    init(maxBytes: Int, maxPackets: Int, allocator: ByteBufferAllocator) {
+        self.maxBytes = maxBytes
+        self.maxPackets = maxPackets
+        self.headers = allocator.buffer(capacity: 16 * 256)
+        self.entries.reserveCapacity(256)
+    }
+
+    var count: Int { self.entries.count }
+
+    mutating func reset() {
+        self.entries.removeAll(keepingCapacity: true)
+        self.headers.clear()
+        self.bytes = 0
+        self.isUsable = false
+    }
+
+    mutating func keyframeStarts() {
+        self.reset()
+        self.isUsable = true
+    }
+
+    mutating func append(
+        _ packet: RelayStream.PendingPacket,
+        header arena: ByteBuffer,
+        track: Int,
+        sequence: UInt16,
+        timestamp: UInt32
+    ) {
+        guard self.isUsable else { return }
+        guard self.entries.count < self.maxPackets, self.bytes + packet.payload.readableBytes + 16 <= self.maxBytes
+        else {
+            self.reset()  // an absurd GOP: no fast start until the next keyframe
+            return
+        }
+        let offset = self.headers.writerIndex
+        self.headers.writeImmutableBuffer(arena.getSlice(at: packet.headerOffset, length: 16)!)
+        self.entries.append(
+            Entry(track: track, headerOffset: offset, payload: packet.payload, sequence: sequence, timestamp: timestamp)
+        )
+        self.bytes += packet.payload.readableBytes + 16
+    }
+
+    func firstPacket(track: Int) -> (sequence: UInt16, timestamp: UInt32)? {
+        guard self.isUsable, let entry = self.entries.first(where: { $0.track == track }) else { return nil }
+        return (entry.sequence, entry.timestamp)
+    }
+
+    func forEach(_ body: (Entry, ByteBuffer) -> Void) {
+        for entry in self.entries {
+            body(entry, self.headers.getSlice(at: entry.headerOffset, length: 16)!)
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import NIOCore
+
+/// One VMS connection: a thin adapter between the ``RTSPServerSessionStateMachine`` and the relay's streams.
+/// It performs the machine's actions (look up a stream, attach or detach the reader) and writes the responses.
+final class RTSPServerConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = RTSPFrame
+    typealias OutboundOut = ByteBuffer
+
+    private let core: RelayCore
+    private var machine: RTSPServerSessionStateMachine
+    private var reader: RelayReader?
+    private var stream: RelayStream?
+    private var timer: Scheduled<Void>?
+    private var address = "?"
+
+    init(core: RelayCore) {
+        self.core = core
+        var configuration = RTSPServerSessionStateMachine.Configuration()
+        configuration.sessionTimeout = core.configuration.sessionTimeout
+        self.machine = RTSPServerSessionStateMachine(configuration: configuration, now: .now())
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.address = context.channel.remoteAddress?.description ?? "?"
+        self.scheduleTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    private func scheduleTimer(context: ChannelHandlerContext) {
+        self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
+            self.run(self.machine.timerFired(now: .now()), context: context)
+            self.scheduleTimer(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.detach(reason: "connection closed")
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .request(let request):
+            self.run(self.machine.received(request, now: .now()), context: context)
+        case .interleaved:
+            // Receiver reports from the VMS: they prove the reader is alive, and are not forwarded to the camera.
+            self.machine.receivedData(now: .now())
+        case .response:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? RTSPError {
+            var response = RTSPResponse(status: error.status)
+            response.headers.add(name: RTSPHeaders.cseq, value: String(error.cseq ?? 0))
+            self.write(response, context: context)
+            self.core.logger.notice(
+                "refused malformed request",
+                metadata: ["reader": "\(self.address)", "error": "\(error)"]
+            )
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: Actions
+
+    private func run(_ action: RTSPServerSessionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .respond(let response):
+            self.write(response, context: context)
+        case .describe(let path, let cseq):
+            guard let stream = self.core.stream(path) else {
+                return self.run(self.machine.describeCompleted(.failure(.notFound), cseq: cseq), context: context)
+            }
+            stream.describe().assumeIsolated().whenComplete { result in
+                switch result {
+                case .success:
+                    let base = self.baseURL(path, context: context)
+                    self.run(
+                        self.machine.describeCompleted(.success((stream.gatewaySDP ?? "", base)), cseq: cseq),
+                        context: context
+                    )
+                case .failure:
+                    self.run(
+                        self.machine.describeCompleted(.failure(.serviceUnavailable), cseq: cseq),
+                        context: context
+                    )
+                }
+            }
+        case .setup(let path, _, let cseq):
+            guard let stream = self.core.stream(path) else {
+                return self.run(self.machine.setupCompleted(.failure(.notFound), cseq: cseq), context: context)
+            }
+            stream.describe().assumeIsolated().whenComplete { result in
+                switch result {
+                case .success:
+                    self.run(self.machine.setupCompleted(.success(stream.tracks.count), cseq: cseq), context: context)
+                case .failure:
+                    self.run(self.machine.setupCompleted(.failure(.serviceUnavailable), cseq: cseq), context: context)
+                }
+            }
+        case .play(let path, let bindings, let cseq):
+            self.play(path, bindings: bindings, cseq: cseq, context: context)
+        case .pause(_, let response):
+            self.reader?.paused = true
+            self.write(response, context: context)
+        case .teardown(_, let response):
+            self.detach(reason: "TEARDOWN")
+            self.write(response, context: context)
+        case .close:
+            self.core.logger.info("session timed out", metadata: ["reader": "\(self.address)"])
+            context.close(promise: nil)
+        case .none:
+            break
+        }
+    }
+
+    private func play(
+        _ path: StreamPath,
+        bindings: [RTSPServerSessionStateMachine.TrackBinding],
+        cseq: UInt32,
+        context: ChannelHandlerContext
+    ) {
+        guard let stream = self.core.stream(path), stream.isDescribed else {
+            return self.run(self.machine.playCompleted(.failure(.serviceUnavailable), cseq: cseq), context: context)
+        }
+        if let reader = self.reader {
+            // PLAY after PAUSE: resume at the next keyframe, never mid-frame.
+            reader.paused = false
+            reader.waitingForKeyframe = stream.tracks.contains(where: \.isVideo)
+            return self.run(self.machine.playCompleted(.success(nil), cseq: cseq), context: context)
+        }
+        guard stream.readers.count < self.core.configuration.maxReadersPerStream,
+            self.core.readerCount < self.core.configuration.maxReaders
+        else {
+            return self.run(self.machine.playCompleted(.failure(.notEnoughBandwidth), cseq: cseq), context: context)
+        }
+        var channels = [(rtp: UInt8, rtcp: UInt8)?](repeating: nil, count: stream.tracks.count)
+        for binding in bindings where binding.track < channels.count {
+            channels[binding.track] = (binding.rtpChannel, binding.rtcpChannel)
+        }
+        let info = stream.rtpInfo(baseURL: self.baseURL(path, context: context), bindings: channels)
+        self.run(self.machine.playCompleted(.success(info), cseq: cseq), context: context)
+        let reader = RelayReader(
+            id: self.core.makeReaderID(),
+            context: context,
+            address: self.address,
+            since: .now(),
+            bindings: channels
+        )
+        self.reader = reader
+        self.stream = stream
+        stream.attach(reader)  // after the PLAY response: the cached keyframe follows it on the wire
+    }
+
+    private func detach(reason: String) {
+        if let reader = self.reader, let stream = self.stream {
+            stream.detach(reader, reason: reason)
+        }
+        self.reader = nil
+        self.stream = nil
+    }
+
+    private func baseURL(_ path: StreamPath, context: ChannelHandlerContext) -> String {
+        let local = context.channel.localAddress
+        let host = local?.ipAddress ?? "127.0.0.1"
+        return "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(local?.port ?? 8554)\(path)"
+    }
+
+    private func write(_ response: RTSPResponse, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        RTSPMessageSerializer.write(response, into: &buffer)
+        context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+    }
+}

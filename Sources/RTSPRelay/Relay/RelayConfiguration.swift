@@ -1,0 +1,73 @@
+/// What the relay serves and how hard it holds on. Plain values: the config file format belongs to `camgw`.
+public struct RelayConfiguration: Sendable, Hashable {
+    public struct Camera: Sendable, Hashable {
+        /// The name in gateway URLs: `rtsp://GATEWAY:8554/<name>/<stream>`.
+        public var name: String
+        /// The camera's address: the only host the gateway ever connects to for it.
+        public var host: String
+        public var port: Int = 554
+        public var streams: [Stream]
+        public var username: String?
+        public var password: String?
+        public var transport: RTSPClientStateMachine.LowerTransport = .tcp
+        /// Pull the camera only while someone watches (closed `linger` after the last reader leaves), or always.
+        public var onDemand = true
+        public var linger: Duration = .seconds(10)
+
+        public init(
+            name: String,
+            host: String,
+            port: Int = 554,
+            streams: [Stream],
+            username: String? = nil,
+            password: String? = nil
+        ) {
+            self.name = name
+            self.host = host
+            self.port = port
+            self.streams = streams
+            self.username = username
+            self.password = password
+        }
+    }
+
+    public struct Stream: Sendable, Hashable {
+        public var name: String
+        /// Path and query on the camera, e.g. `/Streaming/Channels/101`.
+        public var path: String
+
+        public init(name: String, path: String) {
+            self.name = name
+            self.path = path
+        }
+    }
+
+    public var cameras: [Camera]
+    public var listenHost = "127.0.0.1"
+    public var port = 8554
+    /// Seconds a VMS session lives without a request (RFC 2326 §12.37); 60 is what VMSes expect.
+    public var sessionTimeout = 60
+    public var connectTimeout: Duration = .seconds(5)
+    /// A camera that does not answer a request in this time is dropped and reconnected.
+    public var responseTimeout: Duration = .seconds(10)
+    /// No RTP from a playing camera for this long: reconnect.
+    public var stallTimeout: Duration = .seconds(5)
+    public var backoff = ReconnectBackoff()
+    /// Largest RTP or RTCP packet forwarded; larger ones are dropped and counted.
+    public var maxPacketSize = 16 * 1024
+    /// Bytes a reader may have queued before it skips to the next keyframe (its socket's high water mark).
+    public var readerMaxQueuedBytes = 2 * 1024 * 1024
+    /// A reader that stays behind this long is disconnected.
+    public var readerMaxBehind: Duration = .seconds(5)
+    /// The keyframe cache of each video stream (for fast start) is dropped past either bound until the next
+    /// keyframe.
+    public var gopCacheMaxBytes = 8 * 1024 * 1024
+    public var gopCacheMaxPackets = 8192
+    /// Readers per stream and in all; past them PLAY gets 453.
+    public var maxReadersPerStream = 64
+    public var maxReaders = 512
+
+    public init(cameras: [Camera]) {
+        self.cameras = cameras
+    }
+}

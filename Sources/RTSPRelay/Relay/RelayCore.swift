@@ -1,0 +1,94 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The relay's state: its streams and its RTSP server. Confined to one event loop — the same one that serves the
+/// readers and talks to the cameras — so the data path needs no locks and no thread hops. Every entry point runs
+/// on that loop (``Relay`` hops there); `@unchecked Sendable` only lets the box cross into it.
+final class RelayCore: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let logger: Logger
+    let allocator = ByteBufferAllocator()
+    private(set) var configuration: RelayConfiguration
+    private(set) var streams: [StreamPath: RelayStream] = [:]
+    private var serverChannel: (any Channel)?
+    private var housekeeping: Scheduled<Void>?
+    private var nextReaderID = 0
+
+    init(configuration: RelayConfiguration, eventLoop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    var upstreamLimits: RTSPLimits {
+        var limits = RTSPLimits()
+        limits.maxInterleavedFrameSize = min(0xFFFF, self.configuration.maxPacketSize)
+        return limits
+    }
+
+    var readerCount: Int { self.streams.values.reduce(0) { $0 + $1.readers.count } }
+
+    func makeReaderID() -> Int {
+        self.nextReaderID += 1
+        return self.nextReaderID
+    }
+
+    func stream(_ path: StreamPath) -> RelayStream? { self.streams[path] }
+
+    // MARK: Lifecycle
+
+    func start() -> EventLoopFuture<Void> {
+        self.eventLoop.preconditionInEventLoop()
+        for camera in self.configuration.cameras {
+            for stream in camera.streams {
+                let path = StreamPath(camera: camera.name, stream: stream.name)
+                self.streams[path] = RelayStream(path: path, camera: camera, stream: stream, core: self)
+            }
+        }
+        let highWater = self.configuration.readerMaxQueuedBytes
+        let bind = ServerBootstrap(group: self.eventLoop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(RTSPServerConnectionHandler(core: self))
+                }
+            }
+            .bind(host: self.configuration.listenHost, port: self.configuration.port)
+        return bind.assumeIsolated().map { channel in
+            self.serverChannel = channel
+            self.logger.info(
+                "RTSP relay listening",
+                metadata: ["address": "\(channel.localAddress?.description ?? "?")"]
+            )
+            for stream in self.streams.values where !stream.camera.onDemand { stream.startUpstream() }
+            self.scheduleHousekeeping()
+        }.nonisolated()
+    }
+
+    private func scheduleHousekeeping() {
+        self.housekeeping = self.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
+            let now = NIODeadline.now()
+            for stream in self.streams.values { stream.housekeeping(now: now) }
+            self.scheduleHousekeeping()
+        }
+    }
+
+    func stop() -> EventLoopFuture<Void> {
+        self.eventLoop.preconditionInEventLoop()
+        self.housekeeping?.cancel()
+        for stream in self.streams.values { stream.shutdown() }
+        let server = self.serverChannel
+        self.serverChannel = nil
+        return server?.close() ?? self.eventLoop.makeSucceededVoidFuture()
+    }
+
+    var port: Int? { self.serverChannel?.localAddress?.port }
+
+    var stats: RelayStats {
+        RelayStats(streams: self.streams.values.map(\.stats).sorted { $0.path.description < $1.path.description })
+    }
+}

@@ -1,0 +1,36 @@
+import NIOCore
+
+/// A snapshot of the relay for `camgw status`, metrics and tests.
+public struct RelayStats: Sendable {
+    public struct Stream: Sendable {
+        public var path: StreamPath
+        public var upstreamUp: Bool
+        public var upstreamState: String
+        public var lastError: String?
+        public var reconnects: Int
+        public var upstreamSessions: Int
+        public var packetsIn: Int
+        public var bytesIn: Int
+        public var packetsOut: Int
+        public var bytesOut: Int
+        public var dropped: [RTPDropReason: Int]
+        public var gopCachePackets: Int
+        public var readers: [Reader]
+    }
+
+    public struct Reader: Sendable {
+        public var address: String
+        public var transport: String
+        public var since: NIODeadline
+        public var packetsSent: Int
+        public var bytesSent: Int
+        public var packetsDropped: Int
+        public var waitingForKeyframe: Bool
+    }
+
+    public var streams: [Stream]
+
+    public func stream(_ camera: String, _ stream: String) -> Stream? {
+        self.streams.first { $0.path == StreamPath(camera: camera, stream: stream) }
+    }
+}

@@ -1,0 +1,677 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One camera stream, pulled once and served to every reader: the upstream connection's lifecycle (on demand or
+/// always on, reconnect with backoff), the packet checks, the renumbering, the keyframe cache and the fan-out.
+///
+/// Confined to the relay's event loop, as are its readers' channels, so that forwarding a packet is a few slice
+/// writes with no lock, no hop between threads and no allocation.
+final class RelayStream {
+    let path: StreamPath
+    let camera: RelayConfiguration.Camera
+    let streamConfiguration: RelayConfiguration.Stream
+    let core: RelayCore
+    var logger: Logger
+
+    enum UpstreamState: String {
+        case idle
+        case connecting
+        case playing
+        case backingOff = "backing off"
+        case stopped
+    }
+
+    // MARK: Upstream state
+
+    private(set) var upstreamState = UpstreamState.idle
+    private var upstreamChannel: (any Channel)?
+    private var upstreamHandler: UpstreamConnectionHandler?
+    private var backoff: ReconnectBackoff
+    private var reconnectTask: Scheduled<Void>?
+    private var upstreamStartedAt: NIODeadline?
+    private var lastError: String?
+    private var reconnects = 0
+    private var upstreamSessions = 0
+    private var lastPacketAt = NIODeadline.now()
+    private var describeWaiters: [EventLoopPromise<Void>] = []
+
+    // MARK: Description
+
+    private(set) var tracks: [RelayTrack] = []
+    private var cameraTracks: [RTSPClientStateMachine.Track] = []
+    /// Interleaved channel → track index (RTP) or track index + 128 (RTCP); 0xFF unknown.
+    private var channelMap = [UInt8](repeating: 0xFF, count: 256)
+    private(set) var gatewaySDP: String?
+    private var videoTrack: Int?
+
+    // MARK: Data path
+
+    /// Rewritten `$` and RTP headers (and regenerated RTCP) of the current read batch. Written in full before any
+    /// slice of it is handed out, and cleared at the start of the next batch: its storage is reused whenever the
+    /// readers have written the last batch out, so steady state allocates nothing.
+    private var arena: ByteBuffer
+    private var batch: [PendingPacket] = []
+    private var cache: KeyframeCache
+    private(set) var readers: [RelayReader] = []
+    private var lingerTask: Scheduled<Void>?
+
+    private var packetsIn = 0
+    private var bytesIn = 0
+    private var packetsOut = 0
+    private var bytesOut = 0
+    private var dropped: [RTPDropReason: Int] = Dictionary(uniqueKeysWithValues: RTPDropReason.allCases.map { ($0, 0) })
+
+    struct PendingPacket {
+        var track: Int
+        var isRTCP: Bool
+        /// `$` header + 12-byte RTP header, or `$` header + regenerated RTCP, in the arena.
+        var headerOffset: Int
+        var headerLength: Int
+        /// `$` headers for the track's alternate channels follow the canonical header, 4 bytes each.
+        var alternateOffset: Int
+        /// Everything after the 12-byte RTP header (CSRCs, extension, payload, padding): a slice of the read.
+        var payload: ByteBuffer
+        var startsAccessUnit: Bool
+        var startsKeyframe: Bool
+    }
+
+    init(path: StreamPath, camera: RelayConfiguration.Camera, stream: RelayConfiguration.Stream, core: RelayCore) {
+        self.path = path
+        self.camera = camera
+        self.streamConfiguration = stream
+        self.core = core
+        self.backoff = core.configuration.backoff
+        self.arena = core.allocator.buffer(capacity: 16 * 1024)
+        self.cache = KeyframeCache(
+            maxBytes: core.configuration.gopCacheMaxBytes,
+            maxPackets: core.configuration.gopCacheMaxPackets,
+            allocator: core.allocator
+        )
+        var logger = core.logger
+        logger[metadataKey: "camera"] = "\(camera.name)"
+        logger[metadataKey: "stream"] = "\(stream.name)"
+        self.logger = logger
+    }
+
+    var eventLoop: any EventLoop { self.core.eventLoop }
+    var configuration: RelayConfiguration { self.core.configuration }
+    var isDescribed: Bool { self.gatewaySDP != nil }
+
+    // MARK: Readers
+
+    /// Completes once the stream has a description (starting the upstream if it is idle).
+    func describe() -> EventLoopFuture<Void> {
+        if self.isDescribed { return self.eventLoop.makeSucceededVoidFuture() }
+        let promise = self.eventLoop.makePromise(of: Void.self)
+        self.describeWaiters.append(promise)
+        self.lingerTask?.cancel()
+        self.lingerTask = nil
+        if self.upstreamState == .idle || self.upstreamState == .stopped { self.startUpstream() }
+        if self.readers.isEmpty, self.camera.onDemand { self.scheduleLinger() }
+        return promise.futureResult
+    }
+
+    /// RTP-Info for a reader about to play: the first packet it will get on each track it set up.
+    func rtpInfo(baseURL: String, bindings: [(rtp: UInt8, rtcp: UInt8)?]) -> RTPInfo? {
+        guard !self.tracks.isEmpty else { return nil }
+        var entries: [RTPInfo.Entry] = []
+        for track in self.tracks where track.index < bindings.count && bindings[track.index] != nil {
+            let first = self.cache.firstPacket(track: track.index)
+            entries.append(
+                .init(
+                    url: "\(baseURL)/trackID=\(track.index)",
+                    seq: first?.sequence ?? track.nextOutputSequence,
+                    rtptime: first?.timestamp ?? track.lastOutputTimestamp
+                )
+            )
+        }
+        return entries.isEmpty ? nil : RTPInfo(entries: entries)
+    }
+
+    func attach(_ reader: RelayReader) {
+        self.lingerTask?.cancel()
+        self.lingerTask = nil
+        self.readers.append(reader)
+        self.recomputeAlternateChannels()
+        self.logger.info(
+            "reader started",
+            metadata: ["reader": "\(reader.address)", "readers": "\(self.readers.count)"]
+        )
+        self.fastStart(reader)
+    }
+
+    func detach(_ reader: RelayReader, reason: String) {
+        guard let index = self.readers.firstIndex(where: { $0 === reader }) else { return }
+        self.readers.remove(at: index)
+        self.recomputeAlternateChannels()
+        self.logger.info(
+            "reader stopped",
+            metadata: [
+                "reader": "\(reader.address)", "reason": "\(reason)", "sent": "\(reader.packetsSent)",
+                "dropped": "\(reader.packetsDropped)", "readers": "\(self.readers.count)",
+            ]
+        )
+        if self.readers.isEmpty, self.camera.onDemand { self.scheduleLinger() }
+    }
+
+    private func scheduleLinger() {
+        self.lingerTask?.cancel()
+        self.lingerTask = self.eventLoop.assumeIsolated().scheduleTask(in: self.camera.linger.timeAmount) {
+            guard self.readers.isEmpty, self.describeWaiters.isEmpty else { return }
+            self.logger.info("no readers left: closing the camera session")
+            self.stopUpstream()
+        }
+    }
+
+    /// A new reader gets the last sender reports and every packet since the last keyframe at once, so it can
+    /// show a picture now instead of waiting for the camera's next keyframe (cameras ship with 2–4 s GOPs).
+    private func fastStart(_ reader: RelayReader) {
+        for track in self.tracks {
+            guard let binding = reader.bindings[safe: track.index] ?? nil, let report = track.lastSenderReport else {
+                continue
+            }
+            self.write(report, payload: nil, channel: binding.rtcp, canonical: track.canonicalRTCP, to: reader)
+        }
+        if self.videoTrack != nil {
+            if self.cache.isUsable {
+                self.cache.forEach { entry, header in
+                    guard let binding = reader.bindings[safe: entry.track] ?? nil else { return }
+                    self.write(
+                        header,
+                        payload: entry.payload,
+                        channel: binding.rtp,
+                        canonical: self.tracks[entry.track].canonicalRTP,
+                        to: reader
+                    )
+                }
+            } else {
+                reader.waitingForKeyframe = true
+            }
+        }
+        if reader.wroteInBatch {
+            reader.context.flush()
+            reader.wroteInBatch = false
+        }
+    }
+
+    private func recomputeAlternateChannels() {
+        for index in self.tracks.indices {
+            var rtp: [UInt8] = []
+            var rtcp: [UInt8] = []
+            for reader in self.readers {
+                guard let binding = reader.bindings[safe: index] ?? nil else { continue }
+                if binding.rtp != self.tracks[index].canonicalRTP {
+                    if !rtp.contains(binding.rtp) { rtp.append(binding.rtp) }
+                    reader.alternateRTP[index] = rtp.firstIndex(of: binding.rtp)
+                } else {
+                    reader.alternateRTP[index] = nil
+                }
+                if binding.rtcp != self.tracks[index].canonicalRTCP {
+                    if !rtcp.contains(binding.rtcp) { rtcp.append(binding.rtcp) }
+                    reader.alternateRTCP[index] = rtcp.firstIndex(of: binding.rtcp)
+                } else {
+                    reader.alternateRTCP[index] = nil
+                }
+            }
+            self.tracks[index].alternateRTP = rtp
+            self.tracks[index].alternateRTCP = rtcp
+        }
+    }
+
+    // MARK: Upstream lifecycle
+
+    func startUpstream() {
+        guard self.upstreamState == .idle || self.upstreamState == .stopped || self.upstreamState == .backingOff else {
+            return
+        }
+        self.reconnectTask = nil
+        self.upstreamState = .connecting
+        let machine = RTSPClientStateMachine(
+            configuration: .init(
+                url: RTSPURL(
+                    host: self.camera.host,
+                    port: self.camera.port,
+                    pathAndQuery: self.streamConfiguration.path
+                ),
+                username: self.camera.username,
+                password: self.camera.password,
+                transport: self.camera.transport
+            )
+        )
+        let handler = UpstreamConnectionHandler(stream: self, machine: machine, limits: self.core.upstreamLimits)
+        self.upstreamHandler = handler
+        let handlerBox = NIOLoopBound(handler, eventLoop: self.eventLoop)
+        let connect = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(self.configuration.connectTimeout.timeAmount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(handlerBox.value)
+                }
+            }
+            .connect(host: self.camera.host, port: self.camera.port)
+        connect.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                guard self.upstreamHandler === handler else {
+                    channel.close(promise: nil)  // stopped meanwhile
+                    return
+                }
+                self.upstreamChannel = channel
+            case .failure(let error):
+                guard self.upstreamHandler === handler else { return }
+                self.upstreamEnded(
+                    handler,
+                    reason: "connect to \(self.camera.host):\(self.camera.port) failed: \(error)"
+                )
+            }
+        }
+    }
+
+    /// Closes the camera session (TEARDOWN first) and stays idle until a reader comes.
+    func stopUpstream() {
+        self.reconnectTask?.cancel()
+        self.reconnectTask = nil
+        self.upstreamState = .stopped
+        let handler = self.upstreamHandler
+        self.upstreamHandler = nil
+        self.upstreamChannel = nil
+        handler?.stop()
+        for waiter in self.describeWaiters { waiter.fail(RelayError.streamStopped) }
+        self.describeWaiters = []
+    }
+
+    /// Stops for good: the camera was removed (or the relay stops). Readers are closed.
+    func shutdown() {
+        self.lingerTask?.cancel()
+        self.stopUpstream()
+        for reader in self.readers { reader.context.close(promise: nil) }
+    }
+
+    func upstreamPlaying(
+        _ handler: UpstreamConnectionHandler,
+        description: SessionDescription,
+        tracks: [RTSPClientStateMachine.Track]
+    ) {
+        guard self.upstreamHandler === handler else { return }
+        self.upstreamState = .playing
+        self.upstreamStartedAt = .now()
+        self.lastPacketAt = .now()
+        self.upstreamSessions += 1
+        self.lastError = nil
+        let layoutChanged =
+            tracks.map(\.payloadTypes) != self.cameraTracks.map(\.payloadTypes)
+            || tracks.map(\.codec) != self.cameraTracks.map(\.codec)
+        if layoutChanged {
+            if !self.readers.isEmpty {
+                self.logger.warning("camera changed its tracks: readers reconnect")
+                for reader in self.readers { reader.context.close(promise: nil) }
+            }
+            self.cameraTracks = tracks
+            self.tracks = tracks.map(RelayTrack.init)
+            self.videoTrack = self.tracks.first(where: \.isVideo)?.index
+            self.cache.reset()
+            let sdp = GatewaySDP.make(
+                from: description,
+                tracks: tracks,
+                sessionName: "\(self.camera.name)/\(self.streamConfiguration.name)",
+                sessionID: String(UInt32.random(in: 1...UInt32.max))
+            )
+            self.gatewaySDP = SDPWriter.write(sdp)
+        } else {
+            for index in self.tracks.indices { self.tracks[index].continuity.sourceRestarted() }
+            self.cache.reset()
+            for reader in self.readers where self.videoTrack != nil { reader.waitingForKeyframe = true }
+        }
+        self.channelMap = [UInt8](repeating: 0xFF, count: 256)
+        for track in tracks {
+            self.channelMap[Int(track.rtpChannel)] = UInt8(track.index)
+            self.channelMap[Int(track.rtcpChannel)] = UInt8(track.index) | 0x80
+        }
+        self.logger.info(
+            "camera playing",
+            metadata: ["tracks": "\(tracks.count)", "session": "\(self.upstreamSessions)"]
+        )
+        let waiters = self.describeWaiters
+        self.describeWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    func upstreamEnded(_ handler: UpstreamConnectionHandler, reason: String) {
+        guard self.upstreamHandler === handler else { return }
+        self.upstreamHandler = nil
+        self.upstreamChannel = nil
+        self.lastError = reason
+        if let started = self.upstreamStartedAt {
+            self.backoff.connectionEnded(afterUptime: .nanoseconds(Int64((NIODeadline.now() - started).nanoseconds)))
+        }
+        self.upstreamStartedAt = nil
+        // Readers that asked for a description they cannot get now are told at once; attached readers stay
+        // connected and get the stream again when the camera is back.
+        for waiter in self.describeWaiters { waiter.fail(RelayError.cameraUnavailable(reason)) }
+        self.describeWaiters = []
+        if self.camera.onDemand, self.readers.isEmpty {
+            self.upstreamState = .idle
+            self.logger.info("camera session ended", metadata: ["reason": "\(reason)"])
+            return
+        }
+        let delay = self.backoff.nextDelay(random: Double.random(in: 0..<1))
+        self.reconnects += 1
+        self.upstreamState = .backingOff
+        self.logger.warning(
+            "camera session ended: reconnecting",
+            metadata: ["reason": "\(reason)", "in": "\(delay)", "attempt": "\(self.backoff.attempt)"]
+        )
+        self.reconnectTask = self.eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) {
+            guard self.upstreamState == .backingOff else { return }
+            self.startUpstream()
+        }
+    }
+
+    /// Periodic: stalled camera, readers behind for too long, receiver reports upstream.
+    func housekeeping(now: NIODeadline) {
+        if self.upstreamState == .playing, now - self.lastPacketAt > self.configuration.stallTimeout.timeAmount {
+            self.upstreamHandler?.fail("no RTP for \(self.configuration.stallTimeout) (stalled)")
+        }
+        let maxBehind = self.configuration.readerMaxBehind.timeAmount
+        for reader in self.readers {
+            if let since = reader.behindSince, now - since > maxBehind {
+                self.logger.warning(
+                    "reader stayed behind too long: disconnecting",
+                    metadata: ["reader": "\(reader.address)"]
+                )
+                reader.context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Receiver reports for the camera (RFC 3550 §6.4.2), written on the upstream connection.
+    func receiverReports(now: NIODeadline) -> [(channel: UInt8, report: ByteBuffer)] {
+        guard self.upstreamState == .playing else { return [] }
+        var reports: [(UInt8, ByteBuffer)] = []
+        for index in self.tracks.indices {
+            guard let source = self.tracks[index].reception.ssrc, index < self.cameraTracks.count else { continue }
+            let interval = self.tracks[index].reception.reportInterval()
+            var delay: UInt32 = 0
+            if let arrival = self.tracks[index].reception.lastSRArrival {
+                delay = UInt32(clamping: (now - arrival).nanoseconds * 65536 / 1_000_000_000)
+            }
+            var buffer = self.core.allocator.buffer(capacity: 32)
+            RTCPWriter.writeReceiverReport(
+                ssrc: self.tracks[index].continuity.outputSSRC,
+                source: source,
+                fractionLost: interval.fraction,
+                cumulativeLost: interval.cumulative,
+                highestSequence: self.tracks[index].reception.extendedMax,
+                jitter: 0,
+                lastSR: self.tracks[index].reception.lastSR,
+                delaySinceLastSR: self.tracks[index].reception.lastSRArrival == nil ? 0 : delay,
+                into: &buffer
+            )
+            reports.append((self.cameraTracks[index].rtcpChannel, buffer))
+        }
+        return reports
+    }
+
+    // MARK: Data path, pass 1: check, renumber, write headers
+
+    func receive(_ frame: InterleavedFrame, now: NIODeadline) {
+        let mapped = self.channelMap[Int(frame.channel)]
+        guard mapped != 0xFF else {
+            self.dropped[.unknownChannel]! += 1
+            return
+        }
+        let trackIndex = Int(mapped & 0x7F)
+        self.packetsIn += 1
+        self.bytesIn += frame.payload.readableBytes
+        if mapped & 0x80 != 0 {
+            self.receiveRTCP(frame.payload, track: trackIndex, now: now)
+            return
+        }
+        let header: RTPHeader
+        switch RTPCheck.validate(
+            frame.payload,
+            allowedPayloadTypes: self.tracks[trackIndex].payloadTypes,
+            maxSize: self.configuration.maxPacketSize
+        ) {
+        case .success(let valid): header = valid
+        case .failure(let reason):
+            self.dropped[reason]! += 1
+            return
+        }
+        self.lastPacketAt = now
+        self.tracks[trackIndex].reception.received(sequence: header.sequence, ssrc: header.ssrc)
+        let (sequence, timestamp) = self.tracks[trackIndex].continuity.map(
+            sequence: header.sequence,
+            timestamp: header.timestamp,
+            ssrc: header.ssrc,
+            arrivalNanoseconds: now.uptimeNanoseconds > Int64.max ? 0 : Int64(now.uptimeNanoseconds)
+        )
+        var track = self.tracks[trackIndex]
+        let startsAccessUnit = track.lastMarker || track.lastInputTimestamp != header.timestamp
+        if startsAccessUnit { track.accessUnitHasKeyframe = false }
+        var startsKeyframe = false
+        if let codec = track.codec, !track.accessUnitHasKeyframe,
+            KeyframeDetector.startsKeyframe(
+                frame.payload.getSlice(
+                    at: frame.payload.readerIndex + header.headerLength,
+                    length: header.payloadLength
+                ) ?? ByteBuffer(),
+                codec: codec
+            )
+        {
+            startsKeyframe = true
+            track.accessUnitHasKeyframe = true
+        }
+        track.lastMarker = header.marker
+        track.lastInputTimestamp = header.timestamp
+        track.nextOutputSequence = sequence &+ 1
+        track.lastOutputTimestamp = timestamp
+        self.tracks[trackIndex] = track
+
+        let offset = self.arena.writerIndex
+        let payloadLength = frame.payload.readableBytes
+        RTSPMessageSerializer.writeInterleavedHeader(
+            channel: track.canonicalRTP,
+            length: payloadLength,
+            into: &self.arena
+        )
+        let firstTwo = frame.payload.getInteger(at: frame.payload.readerIndex, as: UInt16.self)!
+        self.arena.writeMultipleIntegers(firstTwo, sequence, timestamp, track.continuity.outputSSRC)
+        let alternateOffset = self.arena.writerIndex
+        for channel in track.alternateRTP {
+            RTSPMessageSerializer.writeInterleavedHeader(channel: channel, length: payloadLength, into: &self.arena)
+        }
+        let packet = PendingPacket(
+            track: trackIndex,
+            isRTCP: false,
+            headerOffset: offset,
+            headerLength: 16,
+            alternateOffset: alternateOffset,
+            payload: frame.payload.getSlice(at: frame.payload.readerIndex + 12, length: payloadLength - 12)!,
+            startsAccessUnit: startsAccessUnit,
+            startsKeyframe: startsKeyframe
+        )
+        self.batch.append(packet)
+        if self.videoTrack != nil {
+            if startsKeyframe, trackIndex == self.videoTrack {
+                self.cache.keyframeStarts()
+            }
+            self.cache.append(packet, header: self.arena, track: trackIndex, sequence: sequence, timestamp: timestamp)
+        }
+    }
+
+    private func receiveRTCP(_ payload: ByteBuffer, track trackIndex: Int, now: NIODeadline) {
+        switch RTPCheck.validateRTCP(payload, maxSize: self.configuration.maxPacketSize) {
+        case .failure(let reason):
+            self.dropped[reason]! += 1
+        case .success(nil):
+            break  // SDES, BYE, receiver reports: consumed, nothing for readers
+        case .success(let report?):
+            var track = self.tracks[trackIndex]
+            guard report.ssrc == track.reception.ssrc else { return }  // a report about a source we do not relay
+            track.reception.lastSR = UInt32(truncatingIfNeeded: report.ntpTime >> 16)
+            track.reception.lastSRArrival = now
+            let rewritten = RTCPSenderReport(
+                ssrc: track.continuity.outputSSRC,
+                ntpTime: report.ntpTime,
+                rtpTime: track.continuity.mapTimestamp(report.rtpTime),
+                packetCount: report.packetCount,
+                octetCount: report.octetCount
+            )
+            let offset = self.arena.writerIndex
+            self.arena.writeMultipleIntegers(UInt8(ascii: "$"), track.canonicalRTCP, UInt16(40))
+            RTCPWriter.writeSenderReport(rewritten, cname: "camgw", into: &self.arena)
+            let alternateOffset = self.arena.writerIndex
+            for channel in track.alternateRTCP {
+                self.arena.writeMultipleIntegers(UInt8(ascii: "$"), channel, UInt16(40))
+            }
+            // Kept for readers that join later; its storage is reused while no reader still holds it.
+            if track.lastSenderReport == nil { track.lastSenderReport = self.core.allocator.buffer(capacity: 48) }
+            track.lastSenderReport!.clear()
+            track.lastSenderReport!.writeImmutableBuffer(self.arena.getSlice(at: offset, length: 44)!)
+            self.tracks[trackIndex] = track
+            self.batch.append(
+                PendingPacket(
+                    track: trackIndex,
+                    isRTCP: true,
+                    headerOffset: offset,
+                    headerLength: 44,
+                    alternateOffset: alternateOffset,
+                    payload: ByteBuffer(),
+                    startsAccessUnit: false,
+                    startsKeyframe: false
+                )
+            )
+        }
+    }
+
+    // MARK: Data path, pass 2: fan out, one flush per reader per batch
+
+    func flushBatch(now: NIODeadline) {
+        defer {
+            self.batch.removeAll(keepingCapacity: true)
+            self.arena.clear()
+        }
+        guard !self.batch.isEmpty, !self.readers.isEmpty else { return }
+        let highWater = self.configuration.readerMaxQueuedBytes
+        for packet in self.batch {
+            let canonical = self.arena.getSlice(at: packet.headerOffset, length: packet.headerLength)!
+            let size = packet.headerLength + packet.payload.readableBytes
+            let isVideo = packet.track == self.videoTrack
+            for reader in self.readers {
+                guard let binding = reader.bindings[safe: packet.track] ?? nil, !reader.paused else { continue }
+                let writable = reader.context.channel.isWritable
+                if reader.waitingForKeyframe {
+                    guard !packet.isRTCP else { continue }
+                    guard isVideo, packet.startsKeyframe, writable else {
+                        reader.packetsDropped += 1
+                        continue
+                    }
+                    reader.waitingForKeyframe = false
+                    reader.behindSince = nil
+                    reader.bytesWhileUnwritable = 0
+                }
+                if writable {
+                    reader.behindSince = nil
+                    reader.bytesWhileUnwritable = 0
+                } else {
+                    // Decided at access unit starts so a reader never gets a cut frame; the byte bound catches a
+                    // camera whose access units never end.
+                    reader.bytesWhileUnwritable += size
+                    let atBoundary = isVideo ? packet.startsAccessUnit : self.videoTrack == nil
+                    if atBoundary || reader.bytesWhileUnwritable > highWater {
+                        if reader.behindSince == nil { reader.behindSince = now }
+                        if self.videoTrack != nil { reader.waitingForKeyframe = true }
+                        reader.packetsDropped += 1
+                        continue
+                    }
+                }
+                let alternate = packet.isRTCP ? reader.alternateRTCP[packet.track] : reader.alternateRTP[packet.track]
+                if let alternate {
+                    let header = self.arena.getSlice(at: packet.alternateOffset + 4 * alternate, length: 4)!
+                    reader.context.write(NIOAny(header), promise: nil)
+                    reader.context.write(
+                        NIOAny(canonical.getSlice(at: canonical.readerIndex + 4, length: packet.headerLength - 4)!),
+                        promise: nil
+                    )
+                } else {
+                    reader.context.write(NIOAny(canonical), promise: nil)
+                }
+                if packet.payload.readableBytes > 0 {
+                    reader.context.write(NIOAny(packet.payload), promise: nil)
+                }
+                _ = binding
+                reader.wroteInBatch = true
+                reader.packetsSent += 1
+                reader.bytesSent += size
+                self.packetsOut += 1
+                self.bytesOut += size
+            }
+        }
+        for reader in self.readers where reader.wroteInBatch {
+            reader.context.flush()
+            reader.wroteInBatch = false
+        }
+    }
+
+    /// Writes one packet to one reader outside a batch (fast start), with its own channel number.
+    private func write(
+        _ header: ByteBuffer,
+        payload: ByteBuffer?,
+        channel: UInt8,
+        canonical: UInt8,
+        to reader: RelayReader
+    ) {
+        if channel == canonical {
+            reader.context.write(NIOAny(header), promise: nil)
+        } else {
+            var own = header
+            own.setInteger(channel, at: own.readerIndex + 1)  // copies: a joining reader only, never the hot path
+            reader.context.write(NIOAny(own), promise: nil)
+        }
+        if let payload, payload.readableBytes > 0 { reader.context.write(NIOAny(payload), promise: nil) }
+        reader.wroteInBatch = true
+        reader.packetsSent += 1
+        reader.bytesSent += header.readableBytes + (payload?.readableBytes ?? 0)
+    }
+
+    // MARK: Stats
+
+    var stats: RelayStats.Stream {
+        RelayStats.Stream(
+            path: self.path,
+            upstreamUp: self.upstreamState == .playing,
+            upstreamState: self.upstreamState.rawValue,
+            lastError: self.lastError,
+            reconnects: self.reconnects,
+            upstreamSessions: self.upstreamSessions,
+            packetsIn: self.packetsIn,
+            bytesIn: self.bytesIn,
+            packetsOut: self.packetsOut,
+            bytesOut: self.bytesOut,
+            dropped: self.dropped,
+            gopCachePackets: self.cache.count,
+            readers: self.readers.map(\.stats)
+        )
+    }
+}
+
+public enum RelayError: Error, Hashable, Sendable, CustomStringConvertible {
+    case cameraUnavailable(String)
+    case streamStopped
+
+    public var description: String {
+        switch self {
+        case .cameraUnavailable(let reason): "camera unavailable: \(reason)"
+        case .streamStopped: "stream stopped"
+        }
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? {
+        index >= 0 && index < self.count ? self[index] : nil
+    }
+}

@@ -1,0 +1,147 @@
+import NIOCore
+
+/// The connection to a camera: a thin adapter that feeds bytes to the ``RTSPClientStateMachine`` and the
+/// stream's data path, sends what the state machine says, and runs its timers (response timeout, keep-alive).
+final class UpstreamConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let stream: RelayStream
+    private var machine: RTSPClientStateMachine
+    private var reader: InterleavedReader
+    private var context: ChannelHandlerContext?
+    private var keepAlive: Scheduled<Void>?
+    private var responseTimer: Scheduled<Void>?
+    private var receiverReports: Scheduled<Void>?
+    private var failure: String?
+    private var ended = false
+
+    init(stream: RelayStream, machine: RTSPClientStateMachine, limits: RTSPLimits) {
+        self.stream = stream
+        self.machine = machine
+        self.reader = InterleavedReader(limits: limits)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.run(self.machine.connected(), context: context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        let now = NIODeadline.now()
+        do {
+            try self.reader.read(buffer) { frame in
+                switch frame {
+                case .interleaved(let interleaved):
+                    self.stream.receive(interleaved, now: now)
+                case .response(let response):
+                    self.responseTimer?.cancel()
+                    self.responseTimer = nil
+                    self.run(self.machine.received(response), context: context)
+                case .request:
+                    break  // cameras' own requests (ANNOUNCE, SET_PARAMETER) are not answered or acted on
+                }
+            }
+        } catch {
+            self.fail("camera sent malformed RTSP: \(error)")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.stream.flushBatch(now: .now())
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.end(self.failure ?? "camera closed the connection")
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.fail("connection error: \(error)")
+    }
+
+    /// Gives up on this connection; the stream reconnects with backoff.
+    func fail(_ reason: String) {
+        if self.failure == nil { self.failure = reason }
+        self.context?.close(promise: nil)
+    }
+
+    /// TEARDOWN, then close (the stream no longer wants this session).
+    func stop() {
+        self.ended = true  // the stream already forgot this connection; no reconnect
+        guard let context = self.context else { return }
+        self.run(self.machine.stop(), context: context)
+        // A camera that does not answer TEARDOWN is closed anyway.
+        self.responseTimer?.cancel()
+        self.responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) {
+            context.close(promise: nil)
+        }
+    }
+
+    private func end(_ reason: String) {
+        self.keepAlive?.cancel()
+        self.responseTimer?.cancel()
+        self.receiverReports?.cancel()
+        guard !self.ended else { return }
+        self.ended = true
+        self.stream.upstreamEnded(self, reason: reason)
+    }
+
+    private func run(_ action: RTSPClientStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .send(let request):
+            var buffer = context.channel.allocator.buffer(capacity: 512)
+            RTSPMessageSerializer.write(request, into: &buffer)
+            context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+            self.responseTimer?.cancel()
+            let timeout = self.stream.configuration.responseTimeout
+            let method = request.method
+            self.responseTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) {
+                self.fail("camera did not answer \(method) within \(timeout)")
+            }
+        case .playing(let description, let tracks, let interval):
+            self.stream.upstreamPlaying(self, description: description, tracks: tracks)
+            self.scheduleKeepAlive(every: interval, context: context)
+            self.scheduleReceiverReports(context: context)
+        case .bindUDPPorts:
+            // Cameras are pulled over TCP interleaved; UDP from cameras is not implemented yet.
+            self.fail("UDP transport towards cameras is not supported yet: set transport = \"tcp\"")
+        case .fail(let reason):
+            self.fail(reason)
+        case .close:
+            context.close(promise: nil)
+        case .none:
+            break
+        }
+    }
+
+    private func scheduleKeepAlive(every interval: Duration, context: ChannelHandlerContext) {
+        self.keepAlive = context.eventLoop.assumeIsolated().scheduleTask(in: interval.timeAmount) {
+            self.run(self.machine.keepAliveDue(), context: context)
+            self.scheduleKeepAlive(every: interval, context: context)
+        }
+    }
+
+    private func scheduleReceiverReports(context: ChannelHandlerContext) {
+        self.receiverReports = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) {
+            for (channel, report) in self.stream.receiverReports(now: .now()) {
+                var framed = context.channel.allocator.buffer(capacity: report.readableBytes + 4)
+                RTSPMessageSerializer.writeInterleavedHeader(
+                    channel: channel,
+                    length: report.readableBytes,
+                    into: &framed
+                )
+                framed.writeImmutableBuffer(report)
+                context.write(Self.wrapOutboundOut(framed), promise: nil)
+            }
+            context.flush()
+            self.scheduleReceiverReports(context: context)
+        }
+    }
+}

@@ -110,6 +110,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RelayIntegrationTests",
+            dependencies: [
+                "RTSPRelay",
+                "CameraSimulator",
+                "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ONVIFTests",
             dependencies: ["ONVIF", "TestSupport"],
             swiftSettings: strict

@@ -64,6 +64,7 @@ public final class CameraSimulator: Sendable {
         var activeSessions = 0
         var connectionsAccepted = 0
         var requests: [RTSPMethod: Int] = [:]
+        var framesSkipped = 0
     }
 
     /// What a camera reboot changes: the RTP timestamp base (and, through new sessions, SSRC and sequence).
@@ -167,6 +168,13 @@ public final class CameraSimulator: Sendable {
     /// Sessions alive now.
     public var activeSessions: Int { self.state.withLockedValue { $0.activeSessions } }
     public var connectionsAccepted: Int { self.state.withLockedValue { $0.connectionsAccepted } }
+    /// Frames not sent because a client did not read fast enough (as a camera drops them).
+    public var framesSkipped: Int { self.state.withLockedValue { $0.framesSkipped } }
+
+    func frameSkipped() {
+        self.state.withLockedValue { $0.framesSkipped += 1 }
+    }
+
     /// Requests received, by method.
     public func requestCount(_ method: RTSPMethod) -> Int { self.state.withLockedValue { $0.requests[method] ?? 0 } }
 

@@ -360,6 +360,8 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                         self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
                     }
                     context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
+                } else {
+                    self.simulator.frameSkipped()
                 }
             case .udp(let rtp, _, let target, _):
                 for payload in payloads {

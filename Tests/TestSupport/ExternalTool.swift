@@ -37,8 +37,11 @@ public struct ExternalTool: Sendable {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let outData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
-        let errData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        // Blocking reads get threads of their own. On the cooperative pool, or on Dispatch's global queues (as
+        // wide as the machine has cores, and shared with the cooperative pool on Linux), a few of them starve
+        // every other test task until the processes exit.
+        let outData = Self.readToEnd(out.fileHandleForReading)
+        let errData = Self.readToEnd(err.fileHandleForReading)
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
         while process.isRunning {
@@ -51,12 +54,25 @@ public struct ExternalTool: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        process.waitUntilExit()
+        await Self.waitForExit(process)
         return Result(
             status: process.terminationStatus,
             stdout: String(decoding: await outData.value, as: UTF8.self),
             stderr: String(decoding: await errData.value, as: UTF8.self),
             timedOut: timedOut
         )
+    }
+
+    private static func readToEnd(_ handle: FileHandle) -> Task<Data, Never> {
+        Task {
+            await withCheckedContinuation { continuation in
+                let thread = Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }
+                thread.start()
+            }
+        }
+    }
+
+    private static func waitForExit(_ process: Process) async {
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 }

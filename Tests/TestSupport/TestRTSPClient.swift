@@ -28,13 +28,20 @@ public final class TestRTSPClient: Sendable {
         self.authenticator = NIOLockedValueBox(authenticator)
     }
 
+    /// - Parameter receiveBuffer: a small `SO_RCVBUF` makes a reader that stops reading fill up quickly.
     public static func connect(
         host: String = "127.0.0.1",
         port: Int,
-        authenticator: RTSPClientAuthenticator? = nil
+        authenticator: RTSPClientAuthenticator? = nil,
+        receiveBuffer: Int? = nil
     ) async throws -> TestRTSPClient {
         let inbox = NIOLockedValueBox(Inbox())
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBuffer {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
+        }
+        let channel =
+            try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
@@ -50,6 +57,11 @@ public final class TestRTSPClient: Sendable {
 
     public var error: (any Error)? { self.inbox.withLockedValue { $0.error } }
     public var isClosed: Bool { self.inbox.withLockedValue { $0.closed } }
+
+    /// Stops reading the socket, as a VMS that hangs: the server's writes back up.
+    public func stopReading() async throws {
+        try await self.channel.setOption(.autoRead, value: false).get()
+    }
 
     public func sendRaw(_ bytes: ByteBuffer) async throws {
         try await self.channel.writeAndFlush(bytes)

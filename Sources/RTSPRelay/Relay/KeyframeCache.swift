@@ -67,7 +67,7 @@ struct KeyframeCache {
         return (entry.sequence, entry.timestamp)
     }
 
-    func forEach(_ body: (Entry, ByteBuffer) -> Void) {
+    func forEachEntry(_ body: (Entry, ByteBuffer) -> Void) {
         for entry in self.entries {
             body(entry, self.headers.getSlice(at: entry.headerOffset, length: 16)!)
         }

@@ -57,6 +57,10 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var maxPacketSize = 16 * 1024
     /// Bytes a reader may have queued before it skips to the next keyframe (its socket's high water mark).
     public var readerMaxQueuedBytes = 2 * 1024 * 1024
+    /// `SO_SNDBUF` of reader connections; `nil` leaves the kernel's autotuning (up to `net.ipv4.tcp_wmem`'s
+    /// maximum, several MiB that a stalled reader fills before the relay notices). A fixed value makes a stuck
+    /// reader visible sooner at the price of throughput over long, fast paths.
+    public var readerSocketSendBuffer: Int?
     /// A reader that stays behind this long is disconnected.
     public var readerMaxBehind: Duration = .seconds(5)
     /// The keyframe cache of each video stream (for fast start) is dropped past either bound until the next

@@ -47,7 +47,12 @@ final class RelayCore: @unchecked Sendable {
             }
         }
         let highWater = self.configuration.readerMaxQueuedBytes
-        let bind = ServerBootstrap(group: self.eventLoop)
+        var bootstrap = ServerBootstrap(group: self.eventLoop)
+        if let sendBuffer = self.configuration.readerSocketSendBuffer {
+            bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+        }
+        let bind =
+            bootstrap
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))

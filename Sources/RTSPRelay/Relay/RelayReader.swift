@@ -48,7 +48,8 @@ final class RelayReader {
             packetsSent: self.packetsSent,
             bytesSent: self.bytesSent,
             packetsDropped: self.packetsDropped,
-            waitingForKeyframe: self.waitingForKeyframe
+            waitingForKeyframe: self.waitingForKeyframe,
+            queuedBytes: (try? self.context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
         )
     }
 }

@@ -26,6 +26,8 @@ public struct RelayStats: Sendable {
         public var bytesSent: Int
         public var packetsDropped: Int
         public var waitingForKeyframe: Bool
+        /// Bytes written to the reader's connection and not yet taken by its socket.
+        public var queuedBytes: Int
     }
 
     public var streams: [Stream]

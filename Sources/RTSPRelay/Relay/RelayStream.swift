@@ -132,6 +132,8 @@ final class RelayStream {
     func attach(_ reader: RelayReader) {
         self.lingerTask?.cancel()
         self.lingerTask = nil
+        // The camera session may have lingered out between this reader's DESCRIBE and its PLAY.
+        if self.upstreamState == .idle || self.upstreamState == .stopped { self.startUpstream() }
         self.readers.append(reader)
         self.recomputeAlternateChannels()
         self.logger.info(
@@ -175,7 +177,7 @@ final class RelayStream {
         }
         if self.videoTrack != nil {
             if self.cache.isUsable {
-                self.cache.forEach { entry, header in
+                self.cache.forEachEntry { entry, header in
                     guard let binding = reader.bindings[safe: entry.track] ?? nil else { return }
                     self.write(
                         header,
@@ -274,6 +276,7 @@ final class RelayStream {
         self.reconnectTask?.cancel()
         self.reconnectTask = nil
         self.upstreamState = .stopped
+        self.cache.reset()  // a later reader must not get pictures from before the gap
         let handler = self.upstreamHandler
         self.upstreamHandler = nil
         self.upstreamChannel = nil
@@ -347,6 +350,7 @@ final class RelayStream {
             self.backoff.connectionEnded(afterUptime: .nanoseconds(Int64((NIODeadline.now() - started).nanoseconds)))
         }
         self.upstreamStartedAt = nil
+        self.cache.reset()
         // Readers that asked for a description they cannot get now are told at once; attached readers stay
         // connected and get the stream again when the camera is back.
         for waiter in self.describeWaiters { waiter.fail(RelayError.cameraUnavailable(reason)) }

@@ -17,6 +17,12 @@ public struct RTSPServerSessionStateMachine: Sendable {
         public var track: Int
         public var rtpChannel: UInt8
         public var rtcpChannel: UInt8
+
+        public init(track: Int, rtpChannel: UInt8, rtcpChannel: UInt8) {
+            self.track = track
+            self.rtpChannel = rtpChannel
+            self.rtcpChannel = rtcpChannel
+        }
     }
 
     public enum Action: Hashable, Sendable {

@@ -1,0 +1,246 @@
+import NIOCore
+import RTSPRelay
+import Testing
+
+@Suite struct RTSPServerSessionStateMachineTests {
+    static let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+    static let url = "rtsp://127.0.0.1:8554/lobby/main"
+
+    static func request(
+        _ method: RTSPMethod,
+        _ uri: String = url,
+        cseq: Int,
+        _ headers: [(String, String)] = []
+    ) -> RTSPRequest {
+        var request = RTSPRequest(method: method, uri: uri)
+        request.headers.add(name: "CSeq", value: String(cseq))
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        return request
+    }
+
+    static func response(_ action: RTSPServerSessionStateMachine.Action) -> RTSPResponse? {
+        if case .respond(let response) = action { return response }
+        return nil
+    }
+
+    static func machine(sessionID: String = "S1") -> RTSPServerSessionStateMachine {
+        RTSPServerSessionStateMachine(now: t0, makeSessionID: { sessionID })
+    }
+
+    /// SETUP then PLAY on one connection, returning the machine.
+    static func playing(_ id: String = "S1") -> RTSPServerSessionStateMachine {
+        var machine = Self.machine(sessionID: id)
+        let setup = machine.received(
+            Self.request(.setup, url + "/trackID=0", cseq: 1, [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]),
+            now: t0
+        )
+        #expect(setup == .setup(StreamPath(camera: "lobby", stream: "main"), track: 0, cseq: 1))
+        _ = machine.setupCompleted(.success(2), cseq: 1)
+        let play = machine.received(Self.request(.play, cseq: 2, [("Session", id)]), now: t0)
+        #expect(
+            play
+                == .play(
+                    StreamPath(camera: "lobby", stream: "main"),
+                    tracks: [.init(track: 0, rtpChannel: 0, rtcpChannel: 1)],
+                    cseq: 2
+                )
+        )
+        _ = machine.playCompleted(.success(nil), cseq: 2)
+        #expect(machine.isPlaying)
+        return machine
+    }
+
+    @Test func optionsListsWhatWeServe() {
+        var machine = Self.machine()
+        let response = Self.response(machine.received(Self.request(.options, "*", cseq: 7), now: Self.t0))
+        #expect(response?.status == .ok)
+        #expect(response?.cseq == 7)
+        #expect(
+            response?.headers["Public"]
+                == "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+        )
+    }
+
+    @Test func describeOfUnknownShapeIs404() {
+        var machine = Self.machine()
+        #expect(
+            Self.response(machine.received(Self.request(.describe, "rtsp://h/onlyone", cseq: 1), now: Self.t0))?.status
+                == .notFound
+        )
+        #expect(
+            Self.response(machine.received(Self.request(.describe, "rtsp://h/a/b/c/d", cseq: 2), now: Self.t0))?.status
+                == .notFound
+        )
+        #expect(
+            Self.response(machine.received(Self.request(.describe, "rtsp://h/a%00/b", cseq: 3), now: Self.t0))?.status
+                == .notFound
+        )
+        #expect(
+            machine.received(Self.request(.describe, cseq: 4), now: Self.t0)
+                == .describe(StreamPath(camera: "lobby", stream: "main"), cseq: 4)
+        )
+    }
+
+    @Test func describeCompletedWritesOurSDP() {
+        let machine = Self.machine()
+        let response = Self.response(machine.describeCompleted(.success(("v=0\r\n", "rtsp://gw/lobby/main")), cseq: 3))
+        #expect(response?.headers["Content-Base"] == "rtsp://gw/lobby/main/")
+        #expect(response?.headers["Content-Type"] == "application/sdp")
+        #expect(
+            Self.response(machine.describeCompleted(.failure(.serviceUnavailable), cseq: 3))?.status
+                == .serviceUnavailable
+        )
+    }
+
+    @Test func setupAssignsChannelsAndSession() {
+        var machine = Self.machine()
+        _ = machine.received(
+            Self.request(
+                .setup,
+                Self.url + "/trackID=1",
+                cseq: 1,
+                [("Transport", "RTP/AVP/TCP;unicast;interleaved=4-5")]
+            ),
+            now: Self.t0
+        )
+        let first = Self.response(machine.setupCompleted(.success(2), cseq: 1))
+        #expect(first?.headers["Session"] == "S1;timeout=60")
+        #expect(first?.headers["Transport"] == "RTP/AVP/TCP;unicast;interleaved=4-5;mode=\"PLAY\"")
+        // A second track asking for channels already taken gets free ones.
+        _ = machine.received(
+            Self.request(
+                .setup,
+                Self.url + "/trackID=0",
+                cseq: 2,
+                [("Transport", "RTP/AVP/TCP;interleaved=4-5"), ("Session", "S1")]
+            ),
+            now: Self.t0
+        )
+        let second = Self.response(machine.setupCompleted(.success(2), cseq: 2))
+        #expect(second?.headers["Transport"] == "RTP/AVP/TCP;unicast;interleaved=0-1;mode=\"PLAY\"")
+        // A track the stream does not have.
+        _ = machine.received(
+            Self.request(.setup, Self.url + "/trackID=5", cseq: 3, [("Transport", "RTP/AVP/TCP"), ("Session", "S1")]),
+            now: Self.t0
+        )
+        #expect(Self.response(machine.setupCompleted(.success(2), cseq: 3))?.status == .notFound)
+    }
+
+    @Test(arguments: [
+        "RTP/AVP;unicast;client_port=5000-5001", "RTP/AVP/TCP;multicast", "RTP/AVP/TCP;unicast;destination=203.0.113.5",
+        "bogus",
+    ])
+    func unsupportedTransports(_ transport: String) {
+        var machine = Self.machine()
+        let response = Self.response(
+            machine.received(Self.request(.setup, Self.url, cseq: 1, [("Transport", transport)]), now: Self.t0)
+        )
+        #expect(response?.status == .unsupportedTransport)
+    }
+
+    /// A session id is bound to the connection that created it: another connection replaying it gets 454.
+    @Test func sessionReplayOnAnotherConnection() {
+        _ = Self.playing("S1")
+        var other = Self.machine(sessionID: "S2")
+        for method in [RTSPMethod.play, .teardown, .pause, .getParameter] {
+            #expect(
+                Self.response(other.received(Self.request(method, cseq: 1, [("Session", "S1")]), now: Self.t0))?.status
+                    == .sessionNotFound
+            )
+        }
+    }
+
+    @Test func keepAlivesAreAlwaysAnswered() {
+        var machine = Self.playing()
+        let bare = Self.response(machine.received(Self.request(.getParameter, cseq: 3), now: Self.t0))
+        #expect(bare?.status == .ok)
+        let withSession = Self.response(
+            machine.received(Self.request(.setParameter, cseq: 4, [("Session", "S1")]), now: Self.t0)
+        )
+        #expect(withSession?.status == .ok)
+        #expect(withSession?.headers["Session"] == "S1")
+    }
+
+    @Test func sessionTimesOutWithoutActivity() {
+        var machine = Self.playing()
+        #expect(machine.timerFired(now: Self.t0 + .seconds(59)) == .none)
+        machine.receivedData(now: Self.t0 + .seconds(50))  // an RTCP receiver report keeps it alive
+        #expect(machine.timerFired(now: Self.t0 + .seconds(100)) == .none)
+        #expect(machine.timerFired(now: Self.t0 + .seconds(111)) == .close)
+    }
+
+    @Test func stateRules() {
+        var machine = Self.machine()
+        #expect(
+            Self.response(machine.received(Self.request(.play, cseq: 1), now: Self.t0))?.status
+                == .methodNotValidInThisState
+        )
+        #expect(
+            Self.response(machine.received(Self.request(.pause, cseq: 2), now: Self.t0))?.status
+                == .methodNotValidInThisState
+        )
+        let announce = Self.response(machine.received(Self.request(.announce, cseq: 3), now: Self.t0))
+        #expect(announce?.status == .methodNotAllowed)
+        #expect(announce?.headers["Allow"]?.contains("DESCRIBE") == true)
+        let unknown = Self.response(machine.received(Self.request(RTSPMethod("FROB"), cseq: 4), now: Self.t0))
+        #expect(unknown?.status == .notImplemented)
+        #expect(unknown?.headers["Public"] != nil)
+
+        var playing = Self.playing()
+        #expect(
+            Self.response(
+                playing.received(
+                    Self.request(
+                        .setup,
+                        Self.url + "/trackID=1",
+                        cseq: 5,
+                        [("Transport", "RTP/AVP/TCP"), ("Session", "S1")]
+                    ),
+                    now: Self.t0
+                )
+            )?.status == .methodNotValidInThisState
+        )
+        #expect(
+            Self.response(
+                playing.received(
+                    Self.request(
+                        .setup,
+                        "rtsp://h/other/main",
+                        cseq: 6,
+                        [("Transport", "RTP/AVP/TCP"), ("Session", "S1")]
+                    ),
+                    now: Self.t0
+                )
+            )?.status.code == 459
+        )
+        guard case .pause = playing.received(Self.request(.pause, cseq: 7, [("Session", "S1")]), now: Self.t0) else {
+            Issue.record("PAUSE refused")
+            return
+        }
+        guard
+            case .teardown(_, let response) = playing.received(
+                Self.request(.teardown, cseq: 8, [("Session", "S1")]),
+                now: Self.t0
+            )
+        else {
+            Issue.record("TEARDOWN refused")
+            return
+        }
+        #expect(response.status == .ok)
+        #expect(playing.sessionID == nil)
+    }
+
+    @Test func playResponseCarriesRTPInfo() {
+        var machine = Self.machine()
+        _ = machine.received(
+            Self.request(.setup, Self.url + "/trackID=0", cseq: 1, [("Transport", "RTP/AVP/TCP")]),
+            now: Self.t0
+        )
+        _ = machine.setupCompleted(.success(1), cseq: 1)
+        _ = machine.received(Self.request(.play, cseq: 2, [("Session", "S1")]), now: Self.t0)
+        let info = RTPInfo(entries: [.init(url: Self.url + "/trackID=0", seq: 10, rtptime: 20)])
+        let response = Self.response(machine.playCompleted(.success(info), cseq: 2))
+        #expect(response?.headers["RTP-Info"] == info.headerValue)
+        #expect(response?.headers["Range"] == "npt=now-")
+    }
+}

@@ -1,0 +1,99 @@
+import CameraSimulator
+import NIOCore
+import NIOPosix
+import RTSPRelay
+import TestSupport
+import Testing
+
+/// A simulator camera behind a relay, both on free loopback ports, stopped afterwards whatever happens.
+struct RelayFixture {
+    let simulator: CameraSimulator
+    let relay: Relay
+    let port: Int
+
+    var url: String { "rtsp://127.0.0.1:\(self.port)/cam/main" }
+
+    /// What a test changes from the defaults of the simulator and the relay.
+    struct Options {
+        var cameraCredentials: CameraSimulator.Credentials?
+        var cameraSessionTimeout: Int?
+        /// The password the relay uses, when it should differ from the camera's.
+        var relayPassword: String?
+        var readerMaxQueuedBytes: Int?
+        var readerMaxBehind: Duration?
+        var readerSocketSendBuffer: Int?
+        var stallTimeout: Duration?
+    }
+
+    static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
+        var cameraConfiguration = CameraSimulator.Configuration()
+        cameraConfiguration.credentials = options.cameraCredentials
+        if let timeout = options.cameraSessionTimeout { cameraConfiguration.sessionTimeout = timeout }
+        let simulator = try CameraSimulator(configuration: cameraConfiguration)
+        try await simulator.start()
+        var camera = RelayConfiguration.Camera(
+            name: "cam",
+            host: "127.0.0.1",
+            port: simulator.port,
+            streams: [.init(name: "main", path: cameraConfiguration.path)],
+            username: cameraConfiguration.credentials?.username,
+            password: options.relayPassword ?? cameraConfiguration.credentials?.password
+        )
+        camera.linger = .seconds(2)
+        var configuration = RelayConfiguration(cameras: [camera])
+        configuration.port = 0
+        configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2), jitter: 0.1)
+        if let value = options.readerMaxQueuedBytes { configuration.readerMaxQueuedBytes = value }
+        if let value = options.readerMaxBehind { configuration.readerMaxBehind = value }
+        if let value = options.readerSocketSendBuffer { configuration.readerSocketSendBuffer = value }
+        if let value = options.stallTimeout { configuration.stallTimeout = value }
+        let relay = Relay(configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        try await relay.start()
+        let fixture = RelayFixture(simulator: simulator, relay: relay, port: await relay.port)
+        do {
+            let result = try await body(fixture)
+            try await relay.stop()
+            try await simulator.stop()
+            return result
+        } catch {
+            try? await relay.stop()
+            try? await simulator.stop()
+            throw error
+        }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; records an issue when it never does.
+func eventually(timeout: Duration = .seconds(10), _ what: String, _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("not within \(timeout): \(what)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+/// Sequence number, timestamp, SSRC and marker of an RTP packet as a reader received it.
+struct ReceivedRTP {
+    var sequence: UInt16
+    var timestamp: UInt32
+    var ssrc: UInt32
+    var marker: Bool
+
+    init?(_ frame: InterleavedFrame) {
+        let p = frame.payload
+        guard
+            let (b0, b1, sequence, timestamp, ssrc) = p.getMultipleIntegers(
+                at: p.readerIndex,
+                as: (UInt8, UInt8, UInt16, UInt32, UInt32).self
+            ),
+            b0 >> 6 == 2, frame.channel % 2 == 0
+        else { return nil }
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.marker = b1 & 0x80 != 0
+    }
+}

@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "camgw", targets: ["CamGateway"]),
+        .executable(name: "camgw-bench", targets: ["RelayBenchmark"]),
         .library(name: "RTSPRelay", targets: ["RTSPRelay"]),
         .library(name: "ONVIF", targets: ["ONVIF"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/ordo-one/malloc-interposer.git", from: "1.6.1"),
     ],
     targets: [
         .systemLibrary(
@@ -35,6 +37,7 @@ let package = Package(
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,6 +72,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        // Forwarding throughput and allocations per forwarded packet (malloc-interposer, preloaded by
+        // scripts/bench.sh). Not a timed test: it prints its figures.
+        .executableTarget(
+            name: "RelayBenchmark",
+            dependencies: [
+                "RTSPRelay",
+                "CameraSimulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ],
             swiftSettings: strict
         ),

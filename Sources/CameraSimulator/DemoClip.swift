@@ -41,6 +41,49 @@ public struct H264Clip: Sendable {
         }.joined()
     }
 
+    /// The clip as a camera's TCP byte stream: `frames` frames (looping), each packet an RTP packet on
+    /// interleaved channel 0, with a sender report on channel 1 every second. For benchmarks and load tests.
+    public func interleavedStream(frames: Int, ssrc: UInt32 = 0x1234_5678, payloadType: UInt8 = 96) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        var sequence: UInt16 = 0
+        for n in 0..<frames {
+            let frame = self.frames[n % self.frames.count]
+            let timestamp = UInt32(truncatingIfNeeded: n * 90_000 / self.frameRate)
+            if n % self.frameRate == 0 {
+                var report = ByteBuffer()
+                RTPWriter.writeSenderReport(
+                    into: &report,
+                    ssrc: ssrc,
+                    ntpTime: UInt64(n / self.frameRate) << 32,
+                    rtpTime: timestamp,
+                    packetCount: UInt32(sequence),
+                    octetCount: 0,
+                    cname: "bench"
+                )
+                RTSPMessageSerializer.writeInterleavedHeader(channel: 1, length: report.readableBytes, into: &buffer)
+                buffer.writeImmutableBuffer(report)
+            }
+            for payload in frame.payloads {
+                RTSPMessageSerializer.writeInterleavedHeader(
+                    channel: 0,
+                    length: 12 + payload.bytes.readableBytes,
+                    into: &buffer
+                )
+                RTPWriter.writeHeader(
+                    into: &buffer,
+                    marker: payload.marker,
+                    payloadType: payloadType,
+                    sequence: sequence,
+                    timestamp: timestamp,
+                    ssrc: ssrc
+                )
+                buffer.writeImmutableBuffer(payload.bytes)
+                sequence &+= 1
+            }
+        }
+        return buffer
+    }
+
     /// The demo clip shipped with the simulator (made by `scripts/make-demo-clip.sh`).
     public static func demo() throws -> H264Clip {
         guard let url = Bundle.module.url(forResource: "demo", withExtension: "h264") else {

@@ -40,6 +40,29 @@ import Testing
         }
     }
 
+    /// The camera's sender reports reach readers written anew: the readers' SSRC, the readers' RTP time.
+    @Test func senderReportsAreRewrittenForReaders() async throws {
+        try await RelayFixture.run { fixture in
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            _ = try await client.play(fixture.url)
+            var frames: [InterleavedFrame] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !frames.contains(where: { $0.channel == 1 }), ContinuousClock.now < deadline {
+                frames += try await client.interleavedFrames(count: 1)
+            }
+            let rtp = try #require(frames.compactMap(ReceivedRTP.init).last)
+            let rtcp = try #require(frames.last { $0.channel == 1 })
+            let report = try #require(try RTPCheck.validateRTCP(rtcp.payload, maxSize: 1500).get())
+            #expect(report.ssrc == rtp.ssrc)
+            // RTP time of the report is within a few seconds of the packets' (same clock, same offset).
+            #expect(abs(Int64(Int32(bitPattern: report.rtpTime &- rtp.timestamp))) < 90_000 * 5)
+            // The stream parses on after it: the `$` length matched the report.
+            _ = try await client.interleavedFrames(count: 30)
+            #expect(!client.isClosed)
+            await client.close()
+        }
+    }
+
     @Test func slowReaderIsCutOffWithoutSlowingOthers() async throws {
         let options = RelayFixture.Options(
             readerMaxQueuedBytes: 64 * 1024,

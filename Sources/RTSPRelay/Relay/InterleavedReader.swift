@@ -15,7 +15,9 @@ struct InterleavedReader {
         self.stitch = allocator.buffer(capacity: 2048)
     }
 
-    mutating func read(_ incoming: ByteBuffer, _ body: (RTSPFrame) -> Void) throws(RTSPError) {
+    /// Calls `body` with each frame, and whether it was stitched from two reads: a stitched frame lives in the
+    /// reused stitch buffer, so whoever keeps it beyond this read (the keyframe cache) must copy it.
+    mutating func read(_ incoming: ByteBuffer, _ body: (RTSPFrame, _ stitched: Bool) -> Void) throws(RTSPError) {
         var rest = incoming
         if self.leftover.readableBytes > 0 {
             self.stitch.clear()  // reuses the storage unless a slice of the last stitched frame is still queued
@@ -26,7 +28,7 @@ struct InterleavedReader {
                     // A message head: its length is unknown, so the rest of this read joins it (rare: control
                     // traffic only).
                     self.stitch.writeBuffer(&rest)
-                    while let frame = try self.parser.next(&self.stitch) { body(frame) }
+                    while let frame = try self.parser.next(&self.stitch) { body(frame, true) }
                     self.leftover = self.stitch
                     return
                 }
@@ -37,12 +39,12 @@ struct InterleavedReader {
                     return
                 }
                 if let frame = try self.parser.next(&self.stitch) {
-                    body(frame)
+                    body(frame, true)
                     if self.stitch.readableBytes == 0 { break }
                 }
             }
         }
-        while let frame = try self.parser.next(&rest) { body(frame) }
+        while let frame = try self.parser.next(&rest) { body(frame, false) }
         self.leftover = rest
     }
 }

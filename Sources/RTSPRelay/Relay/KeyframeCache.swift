@@ -1,13 +1,17 @@
 import NIOCore
 
 /// The packets of a stream since its last video keyframe, so that a reader who joins gets a decodable picture at
-/// once. Headers are copied into a buffer of the cache's own (never slices of the batch arena, which would keep
-/// the arena's storage alive and force a copy on its next reuse); payloads are the read buffers' slices.
+/// once. Headers are copied into storage of the cache's own (never slices of the batch arena, which would keep
+/// the arena's storage alive and force a copy on its next reuse); payloads are slices of the read buffers, which
+/// nobody writes to again, except those stitched across two reads, which are copied too (the stitch buffer is
+/// reused on the next read).
 struct KeyframeCache {
     struct Entry {
         var track: Int
         var headerOffset: Int
+        /// A slice of a read buffer, or empty when the payload was copied into the cache's storage.
         var payload: ByteBuffer
+        var copiedPayloadLength: Int
         var sequence: UInt16
         var timestamp: UInt32
     }
@@ -46,7 +50,8 @@ struct KeyframeCache {
         header arena: ByteBuffer,
         track: Int,
         sequence: UInt16,
-        timestamp: UInt32
+        timestamp: UInt32,
+        copyPayload: Bool
     ) {
         guard self.isUsable else { return }
         guard self.entries.count < self.maxPackets, self.bytes + packet.payload.readableBytes + 16 <= self.maxBytes
@@ -56,8 +61,16 @@ struct KeyframeCache {
         }
         let offset = self.headers.writerIndex
         self.headers.writeImmutableBuffer(arena.getSlice(at: packet.headerOffset, length: 16)!)
+        if copyPayload { self.headers.writeImmutableBuffer(packet.payload) }
         self.entries.append(
-            Entry(track: track, headerOffset: offset, payload: packet.payload, sequence: sequence, timestamp: timestamp)
+            Entry(
+                track: track,
+                headerOffset: offset,
+                payload: copyPayload ? ByteBuffer() : packet.payload,
+                copiedPayloadLength: copyPayload ? packet.payload.readableBytes : 0,
+                sequence: sequence,
+                timestamp: timestamp
+            )
         )
         self.bytes += packet.payload.readableBytes + 16
     }
@@ -69,7 +82,7 @@ struct KeyframeCache {
 
     func forEachEntry(_ body: (Entry, ByteBuffer) -> Void) {
         for entry in self.entries {
-            body(entry, self.headers.getSlice(at: entry.headerOffset, length: 16)!)
+            body(entry, self.headers.getSlice(at: entry.headerOffset, length: 16 + entry.copiedPayloadLength)!)
         }
     }
 }

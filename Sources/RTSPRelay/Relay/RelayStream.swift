@@ -303,6 +303,24 @@ final class RelayStream {
         self.lastPacketAt = .now()
         self.upstreamSessions += 1
         self.lastError = nil
+        self.apply(description: description, tracks: tracks)
+        self.logger.info(
+            "camera playing",
+            metadata: ["tracks": "\(tracks.count)", "session": "\(self.upstreamSessions)"]
+        )
+        let waiters = self.describeWaiters
+        self.describeWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    /// For the in-process benchmark: the data path is fed directly, with no camera connection.
+    func assumeUpstreamPlaying() {
+        self.upstreamState = .playing
+    }
+
+    /// Takes the camera's description: tracks, channel map and the gateway's own SDP. Readers stay when the
+    /// layout is unchanged (a reconnect), and restart at the next keyframe.
+    func apply(description: SessionDescription, tracks: [RTSPClientStateMachine.Track]) {
         let layoutChanged =
             tracks.map(\.payloadTypes) != self.cameraTracks.map(\.payloadTypes)
             || tracks.map(\.codec) != self.cameraTracks.map(\.codec)
@@ -332,13 +350,6 @@ final class RelayStream {
             self.channelMap[Int(track.rtpChannel)] = UInt8(track.index)
             self.channelMap[Int(track.rtcpChannel)] = UInt8(track.index) | 0x80
         }
-        self.logger.info(
-            "camera playing",
-            metadata: ["tracks": "\(tracks.count)", "session": "\(self.upstreamSessions)"]
-        )
-        let waiters = self.describeWaiters
-        self.describeWaiters = []
-        for waiter in waiters { waiter.succeed() }
     }
 
     func upstreamEnded(_ handler: UpstreamConnectionHandler, reason: String) {
@@ -420,7 +431,7 @@ final class RelayStream {
 
     // MARK: Data path, pass 1: check, renumber, write headers
 
-    func receive(_ frame: InterleavedFrame, now: NIODeadline) {
+    func receive(_ frame: InterleavedFrame, now: NIODeadline, stitched: Bool = false) {
         let mapped = self.channelMap[Int(frame.channel)]
         guard mapped != 0xFF else {
             self.dropped[.unknownChannel]! += 1
@@ -502,7 +513,14 @@ final class RelayStream {
             if startsKeyframe, trackIndex == self.videoTrack {
                 self.cache.keyframeStarts()
             }
-            self.cache.append(packet, header: self.arena, track: trackIndex, sequence: sequence, timestamp: timestamp)
+            self.cache.append(
+                packet,
+                header: self.arena,
+                track: trackIndex,
+                sequence: sequence,
+                timestamp: timestamp,
+                copyPayload: stitched
+            )
         }
     }
 
@@ -513,35 +531,43 @@ final class RelayStream {
         case .success(nil):
             break  // SDES, BYE, receiver reports: consumed, nothing for readers
         case .success(let report?):
-            var track = self.tracks[trackIndex]
-            guard report.ssrc == track.reception.ssrc else { return }  // a report about a source we do not relay
-            track.reception.lastSR = UInt32(truncatingIfNeeded: report.ntpTime >> 16)
-            track.reception.lastSRArrival = now
+            guard report.ssrc == self.tracks[trackIndex].reception.ssrc else { return }  // not a source we relay
+            self.tracks[trackIndex].reception.lastSR = UInt32(truncatingIfNeeded: report.ntpTime >> 16)
+            self.tracks[trackIndex].reception.lastSRArrival = now
+            // Only plain values are read from the track here: a copy of the whole track would share its kept
+            // report's storage and make the in-place reuse below allocate.
+            let continuity = self.tracks[trackIndex].continuity
+            let canonicalRTCP = self.tracks[trackIndex].canonicalRTCP
             let rewritten = RTCPSenderReport(
-                ssrc: track.continuity.outputSSRC,
+                ssrc: continuity.outputSSRC,
                 ntpTime: report.ntpTime,
-                rtpTime: track.continuity.mapTimestamp(report.rtpTime),
+                rtpTime: continuity.mapTimestamp(report.rtpTime),
                 packetCount: report.packetCount,
                 octetCount: report.octetCount
             )
             let offset = self.arena.writerIndex
-            self.arena.writeMultipleIntegers(UInt8(ascii: "$"), track.canonicalRTCP, UInt16(40))
+            self.arena.writeMultipleIntegers(UInt8(ascii: "$"), canonicalRTCP, UInt16(0))
             RTCPWriter.writeSenderReport(rewritten, cname: "camgw", into: &self.arena)
+            let reportLength = self.arena.writerIndex - offset - 4
+            self.arena.setInteger(UInt16(reportLength), at: offset + 2)
             let alternateOffset = self.arena.writerIndex
-            for channel in track.alternateRTCP {
-                self.arena.writeMultipleIntegers(UInt8(ascii: "$"), channel, UInt16(40))
+            for channel in self.tracks[trackIndex].alternateRTCP {
+                self.arena.writeMultipleIntegers(UInt8(ascii: "$"), channel, UInt16(reportLength))
             }
-            // Kept for readers that join later; its storage is reused while no reader still holds it.
-            if track.lastSenderReport == nil { track.lastSenderReport = self.core.allocator.buffer(capacity: 48) }
-            track.lastSenderReport!.clear()
-            track.lastSenderReport!.writeImmutableBuffer(self.arena.getSlice(at: offset, length: 44)!)
-            self.tracks[trackIndex] = track
+            // Kept for readers that join later, mutated in place so its storage is reused while no reader holds it.
+            if self.tracks[trackIndex].lastSenderReport == nil {
+                self.tracks[trackIndex].lastSenderReport = self.core.allocator.buffer(capacity: 64)
+            }
+            self.tracks[trackIndex].lastSenderReport!.clear()
+            self.tracks[trackIndex].lastSenderReport!.writeImmutableBuffer(
+                self.arena.getSlice(at: offset, length: 4 + reportLength)!
+            )
             self.batch.append(
                 PendingPacket(
                     track: trackIndex,
                     isRTCP: true,
                     headerOffset: offset,
-                    headerLength: 44,
+                    headerLength: 4 + reportLength,
                     alternateOffset: alternateOffset,
                     payload: ByteBuffer(),
                     startsAccessUnit: false,

@@ -35,10 +35,10 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
         let buffer = Self.unwrapInboundIn(data)
         let now = NIODeadline.now()
         do {
-            try self.reader.read(buffer) { frame in
+            try self.reader.read(buffer) { frame, stitched in
                 switch frame {
                 case .interleaved(let interleaved):
-                    self.stream.receive(interleaved, now: now)
+                    self.stream.receive(interleaved, now: now, stitched: stitched)
                 case .response(let response):
                     self.responseTimer?.cancel()
                     self.responseTimer = nil

@@ -93,7 +93,10 @@ enum GatewayConfig {
             guard let relay = relay.table else { throw problem("[relay] must be a table") }
             try self.checkKeys(
                 relay,
-                allowed: ["stall_timeout", "reader_max_queued_bytes", "reader_max_behind", "max_packet_size"],
+                allowed: [
+                    "stall_timeout", "reader_max_queued_bytes", "reader_max_behind", "max_packet_size",
+                    "max_readers_per_stream", "max_readers",
+                ],
                 at: "[relay]",
                 file: file
             )
@@ -114,6 +117,18 @@ enum GatewayConfig {
                     throw problem("[relay] reader_max_behind must be 0.5–120 seconds")
                 }
                 configuration.readerMaxBehind = .milliseconds(Int(seconds * 1000))
+            }
+            if let value = relay["max_readers_per_stream"] {
+                guard let count = value.int, (1...10_000).contains(count) else {
+                    throw problem("[relay] max_readers_per_stream must be 1–10000")
+                }
+                configuration.maxReadersPerStream = count
+            }
+            if let value = relay["max_readers"] {
+                guard let count = value.int, (1...100_000).contains(count) else {
+                    throw problem("[relay] max_readers must be 1–100000")
+                }
+                configuration.maxReaders = count
             }
             if let value = relay["max_packet_size"] {
                 guard let bytes = value.int, bytes >= 1500, bytes <= 65535 else {

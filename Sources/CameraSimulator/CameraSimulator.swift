@@ -65,6 +65,7 @@ public final class CameraSimulator: Sendable {
         var connectionsAccepted = 0
         var requests: [RTSPMethod: Int] = [:]
         var framesSkipped = 0
+        var rtcpReceived = 0
     }
 
     /// What a camera reboot changes: the RTP timestamp base (and, through new sessions, SSRC and sequence).
@@ -170,6 +171,13 @@ public final class CameraSimulator: Sendable {
     public var connectionsAccepted: Int { self.state.withLockedValue { $0.connectionsAccepted } }
     /// Frames not sent because a client did not read fast enough (as a camera drops them).
     public var framesSkipped: Int { self.state.withLockedValue { $0.framesSkipped } }
+
+    /// RTCP packets (receiver reports) clients sent over TCP interleaved.
+    public var rtcpReceived: Int { self.state.withLockedValue { $0.rtcpReceived } }
+
+    func receivedRTCP() {
+        self.state.withLockedValue { $0.rtcpReceived += 1 }
+    }
 
     func frameSkipped() {
         self.state.withLockedValue { $0.framesSkipped += 1 }

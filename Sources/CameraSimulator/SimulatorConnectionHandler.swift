@@ -63,8 +63,14 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         switch Self.unwrapInboundIn(data) {
         case .request(let request):
             self.handle(request, context: context)
-        case .response, .interleaved:
-            break  // RTCP receiver reports and stray responses need no answer
+        case .interleaved(let frame):
+            if frame.channel % 2 == 1,
+                frame.payload.getInteger(at: frame.payload.readerIndex + 1, as: UInt8.self) == 201
+            {
+                self.simulator.receivedRTCP()  // a receiver report: counted, as a camera would use it
+            }
+        case .response:
+            break
         }
     }
 

@@ -142,6 +142,8 @@ import Testing
             _ = try await client.interleavedFrames(count: 10, timeout: .seconds(2))
             #expect(fixture.simulator.sessionsOpened == 1, "the camera dropped the session: keep-alives missing")
             #expect(fixture.simulator.requestCount(.getParameter) >= 2)
+            // The gateway's own receiver reports reach the camera (every 5 s).
+            try await eventually("receiver report at the camera") { fixture.simulator.rtcpReceived >= 1 }
             await client.close()
         }
     }

@@ -50,6 +50,26 @@ import Testing
         }
     }
 
+    /// A camera pulled over UDP (a per-camera option), relayed to a TCP reader.
+    @Test func cameraPulledOverUDP() async throws {
+        try await RelayFixture.run(.init(cameraTransport: .udp)) { fixture in
+            let result = try await ExternalTool.run(
+                "ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", fixture.url, "-frames:v", "60", "-f",
+                    "null", "-",
+                ],
+                timeout: 40
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.isEmpty, "ffmpeg reported: \(result.stderr)")
+            #expect(fixture.simulator.sessionsOpened == 1)
+            let stats = try #require(try await fixture.relay.stats().stream("cam", "main"))
+            #expect(stats.packetsIn > 60)
+            #expect(stats.dropped.values.reduce(0, +) == 0)
+        }
+    }
+
     /// ffmpeg keeps reading through a camera reboot: it gets all its frames, some from after the reboot.
     @Test func ffmpegReadsThroughACameraRestart() async throws {
         try await RelayFixture.run { fixture in

@@ -23,6 +23,7 @@ struct RelayFixture {
         var readerMaxBehind: Duration?
         var readerSocketSendBuffer: Int?
         var stallTimeout: Duration?
+        var cameraTransport: RTSPClientStateMachine.LowerTransport?
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
@@ -40,6 +41,7 @@ struct RelayFixture {
             password: options.relayPassword ?? cameraConfiguration.credentials?.password
         )
         camera.linger = .seconds(2)
+        if let transport = options.cameraTransport { camera.transport = transport }
         var configuration = RelayConfiguration(cameras: [camera])
         configuration.port = 0
         configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2), jitter: 0.1)

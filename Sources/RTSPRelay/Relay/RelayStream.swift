@@ -56,6 +56,7 @@ final class RelayStream {
     private(set) var readers: [RelayReader] = []
     private var lingerTask: Scheduled<Void>?
 
+    private var foreignDatagrams = 0
     private var packetsIn = 0
     private var bytesIn = 0
     private var packetsOut = 0
@@ -430,6 +431,12 @@ final class RelayStream {
     }
 
     // MARK: Data path, pass 1: check, renumber, write headers
+
+    /// A UDP packet from an address that is not the camera's.
+    func countForeignDatagram() {
+        self.foreignDatagrams += 1
+        self.dropped[.unknownChannel]! += 1
+    }
 
     func receive(_ frame: InterleavedFrame, now: NIODeadline, stitched: Bool = false) {
         let mapped = self.channelMap[Int(frame.channel)]

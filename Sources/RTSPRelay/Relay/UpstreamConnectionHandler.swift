@@ -15,6 +15,9 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
     private var receiverReports: Scheduled<Void>?
     private var failure: String?
     private var ended = false
+    /// UDP transport: the RTP and RTCP sockets of each track, and where the camera sends from.
+    private var datagramChannels: [(rtp: any Channel, rtcp: any Channel)] = []
+    private var tracks: [RTSPClientStateMachine.Track] = []
 
     init(stream: RelayStream, machine: RTSPClientStateMachine, limits: RTSPLimits) {
         self.stream = stream
@@ -85,6 +88,11 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
     }
 
     private func end(_ reason: String) {
+        for pair in self.datagramChannels {
+            pair.rtp.close(promise: nil)
+            pair.rtcp.close(promise: nil)
+        }
+        self.datagramChannels = []
         self.keepAlive?.cancel()
         self.responseTimer?.cancel()
         self.receiverReports?.cancel()
@@ -106,18 +114,56 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
                 self.fail("camera did not answer \(method) within \(timeout)")
             }
         case .playing(let description, let tracks, let interval):
+            self.tracks = tracks
             self.stream.upstreamPlaying(self, description: description, tracks: tracks)
             self.scheduleKeepAlive(every: interval, context: context)
             self.scheduleReceiverReports(context: context)
-        case .bindUDPPorts:
-            // Cameras are pulled over TCP interleaved; UDP from cameras is not implemented yet.
-            self.fail("UDP transport towards cameras is not supported yet: set transport = \"tcp\"")
+        case .bindUDPPorts(let count):
+            self.bindUDP(count: count, context: context)
         case .fail(let reason):
             self.fail(reason)
         case .close:
             context.close(promise: nil)
         case .none:
             break
+        }
+    }
+
+    /// Binds an RTP/RTCP port pair per track on the address the camera connection uses, then lets the state
+    /// machine send its SETUPs with those ports.
+    private func bindUDP(count: Int, context: ChannelHandlerContext) {
+        guard let local = context.channel.localAddress?.ipAddress, let camera = context.channel.remoteAddress?.ipAddress
+        else { return self.fail("no addresses for UDP transport") }
+        var pairs: [EventLoopFuture<(rtp: any Channel, rtcp: any Channel)>] = []
+        for index in 0..<count {
+            pairs.append(
+                UpstreamDatagramHandler.bindPair(
+                    on: context.eventLoop,
+                    host: local,
+                    stream: self.stream,
+                    rtpChannel: UInt8(truncatingIfNeeded: 2 * index),
+                    rtcpChannel: UInt8(truncatingIfNeeded: 2 * index + 1),
+                    cameraAddress: camera
+                )
+            )
+        }
+        EventLoopFuture.whenAllComplete(pairs, on: context.eventLoop).assumeIsolated().whenSuccess { results in
+            let bound = results.compactMap { try? $0.get() }
+            guard bound.count == count, !self.ended else {
+                for pair in bound {
+                    pair.rtp.close(promise: nil)
+                    pair.rtcp.close(promise: nil)
+                }
+                return self.fail("could not bind UDP ports for the camera")
+            }
+            self.datagramChannels = bound
+            let ports = bound.map { pair in
+                RTSPTransport.PortRange(
+                    first: UInt16(pair.rtp.localAddress?.port ?? 0),
+                    last: UInt16(pair.rtcp.localAddress?.port ?? 0)
+                )
+            }
+            self.run(self.machine.udpPortsBound(ports), context: context)
         }
     }
 

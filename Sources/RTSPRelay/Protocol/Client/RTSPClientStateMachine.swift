@@ -229,7 +229,10 @@ public struct RTSPClientStateMachine: Sendable {
                     controlURL: self.resolve(media.control),
                     payloadTypes: PayloadTypeSet(payloadTypes),
                     clockRate: rtpmap?.clockRate ?? Self.staticClockRate(payloadTypes[0]),
-                    codec: media.type == "video" ? rtpmap.flatMap { VideoCodec(encoding: $0.encoding) } : nil
+                    codec: media.type == "video" ? rtpmap.flatMap { VideoCodec(encoding: $0.encoding) } : nil,
+                    // Over TCP the camera's SETUP answer sets these; over UDP they only name the track's packets.
+                    rtpChannel: UInt8(truncatingIfNeeded: 2 * tracks.count),
+                    rtcpChannel: UInt8(truncatingIfNeeded: 2 * tracks.count + 1)
                 )
             )
         }

@@ -1,0 +1,99 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `camgw run --config FILE`, through the real executable: a configured camera is relayed, and a bad file is
+/// refused with the file, the line where the parser knows it, and the reason.
+@Suite struct ConfigCommandTests {
+    static func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    @Test func configuredCameraIsRelayed() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let passwordFile = directory.appendingPathComponent("lobby.password")
+        try "Lobby-Cam-1\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let camera = try GatewayProcess(arguments: [
+            "simulator", "--port", "0", "--user", "admin", "--password-file", passwordFile.path,
+        ])
+        let cameraURL = try await camera.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/Streaming/Channels/101")
+        let cameraPort = try #require(cameraURL.split(separator: ":").last?.split(separator: "/").first)
+        let config = directory.appendingPathComponent("gateway.toml")
+        try """
+        [server]
+        listen = "127.0.0.1"
+        port = 0
+
+        [[camera]]
+        name = "lobby"
+        address = "127.0.0.1"
+        port = \(cameraPort)
+        username = "admin"
+        password_file = "lobby.password"
+
+          [[camera.stream]]
+          name = "main"
+          path = "/Streaming/Channels/101"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let gateway = try GatewayProcess(arguments: ["run", "--config", config.path])
+        let url = try await gateway.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/lobby/main")
+        let probe = try await ExternalTool.run(
+            "ffprobe",
+            [
+                "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,width,height", "-of",
+                "csv=p=0", url,
+            ],
+            timeout: 30
+        )
+        #expect(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "h264,640,360", "\(probe.stderr)")
+        #expect(await gateway.terminate() == 0)
+        #expect(await camera.terminate() == 0)
+        // One line per session start and stop, with reader address, camera and stream.
+        #expect(gateway.stderr.contains("reader started"))
+        #expect(gateway.stderr.contains("camera=lobby"))
+    }
+
+    static let badConfigs: [(String, String, String)] = [
+        (
+            "inline password",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\nusername = \"u\"\npassword = \"p\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n",
+            "inline password refused"
+        ),
+        (
+            "unknown key",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\non_demnd = true\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n",
+            "unknown key 'on_demnd'"
+        ),
+        ("syntax error", "[server]\nport = 8554\nlisten = \n", "gateway.toml:3:"),
+        (
+            "duplicate camera",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n[[camera]]\nname = \"a\"\naddress = \"192.0.2.2\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n",
+            "camera 'a' is listed twice"
+        ),
+        ("bad port", "[server]\nport = 70000\n", "port must be 0–65535"),
+        ("bad name", "[[camera]]\nname = \"a b\"\naddress = \"192.0.2.1\"\n", "name must be"),
+        (
+            "missing password source",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\nusername = \"u\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n",
+            "needs password_file or password_env"
+        ),
+    ]
+
+    @Test(arguments: badConfigs)
+    func badConfigIsRefusedWithTheReason(_ name: String, _ text: String, _ expected: String) async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("gateway.toml")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let result = try await ExternalTool.run(
+            GatewayProcess.executable.path,
+            ["run", "--config", config.path],
+            timeout: 10
+        )
+        #expect(result.status != 0, "\(name) was accepted")
+        #expect(result.stderr.contains(expected), "\(name): \(result.stderr)")
+    }
+}

@@ -8,6 +8,8 @@ let strict: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+let fuzzDependencies: [Target.Dependency] = ["FuzzProperties"]
+
 let package = Package(
     name: "CamGateway",
     platforms: [.macOS(.v15)],
@@ -87,6 +89,44 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer,address); a plain build makes them
+        // harmless executables, which keeps them compiling.
+        .target(
+            name: "FuzzProperties",
+            dependencies: ["RTSPRelay", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Sources/FuzzTargets/FuzzProperties",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzRTSPParser",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzRTSPParser",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzHeaders",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzHeaders",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzSDP",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzSDP",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzRTP",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzRTP",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzRelayInput",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzRelayInput",
+            swiftSettings: strict
+        ),
         // Shared by the test targets: fixture lookup, a runner for real peers (ffmpeg, GStreamer, camgw), and a
         // small RTSP client over our own parser.
         .target(
@@ -105,6 +145,7 @@ let package = Package(
             dependencies: [
                 "RTSPRelay",
                 "TestSupport",
+                "FuzzProperties",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -3,7 +3,8 @@
 #   1. installs the Debian packages the tests need (real RTSP peers: ffmpeg, GStreamer; libxml2 headers),
 #   2. checks formatting (`swift format lint --strict`, config in .swift-format),
 #   3. builds everything, tests included (our targets treat warnings as errors, see Package.swift),
-#   4. runs every test.
+#   4. runs every test,
+#   5. runs each libFuzzer target briefly (CAMGW_FUZZ_SECONDS, default 60 each; 0 skips).
 # Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,4 +46,10 @@ failed=$(echo "$summary" | grep -oE "with [0-9]+ issues?" | grep -oE "[0-9]+" ||
 if [ -n "$summary" ]; then
     if [ "$status" -eq 0 ]; then echo "tests: $total passed, 0 failed"; else echo "tests: failed with $failed issues"; fi
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+fuzz_seconds=${CAMGW_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+    echo "== scripts/fuzz.sh $fuzz_seconds"
+    scripts/fuzz.sh "$fuzz_seconds"
+fi

@@ -64,4 +64,5 @@ for readerCount in [1, 10, 100] {
         )
     )
     if harness.packetsDropped > 0 { print("  dropped by checks: \(harness.packetsDropped)") }
+    harness.close()
 }

@@ -20,6 +20,9 @@ public struct RTPInfo: Hashable, Sendable {
     /// Cameras do not quote URLs, and an URL may contain `,` or `;`: entries are therefore split only where a
     /// comma is followed by `url=` and parameters only where `;` is followed by `seq=`/`rtptime=`/`ssrc=`.
     public static func parse(_ value: String) throws(RTSPError) -> RTPInfo {
+        guard RTSPHeaders.isSafeValue(value) else {
+            throw RTSPError(.invalidHeaderValue, "RTP-Info: control character")
+        }
         var entries: [Entry] = []
         for rawEntry in splitBefore(Substring(value), separator: ",", keys: ["url="]) {
             let params = splitBefore(rawEntry, separator: ";", keys: ["url=", "seq=", "rtptime=", "ssrc="])

@@ -73,6 +73,7 @@ public struct RTSPTransport: Hashable, Sendable {
 
     /// Parses every comma-separated specification of a Transport header (a client may offer alternatives).
     public static func parseList(_ value: String) throws(RTSPError) -> [RTSPTransport] {
+        guard RTSPHeaders.isSafeValue(value) else { throw invalid("control character") }
         let specs = HeaderParameters.split(Substring(value), on: ",")
         guard !specs.isEmpty else { throw invalid("empty Transport") }
         guard specs.count <= 16 else { throw invalid("more than 16 transport specifications") }
@@ -85,7 +86,9 @@ public struct RTSPTransport: Hashable, Sendable {
         let parts = HeaderParameters.split(spec, on: ";")
         guard let protocolPart = parts.first else { throw invalid("empty transport specification") }
         let components = protocolPart.uppercased().split(separator: "/", omittingEmptySubsequences: false)
-        guard components.count == 2 || components.count == 3, components[0] == "RTP", !components[1].isEmpty
+        // The profile is a bare name (AVP, SAVP, AVPF, SAVPF): it is written back into our own headers.
+        guard components.count == 2 || components.count == 3, components[0] == "RTP", !components[1].isEmpty,
+            components[1].count <= 8, components[1].allSatisfy({ $0.isASCII && $0.isLetter })
         else { throw invalid("unsupported transport protocol '\(RTSPError.excerpt(protocolPart))'") }
         var transport = RTSPTransport(
             profile: "RTP/\(components[1])",
@@ -113,8 +116,8 @@ public struct RTSPTransport: Hashable, Sendable {
             case "mode":
                 guard let value, !value.isEmpty, value.allSatisfy({ $0.isLetter }) else { throw invalid("bad mode") }
                 transport.mode = value.uppercased()
-            case "destination": transport.destination = value.map(String.init) ?? ""
-            case "source": transport.source = value.map(String.init) ?? ""
+            case "destination": transport.destination = try address(value, name: "destination")
+            case "source": transport.source = try address(value, name: "source")
             case "ttl":
                 guard let value, let ttl = HeaderParameters.decimal(value, maxDigits: 3, as: UInt8.self) else {
                     throw invalid("bad ttl")
@@ -156,6 +159,15 @@ public struct RTSPTransport: Hashable, Sendable {
         }
         guard last >= first else { throw invalid("\(name) '\(RTSPError.excerpt(value))' runs backwards") }
         return PortRange(first: first, last: last)
+    }
+
+    /// An address parameter, kept (so a server can refuse it) only when it looks like a host: letters, digits,
+    /// `.`, `:`, `-`.
+    private static func address(_ value: Substring?, name: String) throws(RTSPError) -> String {
+        guard let value, (1...255).contains(value.utf8.count),
+            value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == ":" || $0 == "-") })
+        else { throw invalid("\(name) '\(RTSPError.excerpt(value ?? ""))'") }
+        return String(value)
     }
 
     /// 1 to 8 hex digits, leading whitespace tolerated (Hikvision sends `ssrc= d6d6627`).

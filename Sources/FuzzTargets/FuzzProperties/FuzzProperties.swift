@@ -1,0 +1,136 @@
+import NIOCore
+@_spi(Benchmark) import RTSPRelay
+
+/// The properties the libFuzzer targets check, one function per target. They trap (`precondition`) when a
+/// property fails, which is what libFuzzer reports as a crash; the test suite runs the seeds and every kept crasher
+/// through them.
+public enum FuzzProperties {
+    /// The RTSP message parser and interleaved-frame demultiplexer. Property: feeding the input in
+    /// chunks (sizes taken from its first byte) yields exactly the frames and error of feeding it at once.
+    public static func rtspParser(_ start: UnsafeRawPointer, _ count: Int) {
+        let bytes = UnsafeRawBufferPointer(start: start, count: count)
+        guard let first = bytes.first else { return }
+        let input = ByteBuffer(bytes: bytes.dropFirst())
+        var limits = RTSPLimits()
+        limits.maxStartLineLength = 512
+        limits.maxHeaderLineLength = 512
+        limits.maxHeaderBytes = 2048
+        limits.maxBodySize = 4096
+        let whole = frames(input, chunk: input.readableBytes, limits: limits)
+        let split = frames(input, chunk: Int(first % 17) + 1, limits: limits)
+        precondition(whole.frames == split.frames, "chunked parse differs")
+        precondition(whole.error?.code == split.error?.code, "chunked parse fails differently")
+        for frame in whole.frames {
+            var out = ByteBuffer()
+            RTSPMessageSerializer.write(frame, into: &out)  // whatever parsed can be written again
+        }
+    }
+
+    /// Every structured header parser. Property: what parses, written back in the gateway's form,
+    /// parses to the same value.
+    public static func headers(_ start: UnsafeRawPointer, _ count: Int) {
+        let text = String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
+        if let transports = try? RTSPTransport.parseList(text) {
+            for transport in transports {
+                let again = try? RTSPTransport.parseList(transport.headerValue)
+                precondition(again?.first == transport, "Transport round trip: \(transport.headerValue)")
+            }
+        }
+        if let session = try? RTSPSessionHeader.parse(text) {
+            precondition((try? RTSPSessionHeader.parse(session.headerValue)) == session, "Session round trip")
+        }
+        if let info = try? RTPInfo.parse(text) {
+            _ = info.headerValue  // camera URLs are kept as text; only the gateway's own RTP-Info is round-tripped
+        }
+        if let range = try? RTSPRange.parse(text) {
+            precondition((try? RTSPRange.parse(range.headerValue)) == range, "Range round trip: \(range.headerValue)")
+        }
+        _ = RTSPMethodList.parse(text)
+        if let challenges = try? AuthenticationParameters.parseList(text) {
+            for challenge in challenges where challenge.token == nil && !challenge.parameters.isEmpty {
+                _ = try? AuthenticationParameters.parseList(challenge.headerValue)
+            }
+            var client = RTSPClientAuthenticator(username: "u", password: "p")
+            if (try? client.receivedChallenges([text])) != nil {
+                _ = client.authorization(method: .describe, uri: "rtsp://192.0.2.1/x")
+            }
+        }
+        if let url = RTSPURL(text) {
+            precondition(
+                RTSPURL(url.description).map { $0.host == url.host && $0.pathAndQuery == url.pathAndQuery } ?? false,
+                "URL round trip"
+            )
+        }
+        _ = StreamPath.parse(text)
+    }
+
+    /// The SDP parser and writer. Property: what parses, written by the strict writer, parses back to
+    /// the same model; and the gateway's own SDP can always be made from it.
+    public static func sdp(_ start: UnsafeRawPointer, _ count: Int) {
+        let text = String(decoding: UnsafeRawBufferPointer(start: start, count: count), as: UTF8.self)
+        guard let description = try? SDPParser.parse(text) else { return }
+        let written = SDPWriter.write(description)
+        precondition((try? SDPParser.parse(written)) == description, "SDP round trip")
+        for media in description.media {
+            for format in media.formats {
+                _ = media.rtpmap(payloadType: format)
+                _ = media.fmtp(payloadType: format)
+            }
+        }
+    }
+
+    /// The RTP and RTCP checks and keyframe detection on hostile packets. Property: an accepted RTP
+    /// packet's header and payload lengths fit inside it.
+    public static func rtp(_ start: UnsafeRawPointer, _ count: Int) {
+        let packet = ByteBuffer(bytes: UnsafeRawBufferPointer(start: start, count: count))
+        var all = PayloadTypeSet()
+        for type in 0..<128 { all.insert(UInt8(type)) }
+        if case .success(let header) = RTPCheck.validate(packet, allowedPayloadTypes: all, maxSize: 65535) {
+            precondition(
+                header.headerLength >= 12 && header.headerLength + header.payloadLength <= count,
+                "RTP lengths"
+            )
+            let payload = packet.getSlice(at: packet.readerIndex + header.headerLength, length: header.payloadLength)!
+            _ = KeyframeDetector.startsKeyframe(payload, codec: .h264)
+            _ = KeyframeDetector.startsKeyframe(payload, codec: .h265)
+        }
+        _ = RTPCheck.validateRTCP(packet, maxSize: 65535)
+        _ = KeyframeDetector.startsKeyframe(packet, codec: .h264)
+        _ = KeyframeDetector.startsKeyframe(packet, codec: .h265)
+    }
+
+    /// A hostile camera's byte stream through the relay's whole data path (the upstream reader,
+    /// checks, renumbering, keyframe cache, fan-out to two readers), in reads of sizes taken from the input. Property:
+    /// nothing crashes, and readers are only ever given packets the stream accepted.
+    public static func relayInput(_ start: UnsafeRawPointer, _ count: Int) {
+        let bytes = UnsafeRawBufferPointer(start: start, count: count)
+        guard let first = bytes.first, let harness = try? FanoutBenchmarkHarness(readers: 2) else { return }
+        var input = ByteBuffer(bytes: bytes.dropFirst())
+        let readSize = Int(first) * 4 + 1
+        while input.readableBytes > 0 {
+            let read = input.readSlice(length: min(readSize, input.readableBytes))!
+            do { try harness.read(read) } catch { break }  // a malformed stream ends the camera connection
+        }
+        precondition(harness.packetsWritten <= 2 * harness.packetsReceived, "readers got packets the stream never took")
+        precondition(harness.writesSwallowed <= 3 * harness.packetsWritten, "more than header and payload per packet")
+        harness.close()
+    }
+}
+
+private func frames(_ input: ByteBuffer, chunk: Int, limits: RTSPLimits) -> (frames: [RTSPFrame], error: RTSPError?) {
+    var parser = RTSPMessageParser(limits: limits)
+    var pending = ByteBuffer()
+    var remaining = input
+    var result: [RTSPFrame] = []
+    repeat {
+        if let slice = remaining.readSlice(length: min(max(chunk, 1), remaining.readableBytes)) {
+            pending.writeImmutableBuffer(slice)
+        }
+        do {
+            while let frame = try parser.next(&pending) { result.append(frame) }
+        } catch {
+            return (result, error)
+        }
+    } while remaining.readableBytes > 0
+    return (result, nil)
+}

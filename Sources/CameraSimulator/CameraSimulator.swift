@@ -66,6 +66,9 @@ public final class CameraSimulator: Sendable {
         var requests: [RTSPMethod: Int] = [:]
         var framesSkipped = 0
         var rtcpReceived = 0
+        var hostile: HostileBehaviour?
+        /// The last request URIs, to show which host and path a client asked for.
+        var requestURIs: [String] = []
     }
 
     /// What a camera reboot changes: the RTP timestamp base (and, through new sessions, SSRC and sequence).
@@ -158,6 +161,14 @@ public final class CameraSimulator: Sendable {
         self.state.withLockedValue { $0.cannedResponses[method] = fixture }
     }
 
+    /// Turns the camera hostile (see ``HostileBehaviour``), or back to normal with `nil`.
+    public func setHostile(_ behaviour: HostileBehaviour?) {
+        self.state.withLockedValue { $0.hostile = behaviour }
+    }
+
+    /// The last 100 request URIs received.
+    public var requestURIs: [String] { self.state.withLockedValue { $0.requestURIs } }
+
     public func sendGarbage(_ garbage: Garbage?) {
         self.state.withLockedValue { $0.garbage = garbage }
     }
@@ -201,8 +212,12 @@ public final class CameraSimulator: Sendable {
         _ = self.state.withLockedValue { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
-    func received(_ method: RTSPMethod) {
-        self.state.withLockedValue { $0.requests[method, default: 0] += 1 }
+    func received(_ method: RTSPMethod, uri: String) {
+        self.state.withLockedValue {
+            $0.requests[method, default: 0] += 1
+            $0.requestURIs.append(uri)
+            if $0.requestURIs.count > 100 { $0.requestURIs.removeFirst() }
+        }
     }
 
     func sessionOpened() {

@@ -77,9 +77,23 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     // MARK: Requests
 
     private func handle(_ request: RTSPRequest, context: ChannelHandlerContext) {
-        self.simulator.received(request.method)
+        self.simulator.received(request.method, uri: request.uri)
         self.lastRequest = .now()
         let shared = self.simulator.snapshot
+        switch shared.hostile {
+        case .silent:
+            return
+        case .endlessResponse where request.method == .describe:
+            return self.sendEndlessResponse(cseq: request.cseq ?? 0, context: context)
+        case .slowLoris where request.method == .describe:
+            return self.sendSlowly(
+                Array("RTSP/1.0 200 OK\r\nCSeq: \(request.cseq ?? 0)\r\n".utf8)
+                    + Array(repeating: UInt8(ascii: "x"), count: 100_000),
+                context: context
+            )
+        default:
+            break
+        }
         if shared.garbage == .responses {
             // Random bytes behind a control character and before a line end: never a valid start line, and never
             // mistaken for a `$` frame or an unfinished line, so a client's parser must fail on it.
@@ -158,6 +172,37 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             response.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
         }
         self.write(response, context: context)
+    }
+
+    /// A head that never ends: header lines, 16 KiB every 10 ms, until the client hangs up.
+    private func sendEndlessResponse(cseq: UInt32, context: ChannelHandlerContext) {
+        var head = context.channel.allocator.buffer(capacity: 64)
+        head.writeString("RTSP/1.0 200 OK\r\nCSeq: \(cseq)\r\n")
+        context.writeAndFlush(Self.wrapOutboundOut(head), promise: nil)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        @Sendable func more() {
+            let (_, context) = bound.value
+            guard context.channel.isActive else { return }
+            var chunk = context.channel.allocator.buffer(capacity: 16 * 1024)
+            for n in 0..<256 { chunk.writeString("X-Padding-\(n): " + String(repeating: "p", count: 40) + "\r\n") }
+            context.writeAndFlush(Self.wrapOutboundOut(chunk), promise: nil)
+            context.eventLoop.scheduleTask(in: .milliseconds(10)) { more() }
+        }
+        more()
+    }
+
+    /// Writes `bytes` one every 200 ms until done or the client hangs up.
+    private func sendSlowly(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        @Sendable func next(_ index: Int) {
+            let context = bound.value
+            guard index < bytes.count, context.channel.isActive else { return }
+            var one = context.channel.allocator.buffer(capacity: 1)
+            one.writeInteger(bytes[index])
+            context.writeAndFlush(Self.wrapOutboundOut(one), promise: nil)
+            context.eventLoop.scheduleTask(in: .milliseconds(200)) { next(index + 1) }
+        }
+        next(0)
     }
 
     private static let methods: [RTSPMethod] = [
@@ -357,13 +402,26 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                         capacity: payloads.reduce(0) { $0 + 16 + $1.bytes.readableBytes } + 16
                     )
                     if shared.garbage == .stream { buffer.writeString("GARBAGE\u{0}\u{1}\u{2}\r\n") }
-                    for payload in payloads {
+                    for (index, payload) in payloads.enumerated() {
+                        guard let hostile = shared.hostile else {
+                            RTSPMessageSerializer.writeInterleavedHeader(
+                                channel: rtpChannel,
+                                length: 12 + payload.bytes.readableBytes,
+                                into: &buffer
+                            )
+                            self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
+                            continue
+                        }
+                        var packet = ByteBuffer()
+                        self.writeRTP(payload, &session, timestamp: timestamp, into: &packet)
+                        hostile.mangle(&packet, frame: frame, frameRate: clip.frameRate)
+                        hostile.extraFrames(before: packet, into: &buffer, ssrc: session.ssrc, firstOfFrame: index == 0)
                         RTSPMessageSerializer.writeInterleavedHeader(
                             channel: rtpChannel,
-                            length: 12 + payload.bytes.readableBytes,
+                            length: packet.readableBytes,
                             into: &buffer
                         )
-                        self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
+                        buffer.writeImmutableBuffer(packet)
                     }
                     context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
                 } else {

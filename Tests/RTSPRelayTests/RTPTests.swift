@@ -185,3 +185,46 @@ import Testing
         #expect(high.nextDelay(random: 0.9999) > .milliseconds(1190))
     }
 }
+
+@Suite struct SourceLockTests {
+    @Test func locksTheFirstSourceAndSwitchesOnlyOnAPersistentOne() {
+        var lock = SourceLock(switchAfter: 3)
+        var accepted: [Bool] = []
+        for ssrc: UInt32 in [1, 1] { accepted.append(lock.accept(ssrc)) }
+        #expect(accepted == [true, true])
+        // A different SSRC on every packet never gets through.
+        accepted = (2...20).map { lock.accept(UInt32($0)) }
+        #expect(!accepted.contains(true))
+        // One that persists does, on its third packet in a row; then the old one is refused.
+        accepted = [1, 7, 7, 7, 1].map { lock.accept($0) }
+        #expect(accepted == [true, false, false, true, false])
+        #expect(lock.locked == 7)
+        lock.reset()
+        accepted = [lock.accept(1)]
+        #expect(accepted == [true])
+    }
+}
+
+@Suite struct TimestampJumpTests {
+    /// A camera whose RTP time jumps by hours is treated as a new source: readers see time go on smoothly.
+    @Test func jumpsOfHoursAreAbsorbed() {
+        var continuity = RTPContinuity(outputSSRC: 1, clockRate: 90000, initialSequence: 0, initialTimestamp: 0)
+        let a = continuity.map(sequence: 1, timestamp: 1000, ssrc: 5, arrivalNanoseconds: 0)
+        let b = continuity.map(
+            sequence: 2,
+            timestamp: 1000 &+ 3 * 3600 * 90000,
+            ssrc: 5,
+            arrivalNanoseconds: 40_000_000
+        )
+        #expect(b.timestamp == a.timestamp &+ 3600)
+        #expect(b.sequence == a.sequence &+ 1)
+        // Ordinary progress is not a jump.
+        let c = continuity.map(
+            sequence: 3,
+            timestamp: 1000 &+ 3 * 3600 * 90000 &+ 3600,
+            ssrc: 5,
+            arrivalNanoseconds: 80_000_000
+        )
+        #expect(c.timestamp == b.timestamp &+ 3600)
+    }
+}

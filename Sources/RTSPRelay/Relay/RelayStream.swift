@@ -303,7 +303,6 @@ final class RelayStream {
         self.upstreamStartedAt = .now()
         self.lastPacketAt = .now()
         self.upstreamSessions += 1
-        self.lastError = nil
         self.apply(description: description, tracks: tracks)
         self.logger.info(
             "camera playing",
@@ -342,7 +341,10 @@ final class RelayStream {
             )
             self.gatewaySDP = SDPWriter.write(sdp)
         } else {
-            for index in self.tracks.indices { self.tracks[index].continuity.sourceRestarted() }
+            for index in self.tracks.indices {
+                self.tracks[index].continuity.sourceRestarted()
+                self.tracks[index].sourceLock.reset()
+            }
             self.cache.reset()
             for reader in self.readers where self.videoTrack != nil { reader.waitingForKeyframe = true }
         }
@@ -462,6 +464,10 @@ final class RelayStream {
             self.dropped[reason]! += 1
             return
         }
+        guard self.tracks[trackIndex].sourceLock.accept(header.ssrc) else {
+            self.dropped[.ssrcMismatch]! += 1
+            return
+        }
         self.lastPacketAt = now
         self.tracks[trackIndex].reception.received(sequence: header.sequence, ssrc: header.ssrc)
         let (sequence, timestamp) = self.tracks[trackIndex].continuity.map(
@@ -539,6 +545,11 @@ final class RelayStream {
             break  // SDES, BYE, receiver reports: consumed, nothing for readers
         case .success(let report?):
             guard report.ssrc == self.tracks[trackIndex].reception.ssrc else { return }  // not a source we relay
+            if let last = self.tracks[trackIndex].lastSenderReportForwarded, now - last < .milliseconds(500) {
+                self.dropped[.rtcpRateLimited]! += 1
+                return
+            }
+            self.tracks[trackIndex].lastSenderReportForwarded = now
             self.tracks[trackIndex].reception.lastSR = UInt32(truncatingIfNeeded: report.ntpTime >> 16)
             self.tracks[trackIndex].reception.lastSRArrival = now
             // Only plain values are read from the track here: a copy of the whole track would share its kept

@@ -26,6 +26,9 @@ struct RelayTrack {
     /// The last sender report, regenerated for readers, sent first to a joining reader.
     var lastSenderReport: ByteBuffer?
     var reception = RTPReception()
+    var sourceLock = SourceLock()
+    /// When the last sender report was passed on to readers (they are rate-limited: a flood stops here).
+    var lastSenderReportForwarded: NIODeadline?
 
     var isVideo: Bool { self.codec != nil }
 

@@ -13,7 +13,12 @@ public struct RTPContinuity: Sendable {
     private var lastOutputSequence: UInt16
     private var lastOutputTimestamp: UInt32
     private var lastArrivalNanoseconds: Int64?
+    private var lastInputTimestamp: UInt32 = 0
     private var resyncPending = true
+
+    /// A camera timestamp further than this from where wall-clock time says it should be is a discontinuity
+    /// (a hostile or broken camera jumping by hours), handled like a new source: readers see time go on.
+    public static let maxJumpSeconds: Int64 = 10
 
     public init(outputSSRC: UInt32, clockRate: UInt32, initialSequence: UInt16, initialTimestamp: UInt32) {
         self.outputSSRC = outputSSRC
@@ -37,9 +42,12 @@ public struct RTPContinuity: Sendable {
     ) -> (
         sequence: UInt16, timestamp: UInt32
     ) {
-        if self.resyncPending || ssrc != self.sourceSSRC {
+        if self.resyncPending || ssrc != self.sourceSSRC
+            || self.jumped(timestamp, arrivalNanoseconds: arrivalNanoseconds)
+        {
             self.resync(sequence: sequence, timestamp: timestamp, ssrc: ssrc, arrivalNanoseconds: arrivalNanoseconds)
         }
+        self.lastInputTimestamp = timestamp
         let out = (sequence &+ self.sequenceOffset, timestamp &+ self.timestampOffset)
         self.lastOutputSequence = out.0
         self.lastOutputTimestamp = out.1
@@ -49,6 +57,14 @@ public struct RTPContinuity: Sendable {
 
     /// The readers' timestamp for a camera timestamp, without advancing state (for sender reports).
     public func mapTimestamp(_ timestamp: UInt32) -> UInt32 { timestamp &+ self.timestampOffset }
+
+    private func jumped(_ timestamp: UInt32, arrivalNanoseconds: Int64) -> Bool {
+        guard let last = self.lastArrivalNanoseconds else { return false }
+        let elapsedTicks = max(arrivalNanoseconds - last, 0) / 1000 * Int64(self.clockRate) / 1_000_000
+        let expected = self.lastInputTimestamp &+ UInt32(truncatingIfNeeded: elapsedTicks)
+        let deviation = Int64(Int32(bitPattern: timestamp &- expected))
+        return abs(deviation) > Self.maxJumpSeconds * Int64(self.clockRate)
+    }
 
     mutating func resync(sequence: UInt16, timestamp: UInt32, ssrc: UInt32, arrivalNanoseconds: Int64) {
         let nextSequence = self.lastOutputSequence &+ 1

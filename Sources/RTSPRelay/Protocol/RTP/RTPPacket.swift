@@ -24,6 +24,10 @@ public enum RTPDropReason: String, Error, Hashable, Sendable, CaseIterable {
     case tooLarge = "too_large"
     case unknownChannel = "unknown_channel"
     case badRTCP = "bad_rtcp"
+    /// A sender report sooner than the rate limit allows (an RTCP flood is not passed on to readers).
+    case rtcpRateLimited = "rtcp_rate_limited"
+    /// A packet from an SSRC other than the locked one (see ``SourceLock``).
+    case ssrcMismatch = "ssrc_mismatch"
 }
 
 public enum RTPCheck {

@@ -1,0 +1,88 @@
+import NIOCore
+import RTSPRelay
+
+/// What a hostile camera does: the camera is the attacker in CamGateway's threat model. Each behaviour is a switch
+/// on the simulator (``CameraSimulator/setHostile(_:)``); the relay must drop or reconnect that camera and keep
+/// serving every other one.
+public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
+    /// DESCRIBE is answered with a header block that never ends, as fast as the socket takes it.
+    case endlessResponse
+    /// DESCRIBE is answered one byte every 200 ms (slow loris).
+    case slowLoris
+    /// Accepts TCP and never answers anything.
+    case silent
+    /// A `$` frame of 65 535 bytes of junk before every frame.
+    case maximumLengthFrames
+    /// A `$` frame of length 0 before every packet.
+    case zeroLengthFrames
+    /// Copies of the packets on an interleaved channel nobody set up.
+    case unknownChannels
+    /// RTP packets with version 1.
+    case badRTPVersion
+    /// RTP packets claiming 255 bytes of padding.
+    case badRTPPadding
+    /// RTP packets with a header extension longer than the packet.
+    case badRTPExtension
+    /// 100 sender reports with every frame.
+    case rtcpFlood
+    /// RTP time jumps by three hours every second, and back.
+    case timestampJumps
+    /// A new SSRC on every packet.
+    case ssrcPerPacket
+
+    /// Mutates one RTP packet (header and payload as sent) for the packet-level behaviours.
+    func mangle(_ packet: inout ByteBuffer, frame: Int64, frameRate: Int) {
+        let base = packet.readerIndex
+        switch self {
+        case .badRTPVersion:
+            packet.setInteger(UInt8(0x40) | (packet.getInteger(at: base, as: UInt8.self)! & 0x3F), at: base)
+        case .badRTPPadding:
+            packet.setInteger(packet.getInteger(at: base, as: UInt8.self)! | 0x20, at: base)
+            packet.setInteger(UInt8(255), at: packet.writerIndex - 1)
+        case .badRTPExtension:
+            // X bit, and an extension header claiming 0xFFFF words where the payload begins.
+            packet.setInteger(packet.getInteger(at: base, as: UInt8.self)! | 0x10, at: base)
+            packet.setMultipleIntegers(UInt16(0xBEDE), UInt16(0xFFFF), at: base + 12)
+        case .timestampJumps:
+            if (frame / Int64(frameRate)) % 2 == 1 {
+                let timestamp = packet.getInteger(at: base + 4, as: UInt32.self)!
+                packet.setInteger(timestamp &+ 3 * 3600 * 90_000, at: base + 4)
+            }
+        case .ssrcPerPacket:
+            packet.setInteger(UInt32.random(in: 0...UInt32.max), at: base + 8)
+        default:
+            break
+        }
+    }
+
+    /// Extra interleaved bytes written before a packet.
+    func extraFrames(before packet: ByteBuffer, into buffer: inout ByteBuffer, ssrc: UInt32, firstOfFrame: Bool) {
+        switch self {
+        case .maximumLengthFrames where firstOfFrame:
+            buffer.writeMultipleIntegers(UInt8(ascii: "$"), UInt8(0), UInt16(0xFFFF))
+            buffer.writeRepeatingByte(0xAA, count: 0xFFFF)
+        case .zeroLengthFrames:
+            buffer.writeMultipleIntegers(UInt8(ascii: "$"), UInt8(0), UInt16(0))
+        case .unknownChannels:
+            RTSPMessageSerializer.writeInterleavedHeader(channel: 9, length: packet.readableBytes, into: &buffer)
+            buffer.writeImmutableBuffer(packet)
+        case .rtcpFlood where firstOfFrame:
+            for n in 0..<100 {
+                var report = ByteBuffer()
+                RTPWriter.writeSenderReport(
+                    into: &report,
+                    ssrc: ssrc,
+                    ntpTime: UInt64(n) << 32,
+                    rtpTime: UInt32(n),
+                    packetCount: 0,
+                    octetCount: 0,
+                    cname: "flood"
+                )
+                RTSPMessageSerializer.writeInterleavedHeader(channel: 1, length: report.readableBytes, into: &buffer)
+                buffer.writeImmutableBuffer(report)
+            }
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import CameraSimulator
+import NIOCore
+import NIOPosix
+import RTSPRelay
+import TestSupport
+import Testing
+
+/// A hostile camera beside a good one, behind one relay: for every behaviour the hostile camera is dropped or
+/// reconnected, and the good camera's reader keeps its full frame rate.
+@Suite struct HostileCameraTests {
+    struct Fixture {
+        let good: CameraSimulator
+        let bad: CameraSimulator
+        let relay: Relay
+        let port: Int
+        func url(_ camera: String) -> String { "rtsp://127.0.0.1:\(self.port)/\(camera)/main" }
+        func stats() async throws -> (good: RelayStats.Stream, bad: RelayStats.Stream) {
+            let stats = try await self.relay.stats()
+            return (stats.stream("good", "main")!, stats.stream("bad", "main")!)
+        }
+    }
+
+    static func run(_ body: (Fixture) async throws -> Void) async throws {
+        let good = try CameraSimulator()
+        let bad = try CameraSimulator()
+        try await good.start()
+        try await bad.start()
+        var cameras: [RelayConfiguration.Camera] = []
+        for (name, simulator) in [("good", good), ("bad", bad)] {
+            var camera = RelayConfiguration.Camera(
+                name: name,
+                host: "127.0.0.1",
+                port: simulator.port,
+                streams: [.init(name: "main", path: simulator.configuration.path)]
+            )
+            camera.onDemand = false
+            cameras.append(camera)
+        }
+        var configuration = RelayConfiguration(cameras: cameras)
+        configuration.port = 0
+        configuration.responseTimeout = .seconds(2)
+        configuration.stallTimeout = .seconds(2)
+        configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(1), jitter: 0.1)
+        let relay = Relay(configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        try await relay.start()
+        let fixture = Fixture(good: good, bad: bad, relay: relay, port: await relay.port)
+        do {
+            try await body(fixture)
+        } catch {
+            try? await relay.stop()
+            try? await good.stop()
+            try? await bad.stop()
+            throw error
+        }
+        try await relay.stop()
+        try await good.stop()
+        try await bad.stop()
+    }
+
+    /// Reads the good camera for `seconds` and returns its frame count (marker packets).
+    static func framesOnGoodCamera(_ fixture: Fixture, for seconds: Double) async throws -> Int {
+        let client = try await TestRTSPClient.connect(port: fixture.port)
+        _ = try await client.play(fixture.url("good"))
+        _ = try await client.interleavedFrames(count: 5)
+        _ = client.takeInterleaved()
+        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        let frames = client.takeInterleaved().compactMap(ReceivedRTP.init).filter(\.marker).count
+        #expect(!client.isClosed)
+        await client.close()
+        return frames
+    }
+
+    @Test(arguments: HostileBehaviour.allCases)
+    func hostileCameraLosesOnlyItsOwnStream(_ behaviour: HostileBehaviour) async throws {
+        try await Self.run { fixture in
+            // Both cameras up first, then the bad one turns hostile and is reconnected into its behaviour.
+            try await eventually("both cameras playing") {
+                let stats = try await fixture.stats()
+                return stats.good.upstreamUp && stats.bad.upstreamUp
+            }
+            fixture.bad.setHostile(behaviour)
+            if [.endlessResponse, .slowLoris, .silent].contains(behaviour) { fixture.bad.closeAllConnections() }
+            let badReader = try await TestRTSPClient.connect(port: fixture.port)
+            let playing = (try? await badReader.play(fixture.url("bad"), timeout: .seconds(3))) != nil
+
+            let frames = try await Self.framesOnGoodCamera(fixture, for: 4)
+            #expect(Double(frames) >= 25 * 4 * 0.85, "the good camera's reader got \(frames) frames in 4 s")
+
+            let (good, bad) = try await fixture.stats()
+            #expect(good.upstreamUp)
+            #expect(good.reconnects == 0)
+            let received = playing ? badReader.takeInterleaved() : []
+            switch behaviour {
+            case .endlessResponse, .maximumLengthFrames:
+                #expect(bad.reconnects >= 1)
+                #expect(bad.lastError?.contains("malformed") == true, "\(bad.lastError ?? "")")
+            case .slowLoris, .silent:
+                #expect(bad.reconnects >= 1)
+                #expect(bad.lastError?.contains("did not answer") == true, "\(bad.lastError ?? "")")
+            case .zeroLengthFrames:
+                #expect(bad.dropped[.tooShort, default: 0] > 0)
+                #expect(bad.packetsOut > 0 || !playing)
+            case .unknownChannels:
+                #expect(bad.dropped[.unknownChannel, default: 0] > 0)
+            case .badRTPVersion:
+                #expect(bad.dropped[.badVersion, default: 0] > 0)
+                #expect(bad.reconnects >= 1, "an all-bad stream stalls into a reconnect")
+            case .badRTPPadding:
+                #expect(bad.dropped[.badPadding, default: 0] > 0)
+            case .badRTPExtension:
+                #expect(bad.dropped[.badExtension, default: 0] > 0)
+            case .rtcpFlood:
+                #expect(bad.dropped[.rtcpRateLimited, default: 0] > 100)
+                let reports = received.filter { $0.channel == 1 }.count
+                #expect(reports <= 12, "\(reports) sender reports reached the reader in about 4 s")
+            case .timestampJumps:
+                let rtp = received.compactMap(ReceivedRTP.init)
+                #expect(rtp.count > 50)
+                let maxStep =
+                    zip(rtp, rtp.dropFirst()).map { abs(Int64(Int32(bitPattern: $1.timestamp &- $0.timestamp))) }.max()
+                    ?? 0
+                #expect(maxStep < 90_000 * 10, "the reader saw RTP time jump by \(maxStep) ticks")
+            case .ssrcPerPacket:
+                #expect(bad.dropped[.ssrcMismatch, default: 0] > 0)
+                #expect(Set(received.compactMap(ReceivedRTP.init).map(\.ssrc)).count <= 1)
+            }
+            await badReader.close()
+        }
+    }
+
+    static let cannedCases: [(String, String)] = [
+        ("redirect", "RTSP/1.0 302 Moved Temporarily\r\nCSeq: 1\r\nLocation: rtsp://203.0.113.9:554/elsewhere\r\n\r\n"),
+        (
+            "huge SDP",
+            "RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: \(hugeSDP.utf8.count)\r\n\r\n\(hugeSDP)"
+        ),
+        (
+            "absurd SDP line",
+            "RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: \(absurdSDP.utf8.count)\r\n\r\n\(absurdSDP)"
+        ),
+        (
+            "Content-Base elsewhere",
+            "RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Base: rtsp://203.0.113.9:554/evil/\r\nContent-Length: \(plainSDP.utf8.count)\r\n\r\n\(plainSDP)"
+        ),
+    ]
+    static let plainSDP =
+        "v=0\r\no=- 1 1 IN IP4 203.0.113.9\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=0\r\n"
+    static let hugeSDP =
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\n" + String(repeating: "m=video 0 RTP/AVP 96\r\n", count: 2000)
+    static let absurdSDP =
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\na=x:"
+        + String(repeating: "z", count: 10_000) + "\r\n"
+
+    @Test(arguments: cannedCases)
+    func hostileDescribeAnswers(_ name: String, _ reply: String) async throws {
+        try await Self.run { fixture in
+            try await eventually("both cameras playing") {
+                let stats = try await fixture.stats()
+                return stats.good.upstreamUp && stats.bad.upstreamUp
+            }
+            fixture.bad.respond(to: .describe, with: ByteBuffer(string: reply))
+            fixture.bad.closeAllConnections()
+            try await eventually("the hostile camera's session ended") { try await fixture.stats().bad.reconnects >= 1 }
+            try await Task.sleep(for: .seconds(1))
+            let frames = try await Self.framesOnGoodCamera(fixture, for: 2)
+            #expect(Double(frames) >= 25 * 2 * 0.85, "\(name): the good camera's reader got \(frames) frames")
+            let (_, bad) = try await fixture.stats()
+            #expect(!bad.upstreamUp, "\(name): the hostile camera's stream was accepted")
+            // Whatever the camera named, every request went to the configured camera address.
+            let port = fixture.bad.port
+            #expect(
+                fixture.bad.requestURIs.allSatisfy { $0.hasPrefix("rtsp://127.0.0.1:\(port)/") },
+                "\(fixture.bad.requestURIs)"
+            )
+            switch name {
+            case "redirect": #expect(bad.lastError?.contains("redirect") == true, "\(bad.lastError ?? "")")
+            case "huge SDP", "absurd SDP line":
+                #expect(bad.lastError?.contains("SDP") == true, "\(bad.lastError ?? "")")
+            default:
+                #expect(
+                    fixture.bad.requestCount(.setup) >= 1,
+                    "the SETUP after a foreign Content-Base went to the camera"
+                )
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ struct CamGatewayCommand: AsyncParsableCommand {
               camgw run --port 0                     # the demo on a free port
               camgw simulator --port 8555 --user admin --password-file pw.txt
             """,
-        subcommands: [RunCommand.self, SimulatorCommand.self],
+        subcommands: [RunCommand.self, SimulatorCommand.self, HashPasswordCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -63,6 +63,8 @@ struct RunCommand: AsyncParsableCommand {
             )
             demo.onDemand = false  // always on: the first viewer gets the cached keyframe at once
             relayConfiguration = RelayConfiguration(cameras: [demo])
+            // The demo serves loopback without VMS credentials, and says so; a configuration must ask for it.
+            relayConfiguration.access = ReaderAccessPolicy(allowAnonymous: true)
             demoCredentials = ("admin", password)
         }
         if let listen = self.listen { relayConfiguration.listenHost = listen }

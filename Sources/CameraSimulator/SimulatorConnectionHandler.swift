@@ -243,13 +243,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             response.status = .unsupportedTransport
             return self.write(response, context: context)
         }
-        let bootstrap = DatagramBootstrap(group: context.eventLoop)
-        let host = self.configuration.host
-        let rtpBind = bootstrap.bind(host: host, port: 0)
-        let rtcpBind = bootstrap.bind(host: host, port: 0)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let reply = response
-        rtpBind.and(rtcpBind).whenComplete { result in
+        Self.bindPortPair(on: context.eventLoop, host: self.configuration.host, attempts: 16).whenComplete { result in
             let (handler, context) = bound.value
             switch result {
             case .success(let (rtp, rtcp)):
@@ -272,6 +268,27 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                 failure.status = .internalServerError
                 handler.write(failure, context: context)
             }
+        }
+    }
+
+    /// An even RTP port and the odd one after it (RFC 3550 §11), as cameras answer `server_port`.
+    private static func bindPortPair(
+        on eventLoop: any EventLoop,
+        host: String,
+        attempts: Int
+    ) -> EventLoopFuture<(any Channel, any Channel)> {
+        DatagramBootstrap(group: eventLoop).bind(host: host, port: 0).flatMap { rtp in
+            let port = rtp.localAddress?.port ?? 1
+            let retry: @Sendable () -> EventLoopFuture<(any Channel, any Channel)> = {
+                rtp.close().flatMap {
+                    attempts > 1
+                        ? bindPortPair(on: eventLoop, host: host, attempts: attempts - 1)
+                        : rtp.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+            }
+            guard port % 2 == 0, port < 65535 else { return retry() }
+            return DatagramBootstrap(group: eventLoop).bind(host: host, port: port + 1).map { (rtp, $0) }
+                .flatMapError { _ in retry() }
         }
     }
 

@@ -21,11 +21,22 @@ import Testing
         ])
         let cameraURL = try await camera.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/Streaming/Channels/101")
         let cameraPort = try #require(cameraURL.split(separator: ":").last?.split(separator: "/").first)
+        // The VMS account, made as an admin would: the password on stdin, only its digests in the file.
+        let hashed = try await ExternalTool.run(
+            GatewayProcess.executable.path,
+            ["hash-password", "--user", "vms", "--stream", "lobby/*"],
+            input: "Vms-Secret-9\n",
+            timeout: 10
+        )
+        #expect(hashed.status == 0, "\(hashed.stderr)")
+        #expect(!hashed.stdout.contains("Vms-Secret-9"))
         let config = directory.appendingPathComponent("gateway.toml")
         try """
         [server]
         listen = "127.0.0.1"
         port = 0
+
+        \(hashed.stdout)
 
         [[camera]]
         name = "lobby"
@@ -44,11 +55,18 @@ import Testing
             "ffprobe",
             [
                 "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,width,height", "-of",
-                "csv=p=0", url,
+                "csv=p=0", url.replacingOccurrences(of: "rtsp://", with: "rtsp://vms:Vms-Secret-9@"),
             ],
             timeout: 30
         )
         #expect(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "h264,640,360", "\(probe.stderr)")
+        let anonymous = try await ExternalTool.run(
+            "ffprobe",
+            ["-v", "error", "-rtsp_transport", "tcp", url],
+            timeout: 30
+        )
+        #expect(anonymous.status != 0)
+        #expect(anonymous.stderr.contains("401"))
         #expect(await gateway.terminate() == 0)
         #expect(await camera.terminate() == 0)
         // One line per session start and stop, with reader address, camera and stream.
@@ -74,6 +92,15 @@ import Testing
             "camera 'a' is listed twice"
         ),
         ("bad port", "[server]\nport = 70000\n", "port must be 0–65535"),
+        (
+            "user with a password", "[[user]]\nname = \"vms\"\npassword = \"x\"\nstreams = [\"*\"]\n",
+            "passwords are not stored"
+        ),
+        (
+            "user with a bad network",
+            "[[user]]\nname = \"vms\"\nha1_md5 = \"0123456789abcdef0123456789abcdef\"\nstreams = [\"*\"]\nsources = [\"300.1.1.1/8\"]\n",
+            "sources must be networks"
+        ),
         ("bad name", "[[camera]]\nname = \"a b\"\naddress = \"192.0.2.1\"\n", "name must be"),
         (
             "missing password source",

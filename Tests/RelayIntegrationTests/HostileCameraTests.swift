@@ -38,6 +38,7 @@ import Testing
         }
         var configuration = RelayConfiguration(cameras: cameras)
         configuration.port = 0
+        configuration.access = ReaderAccessPolicy(allowAnonymous: true)
         configuration.responseTimeout = .seconds(2)
         configuration.stallTimeout = .seconds(2)
         configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(1), jitter: 0.1)

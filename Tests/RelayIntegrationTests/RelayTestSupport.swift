@@ -24,6 +24,9 @@ struct RelayFixture {
         var readerSocketSendBuffer: Int?
         var stallTimeout: Duration?
         var cameraTransport: RTSPClientStateMachine.LowerTransport?
+        /// nil: anonymous access (said explicitly, as the configuration must).
+        var access: ReaderAccessPolicy?
+        var maxConnectionsPerSource: Int?
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
@@ -44,11 +47,13 @@ struct RelayFixture {
         if let transport = options.cameraTransport { camera.transport = transport }
         var configuration = RelayConfiguration(cameras: [camera])
         configuration.port = 0
+        configuration.access = options.access ?? ReaderAccessPolicy(allowAnonymous: true)
         configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2), jitter: 0.1)
         if let value = options.readerMaxQueuedBytes { configuration.readerMaxQueuedBytes = value }
         if let value = options.readerMaxBehind { configuration.readerMaxBehind = value }
         if let value = options.readerSocketSendBuffer { configuration.readerSocketSendBuffer = value }
         if let value = options.stallTimeout { configuration.stallTimeout = value }
+        if let value = options.maxConnectionsPerSource { configuration.maxConnectionsPerSource = value }
         let relay = Relay(configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         try await relay.start()
         let fixture = RelayFixture(simulator: simulator, relay: relay, port: await relay.port)

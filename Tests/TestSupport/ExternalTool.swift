@@ -27,7 +27,12 @@ public struct ExternalTool: Sendable {
     }
 
     /// Runs `tool` to completion or until `timeout` seconds pass (then it is killed and `timedOut` is set).
-    public static func run(_ tool: String, _ arguments: [String], timeout: Double = 30) async throws -> Result {
+    public static func run(
+        _ tool: String,
+        _ arguments: [String],
+        input: String? = nil,
+        timeout: Double = 30
+    ) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try self.path(of: tool))
         process.arguments = arguments
@@ -35,8 +40,13 @@ public struct ExternalTool: Sendable {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         // Blocking reads get threads of their own. On the cooperative pool, or on Dispatch's global queues (as
         // wide as the machine has cores, and shared with the cooperative pool on Linux), a few of them starve
         // every other test task until the processes exit.

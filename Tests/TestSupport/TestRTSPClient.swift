@@ -142,7 +142,7 @@ public final class TestRTSPClient: Sendable {
     }
 
     /// True once the connection closed (by the peer, or after a parse error) within `timeout`.
-    public func waitUntilClosed(timeout: Duration = .seconds(5)) async -> Bool {
+    public func waitUntilClosed(timeout: Duration = .seconds(10)) async -> Bool {
         (try? await self.waitFor("close", timeout: timeout) { $0.closed ? true : nil }) ?? false
     }
 

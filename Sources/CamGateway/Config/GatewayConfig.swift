@@ -67,11 +67,34 @@ enum GatewayConfig {
         }
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
 
-        try self.checkKeys(table, allowed: ["server", "relay", "camera"], at: "top level", file: file)
+        try self.checkKeys(table, allowed: ["server", "relay", "camera", "user"], at: "top level", file: file)
         var configuration = RelayConfiguration(cameras: [])
         if let server = table["server"] {
             guard let server = server.table else { throw problem("[server] must be a table") }
-            try self.checkKeys(server, allowed: ["listen", "port", "session_timeout"], at: "[server]", file: file)
+            try self.checkKeys(
+                server,
+                allowed: [
+                    "listen", "port", "session_timeout", "allow_anonymous", "realm", "max_connections_per_source",
+                ],
+                at: "[server]",
+                file: file
+            )
+            if let value = server["allow_anonymous"] {
+                guard let allow = value.bool else { throw problem("[server] allow_anonymous must be true or false") }
+                configuration.access.allowAnonymous = allow
+            }
+            if let value = server["realm"] {
+                guard let realm = value.string, !realm.isEmpty, realm.utf8.count <= 64, !realm.contains("\""),
+                    !realm.contains(":")
+                else { throw problem("[server] realm must be 1–64 characters without quotes or colons") }
+                configuration.access.realm = realm
+            }
+            if let value = server["max_connections_per_source"] {
+                guard let count = value.int, (1...10_000).contains(count) else {
+                    throw problem("[server] max_connections_per_source must be 1–10000")
+                }
+                configuration.maxConnectionsPerSource = count
+            }
             if let listen = server["listen"] {
                 guard let value = listen.string else { throw problem("[server] listen must be a string") }
                 configuration.listenHost = value
@@ -154,7 +177,71 @@ enum GatewayConfig {
                 configuration.cameras.append(parsed)
             }
         }
+        if let users = table["user"] {
+            guard let array = users.array else { throw problem("user must be an array of tables ([[user]])") }
+            for (index, element) in array.enumerated() {
+                guard let user = element.table else { throw problem("user #\(index + 1) must be a table") }
+                let parsed = try self.user(user, index: index, file: file)
+                guard !configuration.access.users.contains(where: { $0.name == parsed.name }) else {
+                    throw problem("user '\(parsed.name)' is listed twice")
+                }
+                configuration.access.users.append(parsed)
+            }
+        }
         return configuration
+    }
+
+    /// A VMS user: HA1 digests only (`camgw hash-password` makes them), the streams it may read, and optionally
+    /// the networks it may connect from.
+    private static func user(_ table: TOMLTable, index: Int, file: String) throws(Problem) -> ReaderAccessPolicy.User {
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+        try self.checkKeys(
+            table,
+            allowed: ["name", "ha1_md5", "ha1_sha256", "streams", "sources", "password"],
+            at: "user #\(index + 1)",
+            file: file
+        )
+        guard let name = table["name"]?.string, StreamPath.isName(name) else {
+            throw problem("user #\(index + 1): name must be 1–64 characters of A–Z a–z 0–9 . _ -")
+        }
+        if table["password"] != nil {
+            throw problem("user '\(name)': passwords are not stored; put the output of 'camgw hash-password' here")
+        }
+        func hex(_ key: String, length: Int) throws(Problem) -> String? {
+            guard let value = table[key] else { return nil }
+            guard let text = value.string, text.utf8.count == length,
+                text.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+            else {
+                throw problem("user '\(name)': \(key) must be \(length) lower-case hex digits")
+            }
+            return text
+        }
+        let md5 = try hex("ha1_md5", length: 32)
+        let sha256 = try hex("ha1_sha256", length: 64)
+        guard md5 != nil || sha256 != nil else { throw problem("user '\(name)': needs ha1_md5 and/or ha1_sha256") }
+        guard let streamValues = table["streams"]?.array, !streamValues.isEmpty else {
+            throw problem("user '\(name)': streams must list \"camera/stream\", \"camera/*\" or \"*\"")
+        }
+        var streams: [String] = []
+        for value in streamValues {
+            guard let pattern = value.string else { throw problem("user '\(name)': streams must be strings") }
+            let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+            let valid =
+                pattern == "*"
+                || (parts.count == 2 && StreamPath.isName(parts[0]) && (parts[1] == "*" || StreamPath.isName(parts[1])))
+            guard valid else {
+                throw problem("user '\(name)': stream pattern '\(pattern)' is not camera/stream, camera/* or *")
+            }
+            streams.append(pattern)
+        }
+        var sources: [CIDR] = []
+        for value in table["sources"]?.array ?? TOMLArray() {
+            guard let text = value.string, let network = CIDR(text) else {
+                throw problem("user '\(name)': sources must be networks such as \"198.51.100.0/24\"")
+            }
+            sources.append(network)
+        }
+        return .init(name: name, ha1MD5: md5, ha1SHA256: sha256, streams: streams, sources: sources)
     }
 
     private static func camera(

@@ -12,6 +12,11 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     private var stream: RelayStream?
     private var timer: Scheduled<Void>?
     private var address = "?"
+    private var sourceIP = ""
+    private var overConnectionLimit = false
+    /// The Digest nonce of this connection's challenges.
+    private let nonce = randomHex(bytes: 16)
+    private var user: String?
 
     init(core: RelayCore) {
         self.core = core
@@ -22,6 +27,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.address = context.channel.remoteAddress?.description ?? "?"
+        self.sourceIP = context.channel.remoteAddress?.ipAddress ?? ""
+        self.overConnectionLimit = !self.core.connectionOpened(from: self.sourceIP)
         self.scheduleTimer(context: context)
         context.fireChannelActive()
     }
@@ -34,6 +41,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.core.connectionClosed(from: self.sourceIP)
         self.timer?.cancel()
         self.detach(reason: "connection closed")
         context.fireChannelInactive()
@@ -42,6 +50,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch Self.unwrapInboundIn(data) {
         case .request(let request):
+            guard self.admit(request, context: context) else { return }
             self.run(self.machine.received(request, now: .now()), context: context)
         case .interleaved:
             // Receiver reports from the VMS: they prove the reader is alive, and are not forwarded to the camera.
@@ -62,6 +71,66 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
             )
         }
         context.close(promise: nil)
+    }
+
+    // MARK: Access
+
+    /// Connection limit, failed-login limit and the access policy, before the request reaches the state machine.
+    private func admit(_ request: RTSPRequest, context: ChannelHandlerContext) -> Bool {
+        let cseq = request.cseq ?? 0
+        if self.overConnectionLimit {
+            self.write(self.response(.serviceUnavailable, cseq: cseq), context: context)
+            context.close(promise: nil)
+            return false
+        }
+        guard [.describe, .setup, .play].contains(request.method) else { return true }
+        let now = NIODeadline.now()
+        let path = StreamPath.parse(request.uri).map(\.path).flatMap { self.core.stream($0) != nil ? $0 : nil }
+        let policy = self.core.configuration.access
+        if self.core.loginFailures.isLimited(self.sourceIP, now: now) {
+            var refused = self.response(.unauthorized, cseq: cseq)
+            for challenge in policy.challenges(nonce: self.nonce, isTLS: false) {
+                refused.headers.add(name: RTSPHeaders.wwwAuthenticate, value: challenge)
+            }
+            self.write(refused, context: context)
+            return false
+        }
+        switch policy.decide(request, path: path, source: self.sourceIP, nonce: self.nonce, isTLS: false) {
+        case .allowed(let user):
+            if let user, self.user != user {
+                self.user = user
+                self.core.logger.info(
+                    "reader authenticated",
+                    metadata: ["reader": "\(self.address)", "user": "\(user)"]
+                )
+            }
+            return true
+        case .challenge(let challenges, let failure):
+            if let failure {
+                let limited = self.core.loginFailures.recordFailure(self.sourceIP, now: now)
+                self.core.logger.notice(
+                    limited ? "failed logins over the limit: refusing this source for a while" : "failed login",
+                    metadata: ["reader": "\(self.address)", "reason": "\(failure)"]
+                )
+            }
+            var refused = self.response(.unauthorized, cseq: cseq)
+            for challenge in challenges { refused.headers.add(name: RTSPHeaders.wwwAuthenticate, value: challenge) }
+            self.write(refused, context: context)
+            return false
+        case .forbidden(let user):
+            self.core.logger.notice(
+                "reader not allowed this stream",
+                metadata: ["reader": "\(self.address)", "user": "\(user)"]
+            )
+            self.write(self.response(.forbidden, cseq: cseq), context: context)
+            return false
+        }
+    }
+
+    private func response(_ status: RTSPStatus, cseq: UInt32) -> RTSPResponse {
+        var response = RTSPResponse(status: status)
+        response.headers.add(name: RTSPHeaders.cseq, value: String(cseq))
+        return response
     }
 
     // MARK: Actions

@@ -43,6 +43,12 @@ public struct RelayConfiguration: Sendable, Hashable {
     }
 
     public var cameras: [Camera]
+    /// Who may read what. With no users and `allowAnonymous` false (the default), every read is refused.
+    public var access = ReaderAccessPolicy()
+    /// Concurrent connections from one source address; past it a connection's requests get 503.
+    public var maxConnectionsPerSource = 32
+    /// Failed logins from one source address per minute before it is refused outright for a while.
+    public var loginFailureLimit = 10
     public var listenHost = "127.0.0.1"
     public var port = 8554
     /// Seconds a VMS session lives without a request (RFC 2326 §12.37); 60 is what VMSes expect.

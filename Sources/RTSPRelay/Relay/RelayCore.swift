@@ -14,11 +14,25 @@ final class RelayCore: @unchecked Sendable {
     private var serverChannel: (any Channel)?
     private var housekeeping: Scheduled<Void>?
     private var nextReaderID = 0
+    private var connectionsBySource: [String: Int] = [:]
+    var loginFailures: LoginFailureLimiter
 
     init(configuration: RelayConfiguration, eventLoop: any EventLoop, logger: Logger) {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = logger
+        self.loginFailures = LoginFailureLimiter(limit: configuration.loginFailureLimit)
+    }
+
+    /// Counts a new connection from `source`; false when the source is over its limit.
+    func connectionOpened(from source: String) -> Bool {
+        self.connectionsBySource[source, default: 0] += 1
+        return self.connectionsBySource[source]! <= self.configuration.maxConnectionsPerSource
+    }
+
+    func connectionClosed(from source: String) {
+        guard let count = self.connectionsBySource[source] else { return }
+        self.connectionsBySource[source] = count > 1 ? count - 1 : nil
     }
 
     var upstreamLimits: RTSPLimits {

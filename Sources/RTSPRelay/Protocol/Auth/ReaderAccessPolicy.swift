@@ -1,0 +1,168 @@
+import NIOCore
+
+/// Who may read which stream from the gateway (the VMS side), as a value type: a request and what is known of its
+/// connection in, a decision out.
+///
+/// Passwords are never stored: each user has H(name:realm:password) for MD5 and for SHA-256 (the Digest HA1).
+/// Digest SHA-256 and MD5 are offered (SHA-256 first; clients that cannot use it, ffmpeg 5 among them, take the
+/// MD5 challenge); Basic is accepted only over TLS, and offered only there. A refusal never tells whether the user
+/// or the path exists: an unauthenticated request gets 401 whatever it names, an authenticated one 403 for any
+/// stream it may not read, existing or not.
+public struct ReaderAccessPolicy: Sendable, Hashable {
+    public struct User: Sendable, Hashable {
+        public var name: String
+        /// Lower-case hex H(name:realm:password) with MD5 and with SHA-256; either may be absent.
+        public var ha1MD5: String?
+        public var ha1SHA256: String?
+        /// `camera/stream`, `camera/*` or `*`.
+        public var streams: [String]
+        /// Source networks the user may connect from; empty means any.
+        public var sources: [CIDR]
+
+        public init(name: String, ha1MD5: String?, ha1SHA256: String?, streams: [String], sources: [CIDR] = []) {
+            self.name = name
+            self.ha1MD5 = ha1MD5
+            self.ha1SHA256 = ha1SHA256
+            self.streams = streams
+            self.sources = sources
+        }
+
+        /// The user with HA1s computed from a password (for tests and the CLI; the config stores only HA1s).
+        public static func withPassword(
+            _ name: String,
+            _ password: String,
+            realm: String,
+            streams: [String],
+            sources: [CIDR] = []
+        ) -> User {
+            User(
+                name: name,
+                ha1MD5: DigestAlgorithm.md5.hash("\(name):\(realm):\(password)"),
+                ha1SHA256: DigestAlgorithm.sha256.hash("\(name):\(realm):\(password)"),
+                streams: streams,
+                sources: sources
+            )
+        }
+
+        public func mayRead(_ path: StreamPath) -> Bool {
+            self.streams.contains { pattern in
+                pattern == "*" || pattern == "\(path.camera)/\(path.stream)" || pattern == "\(path.camera)/*"
+            }
+        }
+    }
+
+    public enum Decision: Hashable, Sendable {
+        case allowed(user: String?)
+        /// 401 with these `WWW-Authenticate` values; `failure` says whether credentials were given and wrong (a
+        /// failed login, which counts towards the source's rate limit) or just missing.
+        case challenge([String], failure: String?)
+        /// 403: authenticated, but not for this stream.
+        case forbidden(user: String)
+    }
+
+    public var realm: String
+    public var users: [User]
+    /// Only when the configuration says so explicitly.
+    public var allowAnonymous: Bool
+
+    public init(realm: String = "CamGateway", users: [User] = [], allowAnonymous: Bool = false) {
+        self.realm = realm
+        self.users = users
+        self.allowAnonymous = allowAnonymous
+    }
+
+    /// Decides a request for `path` (nil when the request names no stream the gateway could serve).
+    public func decide(
+        _ request: RTSPRequest,
+        path: StreamPath?,
+        source: String,
+        nonce: String,
+        isTLS: Bool
+    ) -> Decision {
+        if self.allowAnonymous { return .allowed(user: nil) }
+        let challenges = self.challenges(nonce: nonce, isTLS: isTLS)
+        guard let value = request.headers[RTSPHeaders.authorization] else {
+            return .challenge(challenges, failure: nil)
+        }
+        guard let credentials = try? AuthenticationParameters.parseList(value).first else {
+            return .challenge(challenges, failure: "unparsable Authorization")
+        }
+        let user: User
+        if credentials.isScheme("Basic") {
+            guard isTLS else { return .challenge(challenges, failure: "Basic credentials without TLS") }
+            guard let token = credentials.token, let decoded = base64Decode(token),
+                let text = String(validating: decoded, as: UTF8.self), let colon = text.firstIndex(of: ":"),
+                let known = self.users.first(where: { $0.name == text[..<colon] }),
+                let stored = known.ha1SHA256,
+                constantTimeEquals(
+                    DigestAlgorithm.sha256.hash("\(known.name):\(self.realm):\(text[text.index(after: colon)...])"),
+                    stored
+                )
+            else { return .challenge(challenges, failure: "wrong Basic credentials") }
+            user = known
+        } else {
+            guard let algorithm = DigestAlgorithm(parameter: credentials["algorithm"]),
+                algorithm == .md5 || algorithm == .sha256,
+                let name = credentials["username"]
+            else { return .challenge(challenges, failure: "unsupported credentials") }
+            let verifier = DigestVerifier(realm: self.realm, algorithm: algorithm)
+            let known = self.users.first { $0.name == name }
+            let verified = verifier.verify(
+                credentials,
+                method: request.method,
+                isValidNonce: { $0 == nonce },
+                storedHA1: { _ in algorithm == .md5 ? known?.ha1MD5 : known?.ha1SHA256 }
+            )
+            guard verified != nil, let known else {
+                return .challenge(
+                    challenges,
+                    failure: "wrong Digest credentials for '\(RTSPError.excerpt(name, limit: 32))'"
+                )
+            }
+            user = known
+        }
+        // A source outside the user's networks is a failed login, not a hint that the user exists.
+        guard user.sources.isEmpty || user.sources.contains(where: { $0.contains(source) }) else {
+            return .challenge(challenges, failure: "user '\(user.name)' from a source outside its networks")
+        }
+        guard let path, user.mayRead(path) else { return .forbidden(user: user.name) }
+        return .allowed(user: user.name)
+    }
+
+    public func challenges(nonce: String, isTLS: Bool) -> [String] {
+        var values = [
+            DigestVerifier(realm: self.realm, algorithm: .sha256).challenge(nonce: nonce),
+            DigestVerifier(realm: self.realm, algorithm: .md5).challenge(nonce: nonce),
+        ]
+        if isTLS { values.append("Basic realm=\(HeaderParameters.quote(self.realm))") }
+        return values
+    }
+}
+
+/// Failed logins per source address: past `limit` in `window`, the source is refused without its credentials
+/// being looked at until the window has passed.
+public struct LoginFailureLimiter: Sendable {
+    public let limit: Int
+    public let window: TimeAmount
+    private var failures: [String: [NIODeadline]] = [:]
+
+    public init(limit: Int = 10, window: TimeAmount = .seconds(60)) {
+        self.limit = limit
+        self.window = window
+    }
+
+    public func isLimited(_ source: String, now: NIODeadline) -> Bool {
+        (self.failures[source]?.filter { now - $0 < self.window }.count ?? 0) >= self.limit
+    }
+
+    /// Records a failure; returns true when this one reached the limit (log it once, then stay quiet).
+    public mutating func recordFailure(_ source: String, now: NIODeadline) -> Bool {
+        var recent = (self.failures[source] ?? []).filter { now - $0 < self.window }
+        recent.append(now)
+        self.failures[source] = Array(recent.suffix(self.limit))
+        if self.failures.count > 4096 {  // bounded: forget sources whose failures have all expired
+            self.failures = self.failures.filter { $0.value.contains { now - $0 < self.window } }
+        }
+        return recent.count == self.limit
+    }
+}

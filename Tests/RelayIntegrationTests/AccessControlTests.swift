@@ -1,0 +1,140 @@
+import Foundation
+import RTSPRelay
+import TestSupport
+import Testing
+
+/// VMS-side access control through the real socket, with ffmpeg as the client where it can be (ffmpeg 5.1 answers
+/// only Digest MD5: offered SHA-256 first and MD5 second, it takes MD5), and our own client for SHA-256.
+@Suite struct AccessControlTests {
+    static let realm = "CamGateway"
+    static let policy = ReaderAccessPolicy(
+        realm: realm,
+        users: [
+            .withPassword("vms", "right-pass", realm: realm, streams: ["cam/*"]),
+            .withPassword("lobbyonly", "lobby-pass", realm: realm, streams: ["lobby/main"]),
+            .withPassword("remote", "remote-pass", realm: realm, streams: ["*"], sources: [CIDR("198.51.100.0/24")!]),
+        ]
+    )
+
+    static func ffprobe(_ url: String) async throws -> ExternalTool.Result {
+        try await ExternalTool.run(
+            "ffprobe",
+            ["-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name", "-of", "csv=p=0", url],
+            timeout: 30
+        )
+    }
+
+    static func withCredentials(_ url: String, _ user: String, _ password: String) -> String {
+        url.replacingOccurrences(of: "rtsp://", with: "rtsp://\(user):\(password)@")
+    }
+
+    @Test func ffmpegWithRightAndWrongDigestMD5() async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            let good = try await Self.ffprobe(Self.withCredentials(fixture.url, "vms", "right-pass"))
+            #expect(good.stdout.contains("h264"), "\(good.stderr)")
+            let wrong = try await Self.ffprobe(Self.withCredentials(fixture.url, "vms", "wrong-pass"))
+            #expect(wrong.status != 0)
+            #expect(wrong.stderr.contains("401"))
+            let anonymous = try await Self.ffprobe(fixture.url)
+            #expect(anonymous.stderr.contains("401"))
+            // A user that exists but may not read this camera: 403; the stream is not revealed either way.
+            let notAllowed = try await Self.ffprobe(Self.withCredentials(fixture.url, "lobbyonly", "lobby-pass"))
+            #expect(notAllowed.stderr.contains("403"), "\(notAllowed.stderr)")
+        }
+    }
+
+    @Test(arguments: [DigestAlgorithm.sha256, .md5])
+    func ourClientWithEachDigest(_ algorithm: DigestAlgorithm) async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            var authenticator = RTSPClientAuthenticator(username: "vms", password: "right-pass")
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            let challenge = try await client.request(.describe, fixture.url)
+            #expect(challenge.status == .unauthorized)
+            let offered = challenge.headers.values(RTSPHeaders.wwwAuthenticate)
+            #expect(offered.count == 2, "Digest SHA-256 and MD5, no Basic without TLS: \(offered)")
+            #expect(offered.first?.contains("SHA-256") == true)
+            try authenticator.receivedChallenges(
+                offered.filter { algorithm == .md5 ? !$0.contains("SHA-256") : $0.contains("SHA-256") }
+            )
+            #expect(authenticator.scheme == .digest(algorithm))
+            let header = authenticator.authorization(method: .describe, uri: fixture.url)
+            let value = try #require(header)
+            let described = try await client.request(
+                .describe,
+                fixture.url,
+                headers: [RTSPHeaders.authorization: value]
+            )
+            #expect(described.status == .ok)
+            await client.close()
+        }
+    }
+
+    @Test func basicIsRefusedWithoutTLS() async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            let token = base64Encode(Array("vms:right-pass".utf8))
+            let response = try await client.request(
+                .describe,
+                fixture.url,
+                headers: [RTSPHeaders.authorization: "Basic \(token)"]
+            )
+            #expect(response.status == .unauthorized)
+            await client.close()
+        }
+    }
+
+    @Test func sourceOutsideTheUsersNetworksIsAFailedLogin() async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            // "remote" may read everything, but only from 198.51.100.0/24; this test connects from 127.0.0.1.
+            let result = try await Self.ffprobe(Self.withCredentials(fixture.url, "remote", "remote-pass"))
+            #expect(result.status != 0)
+            #expect(result.stderr.contains("401"))
+        }
+    }
+
+    /// Unknown users, wrong passwords and unknown streams all answer alike when unauthenticated.
+    @Test func refusalsDoNotRevealUsersOrPaths() async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            let unknownPath = try await client.request(.describe, "rtsp://127.0.0.1:\(fixture.port)/nope/main")
+            let knownPath = try await client.request(.describe, fixture.url)
+            #expect(unknownPath.status == .unauthorized && knownPath.status == .unauthorized)
+            var authenticator = RTSPClientAuthenticator(username: "vms", password: "right-pass")
+            try authenticator.receivedChallenges(knownPath.headers.values(RTSPHeaders.wwwAuthenticate))
+            let uri = "rtsp://127.0.0.1:\(fixture.port)/nope/main"
+            let header = authenticator.authorization(method: .describe, uri: uri)
+            let value = try #require(header)
+            let forbidden = try await client.request(.describe, uri, headers: [RTSPHeaders.authorization: value])
+            #expect(forbidden.status == .forbidden, "an unknown stream looks like one the user may not read")
+            await client.close()
+        }
+    }
+
+    @Test func failedLoginsAreRateLimitedPerSource() async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            for _ in 0..<10 {
+                let wrong = try await Self.ffprobe(Self.withCredentials(fixture.url, "vms", "guess"))
+                #expect(wrong.stderr.contains("401"))
+            }
+            // Past the limit even the right password is refused from this source for a while.
+            let right = try await Self.ffprobe(Self.withCredentials(fixture.url, "vms", "right-pass"))
+            #expect(right.status != 0)
+            #expect(right.stderr.contains("401"))
+        }
+    }
+
+    @Test func connectionsPerSourceAreLimited() async throws {
+        var options = RelayFixture.Options()
+        options.maxConnectionsPerSource = 2
+        try await RelayFixture.run(options) { fixture in
+            let a = try await TestRTSPClient.connect(port: fixture.port)
+            let b = try await TestRTSPClient.connect(port: fixture.port)
+            let c = try await TestRTSPClient.connect(port: fixture.port)
+            #expect(try await a.request(.options, "*").status == .ok)
+            #expect(try await c.request(.options, "*", timeout: .seconds(3)).status == .serviceUnavailable)
+            #expect(await c.waitUntilClosed())
+            await b.close()
+            await a.close()
+        }
+    }
+}

@@ -17,7 +17,7 @@ import Testing
             _ = try await client.play(simulator.url)
             // Two seconds of 25 fps video: the stream starts at a keyframe.
             let frames = try await client.interleavedFrames(count: 250, timeout: .seconds(10))
-            let rtp = frames.filter { $0.channel == 0 }.compactMap(RTPHeader.init)
+            let rtp = frames.filter { $0.channel == 0 }.compactMap(ReceivedRTP.init)
             let rtcp = frames.filter { $0.channel == 1 }
             #expect(rtp.count > 100)
             #expect(rtp.allSatisfy { $0.payloadType == 96 && $0.ssrc == rtp[0].ssrc })
@@ -147,12 +147,12 @@ import Testing
         try await withSimulator { simulator in
             let first = try await TestRTSPClient.connect(port: simulator.port)
             _ = try await first.play(simulator.url)
-            let before = try #require(try await first.interleavedFrames(count: 3).compactMap(RTPHeader.init).first)
+            let before = try #require(try await first.interleavedFrames(count: 3).compactMap(ReceivedRTP.init).first)
             simulator.restart()
             #expect(await first.waitUntilClosed())
             let second = try await TestRTSPClient.connect(port: simulator.port)
             _ = try await second.play(simulator.url)
-            let after = try #require(try await second.interleavedFrames(count: 3).compactMap(RTPHeader.init).first)
+            let after = try #require(try await second.interleavedFrames(count: 3).compactMap(ReceivedRTP.init).first)
             #expect(after.ssrc != before.ssrc)
             #expect(after.timestamp != before.timestamp)
             #expect(simulator.sessionsOpened == 2)

@@ -81,26 +81,3 @@ func eventually(timeout: Duration = .seconds(10), _ what: String, _ condition: (
         try await Task.sleep(for: .milliseconds(20))
     }
 }
-
-/// Sequence number, timestamp, SSRC and marker of an RTP packet as a reader received it.
-struct ReceivedRTP {
-    var sequence: UInt16
-    var timestamp: UInt32
-    var ssrc: UInt32
-    var marker: Bool
-
-    init?(_ frame: InterleavedFrame) {
-        let p = frame.payload
-        guard
-            let (b0, b1, sequence, timestamp, ssrc) = p.getMultipleIntegers(
-                at: p.readerIndex,
-                as: (UInt8, UInt8, UInt16, UInt32, UInt32).self
-            ),
-            b0 >> 6 == 2, frame.channel % 2 == 0
-        else { return nil }
-        self.sequence = sequence
-        self.timestamp = timestamp
-        self.ssrc = ssrc
-        self.marker = b1 & 0x80 != 0
-    }
-}

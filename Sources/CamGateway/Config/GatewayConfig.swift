@@ -79,8 +79,8 @@ enum GatewayConfig {
                 at: "[server]",
                 file: file
             )
-            if let value = server["allow_anonymous"] {
-                guard let allow = value.bool else { throw problem("[server] allow_anonymous must be true or false") }
+            let place = "[server]"
+            if let allow = try self.boolean(server, "allow_anonymous", place, file) {
                 configuration.access.allowAnonymous = allow
             }
             if let value = server["realm"] {
@@ -89,27 +89,16 @@ enum GatewayConfig {
                 else { throw problem("[server] realm must be 1–64 characters without quotes or colons") }
                 configuration.access.realm = realm
             }
-            if let value = server["max_connections_per_source"] {
-                guard let count = value.int, (1...10_000).contains(count) else {
-                    throw problem("[server] max_connections_per_source must be 1–10000")
-                }
-                configuration.maxConnectionsPerSource = count
-            }
             if let listen = server["listen"] {
                 guard let value = listen.string else { throw problem("[server] listen must be a string") }
                 configuration.listenHost = value
             }
-            if let port = server["port"] {
-                guard let value = port.int, (0...65535).contains(value) else {
-                    throw problem("[server] port must be 0–65535")
-                }
-                configuration.port = value
+            if let count = try self.integer(server, "max_connections_per_source", 1...10_000, place, file) {
+                configuration.maxConnectionsPerSource = count
             }
-            if let timeout = server["session_timeout"] {
-                guard let value = timeout.int, (5...3600).contains(value) else {
-                    throw problem("[server] session_timeout must be 5–3600 seconds")
-                }
-                configuration.sessionTimeout = value
+            if let port = try self.integer(server, "port", 0...65535, place, file) { configuration.port = port }
+            if let timeout = try self.integer(server, "session_timeout", 5...3600, place, file) {
+                configuration.sessionTimeout = timeout
             }
         }
         if let relay = table["relay"] {
@@ -123,41 +112,30 @@ enum GatewayConfig {
                 at: "[relay]",
                 file: file
             )
-            if let value = relay["stall_timeout"] {
-                guard let seconds = value.double ?? value.int.map(Double.init), seconds >= 1, seconds <= 300 else {
-                    throw problem("[relay] stall_timeout must be 1–300 seconds")
-                }
-                configuration.stallTimeout = .milliseconds(Int(seconds * 1000))
+            let place = "[relay]"
+            if let value = try self.seconds(relay, "stall_timeout", 1...300, place, file) {
+                configuration.stallTimeout = value
             }
-            if let value = relay["reader_max_queued_bytes"] {
-                guard let bytes = value.int, bytes >= 64 * 1024, bytes <= 256 * 1024 * 1024 else {
-                    throw problem("[relay] reader_max_queued_bytes must be 64 KiB – 256 MiB")
-                }
-                configuration.readerMaxQueuedBytes = bytes
+            if let value = try self.seconds(relay, "reader_max_behind", 0.5...120, place, file) {
+                configuration.readerMaxBehind = value
             }
-            if let value = relay["reader_max_behind"] {
-                guard let seconds = value.double ?? value.int.map(Double.init), seconds >= 0.5, seconds <= 120 else {
-                    throw problem("[relay] reader_max_behind must be 0.5–120 seconds")
-                }
-                configuration.readerMaxBehind = .milliseconds(Int(seconds * 1000))
+            if let value = try self.integer(
+                relay,
+                "reader_max_queued_bytes",
+                64 * 1024...256 * 1024 * 1024,
+                place,
+                file
+            ) {
+                configuration.readerMaxQueuedBytes = value
             }
-            if let value = relay["max_readers_per_stream"] {
-                guard let count = value.int, (1...10_000).contains(count) else {
-                    throw problem("[relay] max_readers_per_stream must be 1–10000")
-                }
-                configuration.maxReadersPerStream = count
+            if let value = try self.integer(relay, "max_readers_per_stream", 1...10_000, place, file) {
+                configuration.maxReadersPerStream = value
             }
-            if let value = relay["max_readers"] {
-                guard let count = value.int, (1...100_000).contains(count) else {
-                    throw problem("[relay] max_readers must be 1–100000")
-                }
-                configuration.maxReaders = count
+            if let value = try self.integer(relay, "max_readers", 1...100_000, place, file) {
+                configuration.maxReaders = value
             }
-            if let value = relay["max_packet_size"] {
-                guard let bytes = value.int, bytes >= 1500, bytes <= 65535 else {
-                    throw problem("[relay] max_packet_size must be 1500–65535")
-                }
-                configuration.maxPacketSize = bytes
+            if let value = try self.integer(relay, "max_packet_size", 1500...65535, place, file) {
+                configuration.maxPacketSize = value
             }
         }
         if let cameras = table["camera"] {
@@ -269,13 +247,8 @@ enum GatewayConfig {
         else {
             throw problem("camera '\(name)': address must be a host name or IP address")
         }
-        var port = 554
-        if let value = table["port"] {
-            guard let number = value.int, (1...65535).contains(number) else {
-                throw problem("camera '\(name)': port must be 1–65535")
-            }
-            port = number
-        }
+        let place = "camera '\(name)'"
+        let port = try self.integer(table, "port", 1...65535, place, file) ?? 554
         guard let streams = table["stream"]?.array, !streams.isEmpty else {
             throw problem("camera '\(name)': needs at least one [[camera.stream]]")
         }
@@ -302,16 +275,8 @@ enum GatewayConfig {
             default: throw problem("camera '\(name)': transport must be \"tcp\" or \"udp\"")
             }
         }
-        if let onDemand = table["on_demand"] {
-            guard let value = onDemand.bool else { throw problem("camera '\(name)': on_demand must be true or false") }
-            camera.onDemand = value
-        }
-        if let linger = table["linger"] {
-            guard let seconds = linger.double ?? linger.int.map(Double.init), seconds >= 0, seconds <= 3600 else {
-                throw problem("camera '\(name)': linger must be 0–3600 seconds")
-            }
-            camera.linger = .milliseconds(Int(seconds * 1000))
-        }
+        if let onDemand = try self.boolean(table, "on_demand", place, file) { camera.onDemand = onDemand }
+        if let linger = try self.seconds(table, "linger", 0...3600, place, file) { camera.linger = linger }
         if table["password"] != nil {
             throw problem("camera '\(name)': inline password refused; use password_file (mode 0600) or password_env")
         }
@@ -336,6 +301,57 @@ enum GatewayConfig {
             }
         }
         return camera
+    }
+
+    // MARK: Typed values, each refused with its place and allowed range
+
+    private static func integer(
+        _ table: TOMLTable,
+        _ key: String,
+        _ range: ClosedRange<Int>,
+        _ place: String,
+        _ file: String
+    ) throws(Problem) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let number = value.int, range.contains(number) else {
+            throw Problem(
+                file: file,
+                line: nil,
+                reason: "\(place) \(key) must be \(range.lowerBound)–\(range.upperBound)"
+            )
+        }
+        return number
+    }
+
+    private static func seconds(
+        _ table: TOMLTable,
+        _ key: String,
+        _ range: ClosedRange<Double>,
+        _ place: String,
+        _ file: String
+    ) throws(Problem) -> Duration? {
+        guard let value = table[key] else { return nil }
+        guard let seconds = value.double ?? value.int.map(Double.init), range.contains(seconds) else {
+            throw Problem(
+                file: file,
+                line: nil,
+                reason: "\(place) \(key) must be \(range.lowerBound)–\(range.upperBound) seconds"
+            )
+        }
+        return .milliseconds(Int(seconds * 1000))
+    }
+
+    private static func boolean(
+        _ table: TOMLTable,
+        _ key: String,
+        _ place: String,
+        _ file: String
+    ) throws(Problem) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let flag = value.bool else {
+            throw Problem(file: file, line: nil, reason: "\(place) \(key) must be true or false")
+        }
+        return flag
     }
 
     private static func checkKeys(

@@ -34,7 +34,7 @@ import Testing
             Self.request(.setup, url + "/trackID=0", cseq: 1, [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]),
             now: t0
         )
-        #expect(setup == .setup(StreamPath(camera: "lobby", stream: "main"), track: 0, cseq: 1))
+        #expect(setup == .setup(StreamPath(camera: "lobby", stream: "main"), track: 0, udpClientPorts: nil, cseq: 1))
         _ = machine.setupCompleted(.success(2), cseq: 1)
         let play = machine.received(Self.request(.play, cseq: 2, [("Session", id)]), now: t0)
         #expect(
@@ -127,7 +127,8 @@ import Testing
     }
 
     @Test(arguments: [
-        "RTP/AVP;unicast;client_port=5000-5001", "RTP/AVP/TCP;multicast", "RTP/AVP/TCP;unicast;destination=203.0.113.5",
+        "RTP/AVP;unicast", "RTP/AVP/TCP;multicast", "RTP/AVP/TCP;unicast;destination=203.0.113.5",
+        "RTP/AVP;unicast;client_port=5000-5001;destination=203.0.113.5", "RTP/SAVP;unicast;client_port=5000-5001",
         "bogus",
     ])
     func unsupportedTransports(_ transport: String) {
@@ -139,6 +140,45 @@ import Testing
     }
 
     /// A session id is bound to the connection that created it: another connection replaying it gets 454.
+    @Test func udpSetupAnswersWithServerPorts() {
+        var machine = Self.machine()
+        let action = machine.received(
+            Self.request(
+                .setup,
+                Self.url + "/trackID=0",
+                cseq: 1,
+                [("Transport", "RTP/AVP;unicast;client_port=5000-5001")]
+            ),
+            now: Self.t0
+        )
+        #expect(
+            action
+                == .setup(
+                    StreamPath(camera: "lobby", stream: "main"),
+                    track: 0,
+                    udpClientPorts: .init(first: 5000, last: 5001),
+                    cseq: 1
+                )
+        )
+        let response = Self.response(
+            machine.setupCompleted(.success(2), cseq: 1, serverPorts: .init(first: 30000, last: 30001))
+        )
+        #expect(response?.headers["Transport"] == "RTP/AVP;unicast;client_port=5000-5001;server_port=30000-30001")
+        // TCP and UDP do not mix in one session.
+        let mixed = Self.response(
+            machine.received(
+                Self.request(
+                    .setup,
+                    Self.url + "/trackID=1",
+                    cseq: 2,
+                    [("Transport", "RTP/AVP/TCP;interleaved=2-3"), ("Session", "S1")]
+                ),
+                now: Self.t0
+            )
+        )
+        #expect(mixed?.status == .unsupportedTransport)
+    }
+
     @Test func sessionReplayOnAnotherConnection() {
         _ = Self.playing("S1")
         var other = Self.machine(sessionID: "S2")

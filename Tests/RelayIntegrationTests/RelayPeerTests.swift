@@ -50,6 +50,35 @@ import Testing
         }
     }
 
+    /// UDP readers: ffmpeg and GStreamer get RTP and RTCP on port pairs of the gateway, alongside a TCP reader,
+    /// from the one camera session.
+    @Test func ffmpegAndGStreamerReadOverUDP() async throws {
+        try await RelayFixture.run { fixture in
+            let url = fixture.url
+            async let ffmpeg = ExternalTool.run(
+                "ffmpeg",
+                ["-nostdin", "-v", "error", "-rtsp_transport", "udp", "-i", url, "-frames:v", "60", "-f", "null", "-"],
+                timeout: 40
+            )
+            async let gstreamer = ExternalTool.run(
+                "gst-launch-1.0",
+                [
+                    "-q", "rtspsrc", "location=\(url)", "protocols=udp", "!", "rtph264depay", "!", "h264parse", "!",
+                    "avdec_h264", "!", "fakesink", "num-buffers=60",
+                ],
+                timeout: 40
+            )
+            let tcp = try await TestRTSPClient.connect(port: fixture.port)
+            _ = try await tcp.play(url)
+            _ = try await tcp.interleavedFrames(count: 20)
+            let (viaFFmpeg, viaGStreamer) = try await (ffmpeg, gstreamer)
+            #expect(viaFFmpeg.status == 0 && viaFFmpeg.stderr.isEmpty, "ffmpeg: \(viaFFmpeg.stderr)")
+            #expect(viaGStreamer.status == 0, "gstreamer: \(viaGStreamer.stderr)")
+            #expect(fixture.simulator.sessionsOpened == 1)
+            await tcp.close()
+        }
+    }
+
     /// A camera pulled over UDP (a per-camera option), relayed to a TCP reader.
     @Test func cameraPulledOverUDP() async throws {
         try await RelayFixture.run(.init(cameraTransport: .udp)) { fixture in

@@ -107,7 +107,7 @@ enum GatewayConfig {
                 relay,
                 allowed: [
                     "stall_timeout", "reader_max_queued_bytes", "reader_max_behind", "max_packet_size",
-                    "max_readers_per_stream", "max_readers",
+                    "max_readers_per_stream", "max_readers", "reader_udp_ports",
                 ],
                 at: "[relay]",
                 file: file
@@ -136,6 +136,14 @@ enum GatewayConfig {
             }
             if let value = try self.integer(relay, "max_packet_size", 1500...65535, place, file) {
                 configuration.maxPacketSize = value
+            }
+            if let value = relay["reader_udp_ports"] {
+                guard let bounds = value.array, bounds.count == 2, let low = bounds[0].int, let high = bounds[1].int,
+                    1024 <= low, low + 1 < high, high <= 65535
+                else {
+                    throw problem("[relay] reader_udp_ports must be [first, last] within 1024–65535, at least 2 ports")
+                }
+                configuration.readerUDPPorts = low...high
             }
         }
         if let cameras = table["camera"] {

@@ -17,6 +17,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     /// The Digest nonce of this connection's challenges.
     private let nonce = randomHex(bytes: 16)
     private var user: String?
+    /// UDP readers: our RTP/RTCP sockets per track.
+    private var udpSockets: [Int: (rtp: any Channel, rtcp: any Channel)] = [:]
 
     init(core: RelayCore) {
         self.core = core
@@ -42,6 +44,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.core.connectionClosed(from: self.sourceIP)
+        self.closeUDP()
         self.timer?.cancel()
         self.detach(reason: "connection closed")
         context.fireChannelInactive()
@@ -158,16 +161,36 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
                     )
                 }
             }
-        case .setup(let path, _, let cseq):
+        case .setup(let path, let track, let udpClientPorts, let cseq):
             guard let stream = self.core.stream(path) else {
                 return self.run(self.machine.setupCompleted(.failure(.notFound), cseq: cseq), context: context)
             }
             stream.describe().assumeIsolated().whenComplete { result in
-                switch result {
-                case .success:
-                    self.run(self.machine.setupCompleted(.success(stream.tracks.count), cseq: cseq), context: context)
-                case .failure:
-                    self.run(self.machine.setupCompleted(.failure(.serviceUnavailable), cseq: cseq), context: context)
+                guard case .success = result else {
+                    return self.run(
+                        self.machine.setupCompleted(.failure(.serviceUnavailable), cseq: cseq),
+                        context: context
+                    )
+                }
+                guard udpClientPorts != nil, track < stream.tracks.count else {
+                    return self.run(
+                        self.machine.setupCompleted(.success(stream.tracks.count), cseq: cseq),
+                        context: context
+                    )
+                }
+                self.bindUDP(track: track, context: context).assumeIsolated().whenComplete { bound in
+                    switch bound {
+                    case .success(let ports):
+                        self.run(
+                            self.machine.setupCompleted(.success(stream.tracks.count), cseq: cseq, serverPorts: ports),
+                            context: context
+                        )
+                    case .failure:
+                        self.run(
+                            self.machine.setupCompleted(.failure(.notEnoughBandwidth), cseq: cseq),
+                            context: context
+                        )
+                    }
                 }
             }
         case .play(let path, let bindings, let cseq):
@@ -177,6 +200,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
             self.write(response, context: context)
         case .teardown(_, let response):
             self.detach(reason: "TEARDOWN")
+            self.closeUDP()
             self.write(response, context: context)
         case .close:
             self.core.logger.info("session timed out", metadata: ["reader": "\(self.address)"])
@@ -207,8 +231,21 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
             return self.run(self.machine.playCompleted(.failure(.notEnoughBandwidth), cseq: cseq), context: context)
         }
         var channels = [(rtp: UInt8, rtcp: UInt8)?](repeating: nil, count: stream.tracks.count)
+        var targets = [RelayReader.UDPTarget?](repeating: nil, count: stream.tracks.count)
         for binding in bindings where binding.track < channels.count {
             channels[binding.track] = (binding.rtpChannel, binding.rtcpChannel)
+            // UDP goes to the address the RTSP connection comes from, at the reader's ports: never elsewhere.
+            if let ports = binding.clientPorts, let sockets = self.udpSockets[binding.track],
+                let rtpAddress = try? SocketAddress(ipAddress: self.sourceIP, port: Int(ports.first)),
+                let rtcpAddress = try? SocketAddress(ipAddress: self.sourceIP, port: Int(ports.last))
+            {
+                targets[binding.track] = .init(
+                    rtp: sockets.rtp,
+                    rtcp: sockets.rtcp,
+                    rtpAddress: rtpAddress,
+                    rtcpAddress: rtcpAddress
+                )
+            }
         }
         let info = stream.rtpInfo(baseURL: self.baseURL(path, context: context), bindings: channels)
         self.run(self.machine.playCompleted(.success(info), cseq: cseq), context: context)
@@ -217,11 +254,47 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
             context: context,
             address: self.address,
             since: .now(),
-            bindings: channels
+            bindings: channels,
+            udpTargets: targets
         )
         self.reader = reader
         self.stream = stream
         stream.attach(reader)  // after the PLAY response: the cached keyframe follows it on the wire
+    }
+
+    /// Binds our RTP/RTCP pair for one track of a UDP reader, on the address the reader connected to. What the
+    /// reader sends there (its receiver reports) only proves it is alive.
+    private func bindUDP(track: Int, context: ChannelHandlerContext) -> EventLoopFuture<RTSPTransport.PortRange> {
+        if let old = self.udpSockets.removeValue(forKey: track) {
+            old.rtp.close(promise: nil)
+            old.rtcp.close(promise: nil)
+        }
+        let host = context.channel.localAddress?.ipAddress ?? "0.0.0.0"
+        let source = self.sourceIP
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        return DatagramPortPair.bind(on: context.eventLoop, host: host, range: self.core.configuration.readerUDPPorts) {
+            _,
+            channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    ReaderDatagramHandler(source: source) { handler.value.machine.receivedData(now: .now()) }
+                )
+            }
+        }.assumeIsolated().map { pair in
+            self.udpSockets[track] = pair
+            return RTSPTransport.PortRange(
+                first: UInt16(pair.rtp.localAddress?.port ?? 0),
+                last: UInt16(pair.rtcp.localAddress?.port ?? 0)
+            )
+        }.nonisolated()
+    }
+
+    private func closeUDP() {
+        for pair in self.udpSockets.values {
+            pair.rtp.close(promise: nil)
+            pair.rtcp.close(promise: nil)
+        }
+        self.udpSockets = [:]
     }
 
     private func detach(reason: String) {

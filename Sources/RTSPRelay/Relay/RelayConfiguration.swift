@@ -67,6 +67,9 @@ public struct RelayConfiguration: Sendable, Hashable {
     /// maximum, several MiB that a stalled reader fills before the relay notices). A fixed value makes a stuck
     /// reader visible sooner at the price of throughput over long, fast paths.
     public var readerSocketSendBuffer: Int?
+    /// Server ports for UDP readers (RTP even, RTCP the next odd one); `nil` uses the kernel's ephemeral ports.
+    /// A fixed range is what a firewall between the gateway and the VMS can be opened for.
+    public var readerUDPPorts: ClosedRange<Int>?
     /// A reader that stays behind this long is disconnected.
     public var readerMaxBehind: Duration = .seconds(5)
     /// The keyframe cache of each video stream (for fast start) is dropped past either bound until the next

@@ -12,6 +12,16 @@ final class RelayReader {
     /// Per track: index into the track's alternate channel lists, `nil` when the reader uses the canonical ones.
     var alternateRTP: [Int?]
     var alternateRTCP: [Int?]
+    /// Per track, for a UDP reader: our sockets and the reader's addresses.
+    let udpTargets: [UDPTarget?]
+    var isUDP: Bool { self.udpTargets.contains { $0 != nil } }
+
+    struct UDPTarget {
+        let rtp: any Channel
+        let rtcp: any Channel
+        let rtpAddress: SocketAddress
+        let rtcpAddress: SocketAddress
+    }
 
     var paused = false
     /// Skipping to the next keyframe: it fell behind, or it joined without a cached keyframe.
@@ -29,13 +39,15 @@ final class RelayReader {
         context: ChannelHandlerContext,
         address: String,
         since: NIODeadline,
-        bindings: [(rtp: UInt8, rtcp: UInt8)?]
+        bindings: [(rtp: UInt8, rtcp: UInt8)?],
+        udpTargets: [UDPTarget?]? = nil
     ) {
         self.id = id
         self.context = context
         self.address = address
         self.since = since
         self.bindings = bindings
+        self.udpTargets = udpTargets ?? Array(repeating: nil, count: bindings.count)
         self.alternateRTP = Array(repeating: nil, count: bindings.count)
         self.alternateRTCP = Array(repeating: nil, count: bindings.count)
     }
@@ -43,7 +55,7 @@ final class RelayReader {
     var stats: RelayStats.Reader {
         RelayStats.Reader(
             address: self.address,
-            transport: "tcp",
+            transport: self.isUDP ? "udp" : "tcp",
             since: self.since,
             packetsSent: self.packetsSent,
             bytesSent: self.bytesSent,

@@ -52,6 +52,10 @@ final class RelayStream {
     /// readers have written the last batch out, so steady state allocates nothing.
     private var arena: ByteBuffer
     private var batch: [PendingPacket] = []
+    /// Datagrams for UDP readers, built once per packet for all of them (a datagram is one buffer, so this is the
+    /// one copy UDP needs); cleared and reused per batch like the arena.
+    private var datagramArena: ByteBuffer
+    private var hasUDPReaders = false
     private var cache: KeyframeCache
     private(set) var readers: [RelayReader] = []
     private var lingerTask: Scheduled<Void>?
@@ -75,6 +79,10 @@ final class RelayStream {
         var payload: ByteBuffer
         var startsAccessUnit: Bool
         var startsKeyframe: Bool
+        /// For UDP readers: the whole packet (rewritten header and payload, or the regenerated RTCP) in the
+        /// datagram arena; `-1` when no UDP reader plays.
+        var datagramOffset = -1
+        var datagramLength = 0
     }
 
     init(path: StreamPath, camera: RelayConfiguration.Camera, stream: RelayConfiguration.Stream, core: RelayCore) {
@@ -84,6 +92,7 @@ final class RelayStream {
         self.core = core
         self.backoff = core.configuration.backoff
         self.arena = core.allocator.buffer(capacity: 16 * 1024)
+        self.datagramArena = core.allocator.buffer(capacity: 0)
         self.cache = KeyframeCache(
             maxBytes: core.configuration.gopCacheMaxBytes,
             maxPackets: core.configuration.gopCacheMaxPackets,
@@ -109,7 +118,9 @@ final class RelayStream {
         self.lingerTask?.cancel()
         self.lingerTask = nil
         if self.upstreamState == .idle || self.upstreamState == .stopped { self.startUpstream() }
-        if self.readers.isEmpty, self.camera.onDemand { self.scheduleLinger() }
+        // A client between DESCRIBE and PLAY gets at least half a minute: the linger is for streams nobody
+        // watches any more, not for a VMS that is still setting up.
+        if self.readers.isEmpty, self.camera.onDemand { self.scheduleLinger(atLeast: .seconds(30)) }
         return promise.futureResult
     }
 
@@ -158,9 +169,10 @@ final class RelayStream {
         if self.readers.isEmpty, self.camera.onDemand { self.scheduleLinger() }
     }
 
-    private func scheduleLinger() {
+    private func scheduleLinger(atLeast minimum: Duration = .zero) {
         self.lingerTask?.cancel()
-        self.lingerTask = self.eventLoop.assumeIsolated().scheduleTask(in: self.camera.linger.timeAmount) {
+        self.lingerTask = self.eventLoop.assumeIsolated().scheduleTask(in: max(self.camera.linger, minimum).timeAmount)
+        {
             guard self.readers.isEmpty, self.describeWaiters.isEmpty else { return }
             self.logger.info("no readers left: closing the camera session")
             self.stopUpstream()
@@ -192,13 +204,20 @@ final class RelayStream {
                 reader.waitingForKeyframe = true
             }
         }
-        if reader.wroteInBatch {
-            reader.context.flush()
-            reader.wroteInBatch = false
+        if reader.wroteInBatch { self.flush(reader) }
+    }
+
+    private func flush(_ reader: RelayReader) {
+        reader.wroteInBatch = false
+        guard reader.isUDP else { return reader.context.flush() }
+        for target in reader.udpTargets {
+            target?.rtp.flush()
+            target?.rtcp.flush()
         }
     }
 
     private func recomputeAlternateChannels() {
+        self.hasUDPReaders = self.readers.contains(where: \.isUDP)
         for index in self.tracks.indices {
             var rtp: [UInt8] = []
             var rtcp: [UInt8] = []
@@ -511,7 +530,7 @@ final class RelayStream {
         for channel in track.alternateRTP {
             RTSPMessageSerializer.writeInterleavedHeader(channel: channel, length: payloadLength, into: &self.arena)
         }
-        let packet = PendingPacket(
+        var packet = PendingPacket(
             track: trackIndex,
             isRTCP: false,
             headerOffset: offset,
@@ -521,6 +540,12 @@ final class RelayStream {
             startsAccessUnit: startsAccessUnit,
             startsKeyframe: startsKeyframe
         )
+        if self.hasUDPReaders {
+            packet.datagramOffset = self.datagramArena.writerIndex
+            packet.datagramLength = payloadLength
+            self.datagramArena.writeImmutableBuffer(self.arena.getSlice(at: offset + 4, length: 12)!)
+            self.datagramArena.writeImmutableBuffer(packet.payload)
+        }
         self.batch.append(packet)
         if self.videoTrack != nil {
             if startsKeyframe, trackIndex == self.videoTrack {
@@ -580,18 +605,22 @@ final class RelayStream {
             self.tracks[trackIndex].lastSenderReport!.writeImmutableBuffer(
                 self.arena.getSlice(at: offset, length: 4 + reportLength)!
             )
-            self.batch.append(
-                PendingPacket(
-                    track: trackIndex,
-                    isRTCP: true,
-                    headerOffset: offset,
-                    headerLength: 4 + reportLength,
-                    alternateOffset: alternateOffset,
-                    payload: ByteBuffer(),
-                    startsAccessUnit: false,
-                    startsKeyframe: false
-                )
+            var packet = PendingPacket(
+                track: trackIndex,
+                isRTCP: true,
+                headerOffset: offset,
+                headerLength: 4 + reportLength,
+                alternateOffset: alternateOffset,
+                payload: ByteBuffer(),
+                startsAccessUnit: false,
+                startsKeyframe: false
             )
+            if self.hasUDPReaders {
+                packet.datagramOffset = self.datagramArena.writerIndex
+                packet.datagramLength = reportLength
+                self.datagramArena.writeImmutableBuffer(self.arena.getSlice(at: offset + 4, length: reportLength)!)
+            }
+            self.batch.append(packet)
         }
     }
 
@@ -601,6 +630,7 @@ final class RelayStream {
         defer {
             self.batch.removeAll(keepingCapacity: true)
             self.arena.clear()
+            self.datagramArena.clear()
         }
         guard !self.batch.isEmpty, !self.readers.isEmpty else { return }
         let highWater = self.configuration.readerMaxQueuedBytes
@@ -636,6 +666,22 @@ final class RelayStream {
                         continue
                     }
                 }
+                if let target = reader.udpTargets[packet.track] {
+                    guard packet.datagramOffset >= 0 else { continue }
+                    let datagram = self.datagramArena.getSlice(
+                        at: packet.datagramOffset,
+                        length: packet.datagramLength
+                    )!
+                    let socket = packet.isRTCP ? target.rtcp : target.rtp
+                    let address = packet.isRTCP ? target.rtcpAddress : target.rtpAddress
+                    socket.write(AddressedEnvelope(remoteAddress: address, data: datagram), promise: nil)
+                    reader.wroteInBatch = true
+                    reader.packetsSent += 1
+                    reader.bytesSent += packet.datagramLength
+                    self.packetsOut += 1
+                    self.bytesOut += packet.datagramLength
+                    continue
+                }
                 let alternate = packet.isRTCP ? reader.alternateRTCP[packet.track] : reader.alternateRTP[packet.track]
                 if let alternate {
                     let header = self.arena.getSlice(at: packet.alternateOffset + 4 * alternate, length: 4)!
@@ -659,8 +705,7 @@ final class RelayStream {
             }
         }
         for reader in self.readers where reader.wroteInBatch {
-            reader.context.flush()
-            reader.wroteInBatch = false
+            self.flush(reader)
         }
     }
 

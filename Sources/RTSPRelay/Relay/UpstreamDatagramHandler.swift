@@ -31,51 +31,26 @@ final class UpstreamDatagramHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Binds an even RTP port and the odd port after it for RTCP (RFC 3550 §11), retrying a few times when the
-    /// kernel hands out an odd port or the next one is taken.
+    /// Binds the RTP/RTCP port pair of one track, each socket feeding the stream.
     static func bindPair(
         on eventLoop: any EventLoop,
         host: String,
         stream: RelayStream,
         rtpChannel: UInt8,
         rtcpChannel: UInt8,
-        cameraAddress: String,
-        attempts: Int = 16
+        cameraAddress: String
     ) -> EventLoopFuture<(rtp: any Channel, rtcp: any Channel)> {
         let box = NIOLoopBound(stream, eventLoop: eventLoop)
-        @Sendable func bootstrap(_ channel: UInt8) -> DatagramBootstrap {
-            DatagramBootstrap(group: eventLoop)
-                .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
-                .channelInitializer { datagramChannel in
-                    datagramChannel.eventLoop.makeCompletedFuture {
-                        try datagramChannel.pipeline.syncOperations.addHandler(
-                            UpstreamDatagramHandler(stream: box.value, channel: channel, cameraAddress: cameraAddress)
-                        )
-                    }
-                }
-        }
-        return bootstrap(rtpChannel).bind(host: host, port: 0).flatMap { rtp in
-            let port = rtp.localAddress?.port ?? 1
-            let retry: @Sendable () -> EventLoopFuture<(rtp: any Channel, rtcp: any Channel)> = {
-                rtp.close().flatMap {
-                    guard attempts > 1 else {
-                        return eventLoop.makeFailedFuture(RelayError.cameraUnavailable("no free UDP port pair"))
-                    }
-                    return bindPair(
-                        on: eventLoop,
-                        host: host,
+        return DatagramPortPair.bind(on: eventLoop, host: host, range: nil) { isRTCP, channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    UpstreamDatagramHandler(
                         stream: box.value,
-                        rtpChannel: rtpChannel,
-                        rtcpChannel: rtcpChannel,
-                        cameraAddress: cameraAddress,
-                        attempts: attempts - 1
+                        channel: isRTCP ? rtcpChannel : rtpChannel,
+                        cameraAddress: cameraAddress
                     )
-                }
+                )
             }
-            guard port % 2 == 0, port < 65535 else { return retry() }
-            return bootstrap(rtcpChannel).bind(host: host, port: port + 1)
-                .map { rtcp in (rtp: rtp, rtcp: rtcp) }
-                .flatMapError { _ in retry() }
         }
     }
 }

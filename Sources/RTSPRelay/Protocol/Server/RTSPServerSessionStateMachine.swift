@@ -15,22 +15,37 @@ public struct RTSPServerSessionStateMachine: Sendable {
 
     public struct TrackBinding: Hashable, Sendable {
         public var track: Int
+        /// TCP interleaved channels (unused for UDP).
         public var rtpChannel: UInt8
         public var rtcpChannel: UInt8
+        /// UDP: the reader's ports, at the address the RTSP connection comes from, and ours.
+        public var clientPorts: RTSPTransport.PortRange?
+        public var serverPorts: RTSPTransport.PortRange?
 
-        public init(track: Int, rtpChannel: UInt8, rtcpChannel: UInt8) {
+        public init(
+            track: Int,
+            rtpChannel: UInt8,
+            rtcpChannel: UInt8,
+            clientPorts: RTSPTransport.PortRange? = nil,
+            serverPorts: RTSPTransport.PortRange? = nil
+        ) {
             self.track = track
             self.rtpChannel = rtpChannel
             self.rtcpChannel = rtcpChannel
+            self.clientPorts = clientPorts
+            self.serverPorts = serverPorts
         }
+
+        public var isUDP: Bool { self.clientPorts != nil }
     }
 
     public enum Action: Hashable, Sendable {
         case respond(RTSPResponse)
         /// Look up the stream (starting its upstream if needed) and call ``describeCompleted(_:)``.
         case describe(StreamPath, cseq: UInt32)
-        /// Check the stream has this track and call ``setupCompleted(_:)``.
-        case setup(StreamPath, track: Int, cseq: UInt32)
+        /// Check the stream has this track (and, when `udpClientPorts` is set, bind a server port pair) and call
+        /// ``setupCompleted(_:cseq:serverPorts:)``.
+        case setup(StreamPath, track: Int, udpClientPorts: RTSPTransport.PortRange?, cseq: UInt32)
         /// Attach the reader with these channel bindings and call ``playCompleted(_:)``.
         case play(StreamPath, tracks: [TrackBinding], cseq: UInt32)
         /// Stop sending to the reader, then the response.
@@ -126,17 +141,28 @@ public struct RTSPServerSessionStateMachine: Sendable {
             if case .playing = self.state {
                 return .respond(self.response(.methodNotValidInThisState, cseq: cseq))
             }
+            // TCP interleaved or UDP unicast, never both in one session, and never to a `destination` of the
+            // client's choosing (packets go only to the address the request came from).
+            let sessionIsUDP = self.session?.tracks.first?.isUDP
             guard let value = request.headers[RTSPHeaders.transport], let offers = try? RTSPTransport.parseList(value),
-                let offer = offers.first(where: {
-                    $0.lowerTransport == .tcp && !$0.isMulticast && $0.destination == nil
+                let offer = offers.first(where: { offer in
+                    guard !offer.isMulticast, offer.destination == nil, offer.profile == "RTP/AVP" else { return false }
+                    let isUDP = offer.lowerTransport == .udp
+                    guard !isUDP || offer.clientPort != nil else { return false }
+                    return sessionIsUDP == nil || sessionIsUDP == isUDP
                 })
             else {
                 var refused = self.response(.unsupportedTransport, cseq: cseq)
-                refused.headers.add(name: RTSPHeaders.transport, value: "RTP/AVP/TCP;unicast")
+                refused.headers.add(name: RTSPHeaders.transport, value: "RTP/AVP/TCP;unicast, RTP/AVP;unicast")
                 return .respond(refused)
             }
             self.pendingSetup = (path, track ?? 0, offer)
-            return .setup(path, track: track ?? 0, cseq: cseq)
+            return .setup(
+                path,
+                track: track ?? 0,
+                udpClientPorts: offer.lowerTransport == .udp ? offer.clientPort : nil,
+                cseq: cseq
+            )
 
         case .play:
             guard let session = self.session, let (path, _) = StreamPath.parse(request.uri), path == session.path else {
@@ -199,8 +225,13 @@ public struct RTSPServerSessionStateMachine: Sendable {
         }
     }
 
-    /// `trackCount`: how many tracks the stream has (a SETUP for a track past it is 404).
-    public mutating func setupCompleted(_ outcome: Outcome<Int>, cseq: UInt32) -> Action {
+    /// `trackCount`: how many tracks the stream has (a SETUP for a track past it is 404); `serverPorts`: the
+    /// port pair bound for a UDP reader.
+    public mutating func setupCompleted(
+        _ outcome: Outcome<Int>,
+        cseq: UInt32,
+        serverPorts: RTSPTransport.PortRange? = nil
+    ) -> Action {
         guard let pending = self.pendingSetup else { return .respond(self.response(.internalServerError, cseq: cseq)) }
         self.pendingSetup = nil
         guard case .success(let trackCount) = outcome else {
@@ -210,6 +241,25 @@ public struct RTSPServerSessionStateMachine: Sendable {
         guard pending.track < trackCount else { return .respond(self.response(.notFound, cseq: cseq)) }
         var session = self.session ?? Session(id: self.makeSessionID(), path: pending.path, tracks: [])
         session.tracks.removeAll { $0.track == pending.track }
+        if pending.transport.lowerTransport == .udp {
+            guard let clientPorts = pending.transport.clientPort, let serverPorts else {
+                return .respond(self.response(.unsupportedTransport, cseq: cseq))
+            }
+            session.tracks.append(
+                TrackBinding(
+                    track: pending.track,
+                    rtpChannel: 0xFF,
+                    rtcpChannel: 0xFF,
+                    clientPorts: clientPorts,
+                    serverPorts: serverPorts
+                )
+            )
+            return self.established(
+                session,
+                transport: RTSPTransport(lowerTransport: .udp, clientPort: clientPorts, serverPort: serverPorts),
+                cseq: cseq
+            )
+        }
         let used = Set(session.tracks.flatMap { [$0.rtpChannel, $0.rtcpChannel] })
         let channels: (rtp: UInt8, rtcp: UInt8)
         if let requested = pending.transport.interleaved, !used.contains(requested.rtp), !used.contains(requested.rtcp)
@@ -224,6 +274,15 @@ public struct RTSPServerSessionStateMachine: Sendable {
             channels = (UInt8(free), UInt8(free + 1))
         }
         session.tracks.append(TrackBinding(track: pending.track, rtpChannel: channels.rtp, rtcpChannel: channels.rtcp))
+        return self.established(
+            session,
+            transport: RTSPTransport(lowerTransport: .tcp, interleaved: channels, mode: "PLAY"),
+            cseq: cseq
+        )
+    }
+
+    private mutating func established(_ session: Session, transport: RTSPTransport, cseq: UInt32) -> Action {
+        var session = session
         session.tracks.sort { $0.track < $1.track }
         self.session = session
         if case .initial = self.state { self.state = .ready }
@@ -232,10 +291,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
             name: RTSPHeaders.session,
             value: RTSPSessionHeader(id: session.id, timeout: self.configuration.sessionTimeout).headerValue
         )
-        response.headers.add(
-            name: RTSPHeaders.transport,
-            value: RTSPTransport(lowerTransport: .tcp, interleaved: channels, mode: "PLAY").headerValue
-        )
+        response.headers.add(name: RTSPHeaders.transport, value: transport.headerValue)
         return .respond(response)
     }
 

@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import RTSPRelay
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -78,9 +79,12 @@ struct RunCommand: AsyncParsableCommand {
             camera.streams.map { "\(camera.name)/\($0.name)" }
         }
         services.append(
-            RelayService(relay: relay) { port in
+            RelayService(relay: relay, logger: logger) { port, tlsPort in
                 let host = listenHost == "0.0.0.0" ? "127.0.0.1" : listenHost
-                let urls = cameraNames.map { "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(port)/\($0)" }
+                let hostPart = host.contains(":") ? "[\(host)]" : host
+                let urls =
+                    cameraNames.map { "rtsp://\(hostPart):\(port)/\($0)" }
+                    + (tlsPort.map { tlsPort in cameraNames.map { "rtsps://\(hostPart):\(tlsPort)/\($0)" } } ?? [])
                 if isDemo, let url = urls.first {
                     printFlushed(
                         """
@@ -109,15 +113,32 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs the relay until graceful shutdown, announcing its URLs once it is bound.
+/// Runs the relay until graceful shutdown, announcing its URLs once it is bound; SIGHUP reloads the TLS
+/// certificate.
 struct RelayService: Service {
     let relay: Relay
-    let announce: @Sendable (Int) -> Void
+    let logger: Logger
+    let announce: @Sendable (Int, Int?) -> Void
 
     func run() async throws {
         try await self.relay.start()
-        self.announce(await self.relay.port)
+        self.announce(await self.relay.port, await self.relay.tlsPort)
+        let relay = self.relay
+        let logger = self.logger
+        let reloads = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    try await relay.reloadTLS()
+                } catch {
+                    logger.error(
+                        "TLS reload failed; the previous certificate stays in use",
+                        metadata: ["error": "\(error)"]
+                    )
+                }
+            }
+        }
         try? await gracefulShutdown()
+        reloads.cancel()
         try await self.relay.stop()
     }
 }

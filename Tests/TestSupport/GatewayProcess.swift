@@ -67,6 +67,10 @@ public final class GatewayProcess: @unchecked Sendable {
         )
     }
 
+    public func signal(_ number: Int32) {
+        kill(self.process.processIdentifier, number)
+    }
+
     /// Sends SIGTERM and waits for the exit; SIGKILL after `timeout`.
     public func terminate(timeout: Duration = .seconds(10)) async -> Int32 {
         if self.process.isRunning { self.process.terminate() }

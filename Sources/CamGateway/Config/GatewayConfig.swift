@@ -67,7 +67,7 @@ enum GatewayConfig {
         }
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
 
-        try self.checkKeys(table, allowed: ["server", "relay", "camera", "user"], at: "top level", file: file)
+        try self.checkKeys(table, allowed: ["server", "relay", "camera", "user", "tls"], at: "top level", file: file)
         var configuration = RelayConfiguration(cameras: [])
         if let server = table["server"] {
             guard let server = server.table else { throw problem("[server] must be a table") }
@@ -162,6 +162,21 @@ enum GatewayConfig {
                 }
                 configuration.cameras.append(parsed)
             }
+        }
+        if let tls = table["tls"] {
+            guard let tls = tls.table else { throw problem("[tls] must be a table") }
+            try self.checkKeys(tls, allowed: ["certificate", "private_key", "port"], at: "[tls]", file: file)
+            guard let certificate = tls["certificate"]?.string, let key = tls["private_key"]?.string else {
+                throw problem("[tls] needs certificate and private_key (PEM files)")
+            }
+            func resolve(_ path: String) -> String {
+                path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
+            }
+            configuration.tls = .init(
+                certificateChainPath: resolve(certificate),
+                privateKeyPath: resolve(key),
+                port: try self.integer(tls, "port", 0...65535, "[tls]", file) ?? 8322
+            )
         }
         if let users = table["user"] {
             guard let array = users.array else { throw problem("user must be an array of tables ([[user]])") }

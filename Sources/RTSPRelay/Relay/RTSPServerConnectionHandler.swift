@@ -20,8 +20,12 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     /// UDP readers: our RTP/RTCP sockets per track.
     private var udpSockets: [Int: (rtp: any Channel, rtcp: any Channel)] = [:]
 
-    init(core: RelayCore) {
+    /// Whether this connection came through TLS (RTSPS): Basic credentials are accepted only then.
+    private let isTLS: Bool
+
+    init(core: RelayCore, isTLS: Bool = false) {
         self.core = core
+        self.isTLS = isTLS
         var configuration = RTSPServerSessionStateMachine.Configuration()
         configuration.sessionTimeout = core.configuration.sessionTimeout
         self.machine = RTSPServerSessionStateMachine(configuration: configuration, now: .now())
@@ -92,13 +96,13 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         let policy = self.core.configuration.access
         if self.core.loginFailures.isLimited(self.sourceIP, now: now) {
             var refused = self.response(.unauthorized, cseq: cseq)
-            for challenge in policy.challenges(nonce: self.nonce, isTLS: false) {
+            for challenge in policy.challenges(nonce: self.nonce, isTLS: self.isTLS) {
                 refused.headers.add(name: RTSPHeaders.wwwAuthenticate, value: challenge)
             }
             self.write(refused, context: context)
             return false
         }
-        switch policy.decide(request, path: path, source: self.sourceIP, nonce: self.nonce, isTLS: false) {
+        switch policy.decide(request, path: path, source: self.sourceIP, nonce: self.nonce, isTLS: self.isTLS) {
         case .allowed(let user):
             if let user, self.user != user {
                 self.user = user
@@ -308,7 +312,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     private func baseURL(_ path: StreamPath, context: ChannelHandlerContext) -> String {
         let local = context.channel.localAddress
         let host = local?.ipAddress ?? "127.0.0.1"
-        return "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(local?.port ?? 8554)\(path)"
+        let scheme = self.isTLS ? "rtsps" : "rtsp"
+        return "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(local?.port ?? 8554)\(path)"
     }
 
     private func write(_ response: RTSPResponse, context: ChannelHandlerContext) {

@@ -35,6 +35,16 @@ public final class Relay: Sendable {
         get async { (try? await self.eventLoop.submit { self.core.port }.get()) ?? nil ?? 0 }
     }
 
+    /// The bound RTSPS port, when TLS is configured.
+    public var tlsPort: Int? {
+        get async { (try? await self.eventLoop.submit { self.core.tlsPort }.get()) ?? nil }
+    }
+
+    /// Loads the TLS certificate and key files again (`camgw` does this on SIGHUP).
+    public func reloadTLS() async throws {
+        try await self.eventLoop.submit { try self.core.reloadTLS() }.get()
+    }
+
     public func stats() async throws -> RelayStats {
         try await self.eventLoop.submit { self.core.stats }.get()
     }

@@ -42,7 +42,22 @@ public struct RelayConfiguration: Sendable, Hashable {
         }
     }
 
+    /// RTSPS for readers (RTSP over TLS, RFC 7826 §19.2): certificate chain and key files (PEM), reloaded by
+    /// ``Relay/reloadTLS()``.
+    public struct TLS: Sendable, Hashable {
+        public var certificateChainPath: String
+        public var privateKeyPath: String
+        public var port: Int
+
+        public init(certificateChainPath: String, privateKeyPath: String, port: Int = 8322) {
+            self.certificateChainPath = certificateChainPath
+            self.privateKeyPath = privateKeyPath
+            self.port = port
+        }
+    }
+
     public var cameras: [Camera]
+    public var tls: TLS?
     /// Who may read what. With no users and `allowAnonymous` false (the default), every read is refused.
     public var access = ReaderAccessPolicy()
     /// Concurrent connections from one source address; past it a connection's requests get 503.

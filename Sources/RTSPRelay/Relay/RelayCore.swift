@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// The relay's state: its streams and its RTSP server. Confined to one event loop — the same one that serves the
 /// readers and talks to the cameras — so the data path needs no locks and no thread hops. Every entry point runs
@@ -12,6 +13,9 @@ final class RelayCore: @unchecked Sendable {
     private(set) var configuration: RelayConfiguration
     private(set) var streams: [StreamPath: RelayStream] = [:]
     private var serverChannel: (any Channel)?
+    private var tlsServerChannel: (any Channel)?
+    /// The current TLS context; new RTSPS connections take whichever is current (see ``reloadTLS()``).
+    private var tlsContext: NIOSSLContext?
     private var housekeeping: Scheduled<Void>?
     private var nextReaderID = 0
     private var connectionsBySource: [String: Int] = [:]
@@ -54,38 +58,86 @@ final class RelayCore: @unchecked Sendable {
 
     func start() -> EventLoopFuture<Void> {
         self.eventLoop.preconditionInEventLoop()
+        if let tls = self.configuration.tls {
+            do {
+                self.tlsContext = try Self.makeTLSContext(tls)
+            } catch {
+                return self.eventLoop.makeFailedFuture(error)
+            }
+        }
         for camera in self.configuration.cameras {
             for stream in camera.streams {
                 let path = StreamPath(camera: camera.name, stream: stream.name)
                 self.streams[path] = RelayStream(path: path, camera: camera, stream: stream, core: self)
             }
         }
-        let highWater = self.configuration.readerMaxQueuedBytes
         var bootstrap = ServerBootstrap(group: self.eventLoop)
         if let sendBuffer = self.configuration.readerSocketSendBuffer {
             bootstrap = bootstrap.childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
         }
-        let bind =
+        let plain = self.bind(bootstrap, port: self.configuration.port, tls: false)
+        let secure = self.configuration.tls.map { self.bind(bootstrap, port: $0.port, tls: true) }
+        return plain.and(secure ?? self.eventLoop.makeSucceededFuture(nil)).assumeIsolated().map {
+            channel,
+            tlsChannel in
+            self.serverChannel = channel
+            self.tlsServerChannel = tlsChannel
+            self.logger.info(
+                "RTSP relay listening",
+                metadata: ["address": "\(channel?.localAddress?.description ?? "?")"]
+            )
+            if let tlsChannel {
+                self.logger.info(
+                    "RTSPS relay listening",
+                    metadata: ["address": "\(tlsChannel.localAddress?.description ?? "?")"]
+                )
+            }
+            for stream in self.streams.values where !stream.camera.onDemand { stream.startUpstream() }
+            self.scheduleHousekeeping()
+        }.nonisolated()
+    }
+
+    private func bind(_ bootstrap: ServerBootstrap, port: Int, tls: Bool) -> EventLoopFuture<(any Channel)?> {
+        let highWater = self.configuration.readerMaxQueuedBytes
+        return
             bootstrap
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if tls {
+                        guard let context = self.tlsContext else { throw RelayError.streamStopped }
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(RTSPServerConnectionHandler(core: self))
+                    try channel.pipeline.syncOperations.addHandler(RTSPServerConnectionHandler(core: self, isTLS: tls))
                 }
             }
-            .bind(host: self.configuration.listenHost, port: self.configuration.port)
-        return bind.assumeIsolated().map { channel in
-            self.serverChannel = channel
-            self.logger.info(
-                "RTSP relay listening",
-                metadata: ["address": "\(channel.localAddress?.description ?? "?")"]
-            )
-            for stream in self.streams.values where !stream.camera.onDemand { stream.startUpstream() }
-            self.scheduleHousekeeping()
-        }.nonisolated()
+            .bind(host: self.configuration.listenHost, port: port)
+            .map { $0 }
+    }
+
+    /// Reads the certificate chain and key again (after a renewal); connections already open keep theirs.
+    func reloadTLS() throws {
+        self.eventLoop.preconditionInEventLoop()
+        guard let tls = self.configuration.tls else { return }
+        self.tlsContext = try Self.makeTLSContext(tls)
+        self.logger.info("TLS certificate reloaded", metadata: ["certificate": "\(tls.certificateChainPath)"])
+    }
+
+    /// TLS 1.2 and later only, with the library's default (forward-secret, AEAD) cipher suites.
+    private static func makeTLSContext(_ tls: RelayConfiguration.TLS) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChainPath).map {
+            NIOSSLCertificateSource.certificate($0)
+        }
+        let key = try NIOSSLPrivateKey(file: tls.privateKeyPath, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain,
+            privateKey: .privateKey(key)
+        )
+        configuration.minimumTLSVersion = .tlsv12
+        return try NIOSSLContext(configuration: configuration)
     }
 
     private func scheduleHousekeeping() {
@@ -100,12 +152,14 @@ final class RelayCore: @unchecked Sendable {
         self.eventLoop.preconditionInEventLoop()
         self.housekeeping?.cancel()
         for stream in self.streams.values { stream.shutdown() }
-        let server = self.serverChannel
+        let servers = [self.serverChannel, self.tlsServerChannel].compactMap { $0 }
         self.serverChannel = nil
-        return server?.close() ?? self.eventLoop.makeSucceededVoidFuture()
+        self.tlsServerChannel = nil
+        return EventLoopFuture.andAllComplete(servers.map { $0.close() }, on: self.eventLoop)
     }
 
     var port: Int? { self.serverChannel?.localAddress?.port }
+    var tlsPort: Int? { self.tlsServerChannel?.localAddress?.port }
 
     var stats: RelayStats {
         RelayStats(streams: self.streams.values.map(\.stats).sorted { $0.path.description < $1.path.description })

@@ -56,6 +56,7 @@ let package = Package(
             name: "CameraSimulator",
             dependencies: [
                 "RTSPRelay",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,6 +173,8 @@ let package = Package(
             name: "RelayIntegrationTests",
             dependencies: [
                 "RTSPRelay",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 "CameraSimulator",
                 "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),

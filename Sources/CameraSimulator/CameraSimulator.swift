@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RTSPRelay
 import ServiceLifecycle
 
@@ -35,6 +36,8 @@ public final class CameraSimulator: Sendable {
         public var sessionTimeout = 60
         public var payloadType: UInt8 = 96
         public var serverName = "CamGateway-Simulator/1.0"
+        /// RTSPS: PEM certificate chain and key files (a camera with a self-signed certificate).
+        public var tls: (certificateChain: String, privateKey: String)?
 
         public init() {}
     }
@@ -94,11 +97,23 @@ public final class CameraSimulator: Sendable {
 
     /// Binds and starts accepting connections.
     public func start() async throws {
+        let tlsContext: NIOSSLContext? = try self.configuration.tls.map { tls in
+            let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain).map {
+                NIOSSLCertificateSource.certificate($0)
+            }
+            let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+            return try NIOSSLContext(
+                configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            )
+        }
         let channel = try await ServerBootstrap(group: self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
                     try channel.pipeline.syncOperations.addHandler(SimulatorConnectionHandler(simulator: self))
                 }
@@ -130,7 +145,7 @@ public final class CameraSimulator: Sendable {
     /// The stream's URL without credentials.
     public var url: String {
         let host = self.configuration.host.contains(":") ? "[\(self.configuration.host)]" : self.configuration.host
-        return "rtsp://\(host):\(self.port)\(self.configuration.path)"
+        return "\(self.configuration.tls == nil ? "rtsp" : "rtsps")://\(host):\(self.port)\(self.configuration.path)"
     }
 
     // MARK: Fault switches

@@ -258,7 +258,7 @@ enum GatewayConfig {
             table,
             allowed: [
                 "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
-                "password_env", "password", "stream",
+                "password_env", "password", "stream", "tls_fingerprint",
             ],
             at: label,
             file: file
@@ -302,6 +302,19 @@ enum GatewayConfig {
         if let linger = try self.seconds(table, "linger", 0...3600, place, file) { camera.linger = linger }
         if table["password"] != nil {
             throw problem("camera '\(name)': inline password refused; use password_file (mode 0600) or password_env")
+        }
+        if let value = table["tls_fingerprint"] {
+            // SHA-256 of the camera certificate's DER, as `openssl x509 -noout -fingerprint -sha256` prints it.
+            let hex = (value.string ?? "").lowercased().replacingOccurrences(of: "sha256:", with: "")
+                .replacingOccurrences(of: ":", with: "")
+            let bytes = stride(from: 0, to: hex.count, by: 2).compactMap { offset -> UInt8? in
+                let start = hex.index(hex.startIndex, offsetBy: offset)
+                return UInt8(hex[start..<hex.index(start, offsetBy: min(2, hex.count - offset))], radix: 16)
+            }
+            guard hex.count == 64, bytes.count == 32 else {
+                throw problem("camera '\(name)': tls_fingerprint must be a SHA-256 fingerprint (64 hex digits)")
+            }
+            camera.tlsFingerprint = bytes
         }
         if let username = table["username"] {
             guard let user = username.string, !user.isEmpty else {

@@ -13,6 +13,9 @@ public struct RelayConfiguration: Sendable, Hashable {
         /// Pull the camera only while someone watches (closed `linger` after the last reader leaves), or always.
         public var onDemand = true
         public var linger: Duration = .seconds(10)
+        /// Reach the camera over RTSPS, accepting only a certificate whose DER encoding has this SHA-256 digest.
+        /// Cameras use self-signed certificates, so a pin is the only check that means anything.
+        public var tlsFingerprint: [UInt8]?
 
         public init(
             name: String,

@@ -1,6 +1,8 @@
+import Crypto
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One camera stream, pulled once and served to every reader: the upstream connection's lifecycle (on demand or
 /// always on, reconnect with backoff), the packet checks, the renumbering, the keyframe cache and the fan-out.
@@ -264,11 +266,15 @@ final class RelayStream {
         let handler = UpstreamConnectionHandler(stream: self, machine: machine, limits: self.core.upstreamLimits)
         self.upstreamHandler = handler
         let handlerBox = NIOLoopBound(handler, eventLoop: self.eventLoop)
+        let pin = self.camera.tlsFingerprint
         let connect = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(self.configuration.connectTimeout.timeAmount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let pin {
+                        try channel.pipeline.syncOperations.addHandler(Self.pinnedTLSHandler(pin, handler: handlerBox))
+                    }
                     try channel.pipeline.syncOperations.addHandler(handlerBox.value)
                 }
             }
@@ -288,6 +294,25 @@ final class RelayStream {
                     reason: "connect to \(self.camera.host):\(self.camera.port) failed: \(error)"
                 )
             }
+        }
+    }
+
+    /// A TLS client that accepts exactly one certificate: the pinned one (by the SHA-256 of its DER encoding).
+    private static func pinnedTLSHandler(
+        _ pin: [UInt8],
+        handler: NIOLoopBound<UpstreamConnectionHandler>
+    ) throws -> NIOSSLClientHandler {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .noHostnameVerification  // the callback below decides
+        let context = try NIOSSLContext(configuration: configuration)
+        return try NIOSSLClientHandler(context: context, serverHostname: nil) { certificates, promise in
+            let presented = (try? certificates.first?.toDERBytes()).map { Array(SHA256.hash(data: $0)) }
+            guard presented == pin else {
+                handler.value.fail("camera certificate does not match the pinned fingerprint")
+                return promise.succeed(.failed)
+            }
+            promise.succeed(.certificateVerified)
         }
     }
 

@@ -1,0 +1,76 @@
+import CameraSimulator
+import Crypto
+import Foundation
+import NIOPosix
+import NIOSSL
+import RTSPRelay
+import TestSupport
+import Testing
+
+/// A camera reached over RTSPS is accepted only with the certificate pinned by its SHA-256 fingerprint.
+@Suite struct PinnedCameraTests {
+    static func withTLSCamera(
+        pinning pin: (_ real: [UInt8]) -> [UInt8],
+        _ body: (Relay, Int) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-pin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = Fixtures.packageRoot.appendingPathComponent("certs/make-certs.sh").path
+        let made = try await ExternalTool.run("/bin/bash", [script, directory.path, "camera.invalid"], timeout: 30)
+        #expect(made.status == 0, "\(made.stderr)")
+        let certificate = directory.appendingPathComponent("server.pem").path
+        let der = try NIOSSLCertificate.fromPEMFile(certificate)[0].toDERBytes()
+
+        var configuration = CameraSimulator.Configuration()
+        configuration.tls = (certificate, directory.appendingPathComponent("server-key.pem").path)
+        let simulator = try CameraSimulator(configuration: configuration)
+        try await simulator.start()
+        #expect(simulator.url.hasPrefix("rtsps://"))
+        var camera = RelayConfiguration.Camera(
+            name: "cam",
+            host: "127.0.0.1",
+            port: simulator.port,
+            streams: [.init(name: "main", path: configuration.path)]
+        )
+        camera.tlsFingerprint = pin(Array(SHA256.hash(data: der)))
+        var relayConfiguration = RelayConfiguration(cameras: [camera])
+        relayConfiguration.port = 0
+        relayConfiguration.access = ReaderAccessPolicy(allowAnonymous: true)
+        let relay = Relay(configuration: relayConfiguration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        try await relay.start()
+        do {
+            try await body(relay, await relay.port)
+        } catch {
+            try? await relay.stop()
+            try? await simulator.stop()
+            throw error
+        }
+        try await relay.stop()
+        try await simulator.stop()
+    }
+
+    @Test func thePinnedCertificateIsAccepted() async throws {
+        try await Self.withTLSCamera(pinning: { $0 }) { relay, port in
+            let client = try await TestRTSPClient.connect(port: port)
+            _ = try await client.play("rtsp://127.0.0.1:\(port)/cam/main")
+            _ = try await client.interleavedFrames(count: 20)
+            await client.close()
+        }
+    }
+
+    @Test func anyOtherCertificateIsRefused() async throws {
+        try await Self.withTLSCamera(pinning: { real in real.map { $0 ^ 0xFF } }) { relay, port in
+            let client = try await TestRTSPClient.connect(port: port)
+            let describe = try await client.request(
+                .describe,
+                "rtsp://127.0.0.1:\(port)/cam/main",
+                timeout: .seconds(10)
+            )
+            #expect(describe.status == .serviceUnavailable)
+            let stats = try #require(try await relay.stats().stream("cam", "main"))
+            #expect(stats.lastError?.contains("pinned fingerprint") == true, "\(stats.lastError ?? "")")
+            await client.close()
+        }
+    }
+}

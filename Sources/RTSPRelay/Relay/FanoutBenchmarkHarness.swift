@@ -103,6 +103,12 @@ public final class FanoutBenchmarkHarness {
     public var writesSwallowed: Int { self.sinks.reduce(0) { $0 + $1.writes } }
     public var packetsReceived: Int { self.stream.stats.packetsIn }
     public var packetsDropped: Int { self.stream.stats.dropped.values.reduce(0, +) }
+    /// Drops by reason, for the ones that happened.
+    public var drops: [String: Int] {
+        Dictionary(
+            uniqueKeysWithValues: self.stream.stats.dropped.filter { $0.value > 0 }.map { ($0.key.rawValue, $0.value) }
+        )
+    }
 }
 
 /// Keeps the context a ``RelayReader`` writes through.

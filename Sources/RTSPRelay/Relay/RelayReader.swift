@@ -16,6 +16,9 @@ final class RelayReader {
     let udpTargets: [UDPTarget?]
     var isUDP: Bool { self.udpTargets.contains { $0 != nil } }
 
+    /// Whether the reader set this track up.
+    func plays(track: Int) -> Bool { track < self.bindings.count && self.bindings[track] != nil }
+
     struct UDPTarget {
         let rtp: any Channel
         let rtcp: any Channel

@@ -664,7 +664,7 @@ final class RelayStream {
             let size = packet.headerLength + packet.payload.readableBytes
             let isVideo = packet.track == self.videoTrack
             for reader in self.readers {
-                guard let binding = reader.bindings[safe: packet.track] ?? nil, !reader.paused else { continue }
+                guard reader.plays(track: packet.track), !reader.paused else { continue }
                 let writable = reader.context.channel.isWritable
                 if reader.waitingForKeyframe {
                     guard !packet.isRTCP else { continue }
@@ -721,7 +721,6 @@ final class RelayStream {
                 if packet.payload.readableBytes > 0 {
                     reader.context.write(NIOAny(packet.payload), promise: nil)
                 }
-                _ = binding
                 reader.wroteInBatch = true
                 reader.packetsSent += 1
                 reader.bytesSent += size

@@ -194,6 +194,28 @@ import Testing
         }
     }
 
+    /// PAUSE stops the packets for that reader only; PLAY resumes it at a keyframe, never mid-frame.
+    @Test func pauseAndResume() async throws {
+        try await RelayFixture.run { fixture in
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            let session = try await client.play(fixture.url)
+            _ = try await client.interleavedFrames(count: 10)
+            #expect(
+                try await client.request(.pause, fixture.url, headers: [RTSPHeaders.session: session]).status == .ok
+            )
+            try await Task.sleep(for: .milliseconds(200))
+            _ = client.takeInterleaved()
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(client.takeInterleaved().isEmpty, "packets after PAUSE")
+            #expect(try await client.request(.play, fixture.url, headers: [RTSPHeaders.session: session]).status == .ok)
+            let resumed = try await client.interleavedFrames(count: 1, timeout: .seconds(5))
+            let first = try #require(resumed.compactMap(ReceivedRTP.init).first)
+            // A keyframe start: the STAP-A with SPS and PPS this camera sends before each IDR.
+            #expect(first.firstPayloadByte & 0x1F == 24)
+            await client.close()
+        }
+    }
+
     @Test func errorsAndSessionBinding() async throws {
         try await RelayFixture.run { fixture in
             let a = try await TestRTSPClient.connect(port: fixture.port)

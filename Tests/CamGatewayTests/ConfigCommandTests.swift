@@ -16,18 +16,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let passwordFile = directory.appendingPathComponent("lobby.password")
         try "Lobby-Cam-1\n".write(to: passwordFile, atomically: true, encoding: .utf8)
-        let camera = try GatewayProcess(arguments: [
-            "simulator", "--port", "0", "--user", "admin", "--password-file", passwordFile.path,
+        let (camera, cameraPort) = try await GatewayProcess.simulator([
+            "--user", "admin", "--password-file", passwordFile.path,
         ])
-        let cameraURL = try await camera.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/Streaming/Channels/101")
-        let cameraPort = try #require(cameraURL.split(separator: ":").last?.split(separator: "/").first)
         // The VMS account, made as an admin would: the password on stdin, only its digests in the file.
-        let hashed = try await ExternalTool.run(
-            GatewayProcess.executable.path,
-            ["hash-password", "--user", "vms", "--stream", "lobby/*"],
-            input: "Vms-Secret-9\n",
-            timeout: 10
-        )
+        let hashed = try await GatewayProcess.hashPassword(user: "vms", password: "Vms-Secret-9", streams: ["lobby/*"])
         #expect(hashed.status == 0, "\(hashed.stderr)")
         #expect(!hashed.stdout.contains("Vms-Secret-9"))
         let config = directory.appendingPathComponent("gateway.toml")

@@ -37,15 +37,8 @@ import Testing
         let firstCA = directory.appendingPathComponent("first-ca.pem")
         try FileManager.default.copyItem(at: directory.appendingPathComponent("ca.pem"), to: firstCA)
 
-        let camera = try GatewayProcess(arguments: ["simulator", "--port", "0"])
-        let cameraURL = try await camera.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/Streaming/Channels/101")
-        let cameraPort = try #require(cameraURL.split(separator: ":").last?.split(separator: "/").first)
-        let hashed = try await ExternalTool.run(
-            GatewayProcess.executable.path,
-            ["hash-password", "--user", "vms", "--stream", "*"],
-            input: "tls-secret\n",
-            timeout: 10
-        )
+        let (camera, cameraPort) = try await GatewayProcess.simulator()
+        let hashed = try await GatewayProcess.hashPassword(user: "vms", password: "tls-secret", streams: ["*"])
         let config = directory.appendingPathComponent("gateway.toml")
         try """
         [server]

@@ -67,6 +67,30 @@ public final class GatewayProcess: @unchecked Sendable {
         )
     }
 
+    /// `camgw simulator` on a free port, and that port.
+    public static func simulator(_ arguments: [String] = []) async throws -> (process: GatewayProcess, port: Int) {
+        let process = try GatewayProcess(arguments: ["simulator", "--port", "0"] + arguments)
+        let url = try await process.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/")
+        guard let port = url.split(separator: ":").last?.split(separator: "/").first.flatMap({ Int($0) }) else {
+            throw ExternalTool.NotInstalled(tool: "a port in \(url)")
+        }
+        return (process, port)
+    }
+
+    /// The `[[user]]` entry `camgw hash-password` prints, the password given on stdin as an admin would.
+    public static func hashPassword(
+        user: String,
+        password: String,
+        streams: [String]
+    ) async throws -> ExternalTool.Result {
+        try await ExternalTool.run(
+            Self.executable.path,
+            ["hash-password", "--user", user] + streams.flatMap { ["--stream", $0] },
+            input: password + "\n",
+            timeout: 10
+        )
+    }
+
     public func signal(_ number: Int32) {
         kill(self.process.processIdentifier, number)
     }

@@ -62,7 +62,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Resources/demo.h264")],
+            resources: [
+                .copy("Resources/demo.h264"), .copy("Resources/demo.h265"), .copy("Resources/demo.aac"),
+                .copy("Resources/demo.alaw"), .copy("Resources/demo.ulaw"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -26,6 +26,12 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "File holding the password for --user (never on the command line).")
     var passwordFile: String?
 
+    @Option(help: "Tracks, comma-separated, in SDP order: h264 or h265, then any of aac, pcma, pcmu, metadata.")
+    var media = "h264"
+
+    @Option(help: "Offer an ONVIF backchannel in this audio codec (pcmu, pcma or aac).")
+    var backchannel: String?
+
     @Flag(help: "Log at debug level.")
     var verbose = false
 
@@ -33,6 +39,24 @@ struct SimulatorCommand: AsyncParsableCommand {
         if (self.user == nil) != (self.passwordFile == nil) {
             throw ValidationError("--user and --password-file go together")
         }
+        _ = try self.codecs()
+    }
+
+    private func codecs() throws -> (media: [MediaClip.Codec], backchannel: MediaClip.Codec?) {
+        func codec(_ name: some StringProtocol) throws -> MediaClip.Codec {
+            guard let codec = MediaClip.Codec(rawValue: name.lowercased()) else {
+                let known = MediaClip.Codec.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("unknown codec '\(name)'; known: \(known)")
+            }
+            return codec
+        }
+        let media = try self.media.split(separator: ",").map(codec)
+        guard !media.isEmpty else { throw ValidationError("--media needs at least one codec") }
+        let backchannel = try self.backchannel.map(codec)
+        if let backchannel, ![.pcmu, .pcma, .aac].contains(backchannel) {
+            throw ValidationError("--backchannel must be an audio codec: pcmu, pcma or aac")
+        }
+        return (media, backchannel)
     }
 
     func run() async throws {
@@ -41,6 +65,7 @@ struct SimulatorCommand: AsyncParsableCommand {
         configuration.host = self.listen
         configuration.port = self.port
         configuration.path = self.path
+        (configuration.media, configuration.backchannel) = try self.codecs()
         if let user = self.user, let passwordFile = self.passwordFile {
             let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -6,9 +6,10 @@ import NIOSSL
 import RTSPRelay
 import ServiceLifecycle
 
-/// An RTSP camera for tests and for the demo: it streams an H.264 clip at its real frame rate over TCP
-/// interleaved or UDP, answers OPTIONS, DESCRIBE (with a Digest challenge when credentials are set), SETUP, PLAY,
-/// GET_PARAMETER, SET_PARAMETER and TEARDOWN, and has switches for the faults a gateway must survive.
+/// An RTSP camera for tests and for the demo: it streams its tracks (H.264 or H.265 video, AAC or G.711 audio,
+/// ONVIF metadata) at their real rates over TCP interleaved or UDP, takes ONVIF backchannel audio when asked,
+/// answers OPTIONS, DESCRIBE (with a Digest challenge when credentials are set), SETUP, PLAY, GET_PARAMETER,
+/// SET_PARAMETER and TEARDOWN, and has switches for the faults a gateway must survive.
 ///
 /// It counts the sessions opened on it, so that a test can prove that N readers of the gateway cost the camera one.
 public final class CameraSimulator: Sendable {
@@ -34,7 +35,13 @@ public final class CameraSimulator: Sendable {
         public var credentials: Credentials?
         /// Seconds without a request after which a session's connection is closed, as cameras do.
         public var sessionTimeout = 60
+        /// The video's payload type.
         public var payloadType: UInt8 = 96
+        /// The tracks offered, in SDP order: one video and any of the audio and metadata codecs.
+        public var media: [MediaClip.Codec] = [.h264]
+        /// The audio codec of an ONVIF backchannel (camera speaker), offered to a client that sends
+        /// `Require: www.onvif.org/ver20/backchannel`; `nil` answers such a client 551, as cameras without one do.
+        public var backchannel: MediaClip.Codec?
         public var serverName = "CamGateway-Simulator/1.0"
         /// RTSPS: PEM certificate chain and key files (a camera with a self-signed certificate).
         public var tls: (certificateChain: String, privateKey: String)?
@@ -51,7 +58,8 @@ public final class CameraSimulator: Sendable {
     }
 
     public let configuration: Configuration
-    let clip: H264Clip
+    let clips: [MediaClip]
+    let backchannelClip: MediaClip?
     let logger: Logger
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(SharedState())
@@ -69,6 +77,8 @@ public final class CameraSimulator: Sendable {
         var requests: [RTSPMethod: Int] = [:]
         var framesSkipped = 0
         var rtcpReceived = 0
+        var backchannelPackets = 0
+        var backchannelBytes = 0
         var hostile: HostileBehaviour?
         /// The last request URIs, to show which host and path a client asked for.
         var requestURIs: [String] = []
@@ -83,12 +93,15 @@ public final class CameraSimulator: Sendable {
 
     public init(
         configuration: Configuration = Configuration(),
-        clip: H264Clip? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "camgw.simulator")
     ) throws {
+        guard !configuration.media.isEmpty else { throw H264Clip.ClipError(message: "a camera needs a track") }
         self.configuration = configuration
-        self.clip = try clip ?? H264Clip.demo()
+        self.clips = try configuration.media.map { codec in
+            try MediaClip.demo(codec, videoPayloadType: configuration.payloadType)
+        }
+        self.backchannelClip = try configuration.backchannel.map { try MediaClip.demo($0) }
         self.group = group
         self.logger = logger
     }
@@ -200,6 +213,18 @@ public final class CameraSimulator: Sendable {
 
     /// RTCP packets (receiver reports) clients sent over TCP interleaved.
     public var rtcpReceived: Int { self.state.withLockedValue { $0.rtcpReceived } }
+
+    /// RTP packets a client sent on the backchannel, and their payload bytes.
+    public var backchannelReceived: (packets: Int, bytes: Int) {
+        self.state.withLockedValue { ($0.backchannelPackets, $0.backchannelBytes) }
+    }
+
+    func receivedBackchannel(payloadBytes: Int) {
+        self.state.withLockedValue {
+            $0.backchannelPackets += 1
+            $0.backchannelBytes += payloadBytes
+        }
+    }
 
     func receivedRTCP() {
         self.state.withLockedValue { $0.rtcpReceived += 1 }

@@ -5,7 +5,7 @@ import RTSPRelay
 /// An H.264 clip prepared for streaming: every access unit packetized once, plus what its SDP needs.
 public struct H264Clip: Sendable {
     struct Frame: Sendable {
-        var payloads: [H264Packetizer.Payload]
+        var payloads: [RTPPayload]
         var isKeyframe: Bool
     }
 

@@ -4,15 +4,9 @@ import NIOCore
 /// into one STAP-A (§5.7.1), NAL units that fit sent as single NAL unit packets (§5.6), larger ones split into
 /// FU-A fragments (§5.8).
 struct H264Packetizer {
-    struct Payload: Sendable {
-        var bytes: ByteBuffer
-        /// Set on the last packet of an access unit (RFC 6184 §5.1).
-        var marker: Bool
-    }
-
     var maxPayloadSize = 1400
 
-    func packetize(_ unit: H264AccessUnit) -> [Payload] {
+    func packetize(_ unit: H264AccessUnit) -> [RTPPayload] {
         var payloads: [ByteBuffer] = []
         var nals = unit.nalUnits[...]
         let parameterSets = nals.prefix { [7, 8].contains(Self.type($0)) }
@@ -49,7 +43,7 @@ struct H264Packetizer {
                 first = false
             }
         }
-        return payloads.enumerated().map { Payload(bytes: $0.element, marker: $0.offset == payloads.count - 1) }
+        return payloads.enumerated().map { RTPPayload(bytes: $0.element, marker: $0.offset == payloads.count - 1) }
     }
 
     static func type(_ nal: ByteBuffer) -> UInt8 {

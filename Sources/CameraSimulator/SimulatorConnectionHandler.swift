@@ -3,9 +3,9 @@ import NIOCore
 import NIOPosix
 import RTSPRelay
 
-/// One client connection of the simulator: answers its requests and, once it plays, sends the clip's frames on a
-/// schedule aligned to the simulator's clock (so every session sees the same picture at the same time, as with a
-/// real camera), starting at the next keyframe.
+/// One client connection of the simulator: answers its requests and, once it plays, sends each set-up track's
+/// units (pictures, audio frames, metadata documents) on a schedule aligned to the simulator's clock, so every
+/// session sees the same picture at the same time, as with a real camera, starting at the next keyframe.
 final class SimulatorConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = RTSPFrame
     typealias OutboundOut = ByteBuffer
@@ -13,18 +13,24 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     private let simulator: CameraSimulator
     private let nonce = randomHex(bytes: 16)
     private var session: Session?
-    private var scheduledFrame: Scheduled<Void>?
+    private var scheduled: [Int: Scheduled<Void>] = [:]
     private var lastRequest = NIODeadline.now()
+    private var cannedTrackURIs: [String] = []
 
     private struct Session {
         var id: String
+        /// By track index; the backchannel, when set up, is the index after the last clip.
+        var tracks: [Int: TrackSession] = [:]
+        var playing = false
+        var generation: Int
+    }
+
+    private struct TrackSession {
         var transport: Transport
         var ssrc = UInt32.random(in: 0...UInt32.max)
         var sequence = UInt16.random(in: 0...UInt16.max)
-        var playing = false
         var packets: UInt32 = 0
         var octets: UInt32 = 0
-        var generation: Int
     }
 
     private enum Transport {
@@ -37,7 +43,8 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     }
 
     private var configuration: CameraSimulator.Configuration { self.simulator.configuration }
-    private var frameNanoseconds: Int64 { 1_000_000_000 / Int64(self.simulator.clip.frameRate) }
+    private var clips: [MediaClip] { self.simulator.clips }
+    private var backchannelIndex: Int { self.clips.count }
 
     func channelActive(context: ChannelHandlerContext) {
         self.simulator.connectionOpened(context.channel)
@@ -64,7 +71,17 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         case .request(let request):
             self.handle(request, context: context)
         case .interleaved(let frame):
-            if frame.channel % 2 == 1,
+            if case .tcp(let rtp, _) = self.session?.tracks[self.backchannelIndex]?.transport, frame.channel == rtp {
+                // Audio the client sends to the camera's speaker: checked as the camera's decoder would.
+                let allowed = PayloadTypeSet([self.backchannelPayloadType])
+                if case .success(let header) = RTPCheck.validate(
+                    frame.payload,
+                    allowedPayloadTypes: allowed,
+                    maxSize: 1500
+                ) {
+                    self.simulator.receivedBackchannel(payloadBytes: header.payloadLength)
+                }
+            } else if frame.channel % 2 == 1,
                 frame.payload.getInteger(at: frame.payload.readerIndex + 1, as: UInt8.self) == 201
             {
                 self.simulator.receivedRTCP()  // a receiver report: counted, as a camera would use it
@@ -73,6 +90,8 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             break
         }
     }
+
+    private var backchannelPayloadType: UInt8 { self.simulator.backchannelClip?.payloadType ?? 0 }
 
     // MARK: Requests
 
@@ -118,6 +137,16 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                 return self.write(response, context: context)
             }
         }
+        // RFC 2326 §12.32: an option the server does not know is refused, and named in `Unsupported`.
+        let required = request.headers.values(RTSPHeaders.require).flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let unsupported = required.filter { $0 != Self.backchannelOption || self.simulator.backchannelClip == nil }
+        if !unsupported.isEmpty {
+            response.status = .optionNotSupported
+            response.headers.add(name: RTSPHeaders.unsupported, value: unsupported.joined(separator: ", "))
+            return self.write(response, context: context)
+        }
+        let wantsBackchannel = !required.isEmpty
         if request.method != .options, let credentials = self.configuration.credentials,
             !self.isAuthorized(request, credentials)
         {
@@ -134,7 +163,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         case .describe:
             response.headers.add(name: RTSPHeaders.contentType, value: "application/sdp")
             response.headers.add(name: RTSPHeaders.contentBase, value: self.streamURL(context) + "/")
-            response.body = ByteBuffer(string: SDPWriter.write(self.sessionDescription(context)))
+            response.body = ByteBuffer(
+                string: SDPWriter.write(self.sessionDescription(context, backchannel: wantsBackchannel))
+            )
         case .setup:
             return self.setup(request, response: response, context: context)
         case .play:
@@ -147,17 +178,23 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                 name: RTSPHeaders.range,
                 value: RTSPRange.npt(start: .seconds(milliseconds: 0), end: nil).headerValue
             )
-            let first = self.nextKeyframe(after: self.currentFrame(shared.generation) + 1)
-            let info = RTPInfo.Entry(
-                url: self.streamURL(context) + "/trackID=0",
-                seq: session.sequence,
-                rtptime: self.timestamp(frame: first, generation: shared.generation)
-            )
-            response.headers.add(name: RTSPHeaders.rtpInfo, value: RTPInfo(entries: [info]).headerValue)
+            let start = self.firstUnits(session, generation: shared.generation)
+            let entries = start.keys.sorted().map { index in
+                RTPInfo.Entry(
+                    url: self.streamURL(context) + "/trackID=\(index)",
+                    seq: session.tracks[index]!.sequence,
+                    rtptime: self.timestamp(unit: start[index]!, track: index, generation: shared.generation)
+                )
+            }
+            if !entries.isEmpty {
+                response.headers.add(name: RTSPHeaders.rtpInfo, value: RTPInfo(entries: entries).headerValue)
+            }
             if !session.playing {
                 session.playing = true
                 self.session = session
-                self.schedule(frame: first, generation: shared.generation, context: context)
+                for (index, unit) in start {
+                    self.schedule(track: index, unit: unit, generation: shared.generation, context: context)
+                }
             }
         case .teardown:
             guard self.sessionMatches(request) else {
@@ -173,6 +210,8 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         }
         self.write(response, context: context)
     }
+
+    static let backchannelOption = "www.onvif.org/ver20/backchannel"
 
     /// A head that never ends: header lines, 16 KiB every 10 ms, until the client hangs up.
     private func sendEndlessResponse(cseq: UInt32, context: ChannelHandlerContext) {
@@ -209,15 +248,40 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         .options, .describe, .setup, .play, .teardown, .getParameter, .setParameter,
     ]
 
+    /// The track a SETUP names by its `trackID=N` control; the aggregate URL means the only track. Behind a
+    /// canned DESCRIBE (a real camera's SDP) the controls are that camera's: tracks are taken in the order they
+    /// are set up, and those beyond the simulator's clips stay silent.
+    private func trackIndex(_ uri: String) -> Int? {
+        if self.simulator.snapshot.cannedResponses[.describe] != nil {
+            if let index = self.cannedTrackURIs.firstIndex(of: uri) { return index }
+            guard self.cannedTrackURIs.count < 16 else { return nil }
+            self.cannedTrackURIs.append(uri)
+            return self.cannedTrackURIs.count - 1
+        }
+        guard let range = uri.range(of: "/trackID=", options: .backwards) else {
+            return self.clips.count == 1 ? 0 : nil
+        }
+        guard let index = Int(uri[range.upperBound...]), index >= 0 else { return nil }
+        let hasBackchannel = self.simulator.backchannelClip != nil
+        return index < self.clips.count || (hasBackchannel && index == self.backchannelIndex) ? index : nil
+    }
+
     private func setup(_ request: RTSPRequest, response: RTSPResponse, context: ChannelHandlerContext) {
         var response = response
         if self.session != nil, !self.sessionMatches(request) {
             response.status = .sessionNotFound
             return self.write(response, context: context)
         }
+        guard let track = self.trackIndex(request.uri) else {
+            response.status = .notFound
+            return self.write(response, context: context)
+        }
         guard let value = request.headers[RTSPHeaders.transport],
             let offers = try? RTSPTransport.parseList(value),
-            let offer = offers.first(where: { !$0.isMulticast && ($0.lowerTransport == .tcp || $0.clientPort != nil) })
+            let offer = offers.first(where: {
+                !$0.isMulticast
+                    && ($0.lowerTransport == .tcp || ($0.clientPort != nil && track != self.backchannelIndex))
+            })
         else {
             response.status = .unsupportedTransport
             return self.write(response, context: context)
@@ -225,9 +289,13 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         let generation = self.simulator.snapshot.generation.number
         let sessionID = self.session?.id ?? String(UInt32.random(in: 10_000_000...UInt32.max))
         if offer.lowerTransport == .tcp {
-            let channels = offer.interleaved ?? (0, 1)
+            let channels =
+                offer.interleaved ?? (UInt8(truncatingIfNeeded: 2 * track), UInt8(truncatingIfNeeded: 2 * track + 1))
             self.establish(
-                Session(id: sessionID, transport: .tcp(rtp: channels.rtp, rtcp: channels.rtcp), generation: generation),
+                track: track,
+                TrackSession(transport: .tcp(rtp: channels.rtp, rtcp: channels.rtcp)),
+                sessionID: sessionID,
+                generation: generation,
                 reply: response,
                 answer: RTSPTransport(lowerTransport: .tcp, interleaved: channels),
                 context: context
@@ -254,11 +322,10 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                     last: UInt16(rtcp.localAddress?.port ?? 0)
                 )
                 handler.establish(
-                    Session(
-                        id: sessionID,
-                        transport: .udp(rtp: rtp, rtcp: rtcp, rtpTarget: rtpTarget, rtcpTarget: rtcpTarget),
-                        generation: generation
-                    ),
+                    track: track,
+                    TrackSession(transport: .udp(rtp: rtp, rtcp: rtcp, rtpTarget: rtpTarget, rtcpTarget: rtcpTarget)),
+                    sessionID: sessionID,
+                    generation: generation,
                     reply: reply,
                     answer: RTSPTransport(lowerTransport: .udp, clientPort: clientPorts, serverPort: serverPorts),
                     context: context
@@ -292,20 +359,28 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func establish(_ new: Session, reply: RTSPResponse, answer: RTSPTransport, context: ChannelHandlerContext) {
+    private func establish(
+        track: Int,
+        _ new: TrackSession,
+        sessionID: String,
+        generation: Int,
+        reply: RTSPResponse,
+        answer: RTSPTransport,
+        context: ChannelHandlerContext
+    ) {
         var response = reply
         var answer = answer
         answer.ssrc = new.ssrc
         if self.session == nil {
             self.simulator.sessionOpened()
-        } else {
-            self.closeUDP()
+            self.session = Session(id: sessionID, generation: generation)
         }
-        self.session = new
+        if let old = self.session?.tracks[track] { Self.closeUDP(old) }
+        self.session?.tracks[track] = new
         response.headers.add(name: RTSPHeaders.transport, value: answer.headerValue)
         response.headers.add(
             name: RTSPHeaders.session,
-            value: RTSPSessionHeader(id: new.id, timeout: self.configuration.sessionTimeout).headerValue
+            value: RTSPSessionHeader(id: sessionID, timeout: self.configuration.sessionTimeout).headerValue
         )
         self.write(response, context: context)
     }
@@ -318,16 +393,16 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     }
 
     private func endSession() {
-        self.scheduledFrame?.cancel()
-        self.scheduledFrame = nil
-        guard self.session != nil else { return }
-        self.closeUDP()
+        for task in self.scheduled.values { task.cancel() }
+        self.scheduled = [:]
+        guard let session = self.session else { return }
+        for track in session.tracks.values { Self.closeUDP(track) }
         self.session = nil
         self.simulator.sessionClosed()
     }
 
-    private func closeUDP() {
-        if case .udp(let rtp, let rtcp, _, _) = self.session?.transport {
+    private static func closeUDP(_ track: TrackSession) {
+        if case .udp(let rtp, let rtcp, _, _) = track.transport {
             rtp.close(promise: nil)
             rtcp.close(promise: nil)
         }
@@ -372,46 +447,59 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
 
     // MARK: Streaming
 
-    private func currentFrame(_ generation: CameraSimulator.Generation) -> Int64 {
-        (NIODeadline.now() - generation.epoch).nanoseconds / self.frameNanoseconds
+    /// Where each set-up track starts: video at the next keyframe, the others at the first unit due with it, so
+    /// that sound and picture start together.
+    private func firstUnits(_ session: Session, generation: CameraSimulator.Generation) -> [Int: Int64] {
+        let now = (NIODeadline.now() - generation.epoch).nanoseconds
+        let tracks = session.tracks.keys.filter { $0 < self.clips.count }
+        var startNanoseconds = now
+        if let video = tracks.sorted().first(where: { self.clips[$0].isVideo }) {
+            let clip = self.clips[video]
+            var candidate = clip.firstUnit(atOrAfter: now) + 1
+            while !clip.unit(candidate).isKeyframe { candidate += 1 }
+            startNanoseconds = clip.nanoseconds(ofUnit: candidate)
+        }
+        var start: [Int: Int64] = [:]
+        for index in tracks { start[index] = self.clips[index].firstUnit(atOrAfter: startNanoseconds) }
+        return start
     }
 
-    private func nextKeyframe(after frame: Int64) -> Int64 {
-        let clip = self.simulator.clip
-        var candidate = frame
-        while !clip.frames[Int(candidate % Int64(clip.frameCount))].isKeyframe { candidate += 1 }
-        return candidate
+    private func timestamp(unit: Int64, track: Int, generation: CameraSimulator.Generation) -> UInt32 {
+        generation.timestampBase &+ UInt32(truncatingIfNeeded: unit &* Int64(self.clips[track].ticksPerUnit))
     }
 
-    private func timestamp(frame: Int64, generation: CameraSimulator.Generation) -> UInt32 {
-        generation.timestampBase &+ UInt32(truncatingIfNeeded: frame * 90_000 / Int64(self.simulator.clip.frameRate))
-    }
-
-    private func schedule(frame: Int64, generation: CameraSimulator.Generation, context: ChannelHandlerContext) {
-        let deadline = generation.epoch + .nanoseconds(frame * self.frameNanoseconds)
+    private func schedule(
+        track: Int,
+        unit: Int64,
+        generation: CameraSimulator.Generation,
+        context: ChannelHandlerContext
+    ) {
+        let deadline = generation.epoch + .nanoseconds(self.clips[track].nanoseconds(ofUnit: unit))
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.scheduledFrame = context.eventLoop.scheduleTask(deadline: deadline) {
+        self.scheduled[track] = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
-            handler.send(frame: frame, context: context)
+            handler.send(track: track, unit: unit, context: context)
         }
     }
 
-    private func send(frame: Int64, context: ChannelHandlerContext) {
-        guard var session = self.session, session.playing else { return }
+    private func send(track index: Int, unit: Int64, context: ChannelHandlerContext) {
+        guard let session = self.session, session.playing, var track = session.tracks[index] else { return }
         let shared = self.simulator.snapshot
         guard shared.generation.number == session.generation else { return }
         if NIODeadline.now() - self.lastRequest > .seconds(Int64(self.configuration.sessionTimeout)) {
             context.close(promise: nil)  // as a camera does when keep-alives stop
             return
         }
+        let clip = self.clips[index]
         if !shared.stalled {
-            let clip = self.simulator.clip
-            let payloads = clip.frames[Int(frame % Int64(clip.frameCount))].payloads
-            let timestamp = self.timestamp(frame: frame, generation: shared.generation)
-            if frame % Int64(clip.frameRate) == 0 {
-                self.sendSenderReport(&session, frame: frame, generation: shared.generation, context: context)
+            let payloads = clip.unit(unit).payloads
+            let timestamp = self.timestamp(unit: unit, track: index, generation: shared.generation)
+            if clip.startsSecond(unit) {
+                self.sendSenderReport(&track, timestamp: timestamp, context: context)
             }
-            switch session.transport {
+            // Hostile behaviours act on the first track, which is the video in every camera we model.
+            let hostile = index == 0 ? shared.hostile : nil
+            switch track.transport {
             case .tcp(let rtpChannel, _):
                 // A camera drops frames for a client that does not read; it never buffers without bound.
                 if context.channel.isWritable {
@@ -419,20 +507,32 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                         capacity: payloads.reduce(0) { $0 + 16 + $1.bytes.readableBytes } + 16
                     )
                     if shared.garbage == .stream { buffer.writeString("GARBAGE\u{0}\u{1}\u{2}\r\n") }
-                    for (index, payload) in payloads.enumerated() {
-                        guard let hostile = shared.hostile else {
+                    for (n, payload) in payloads.enumerated() {
+                        guard let hostile else {
                             RTSPMessageSerializer.writeInterleavedHeader(
                                 channel: rtpChannel,
                                 length: 12 + payload.bytes.readableBytes,
                                 into: &buffer
                             )
-                            self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
+                            self.writeRTP(
+                                payload,
+                                &track,
+                                payloadType: clip.payloadType,
+                                timestamp: timestamp,
+                                into: &buffer
+                            )
                             continue
                         }
                         var packet = ByteBuffer()
-                        self.writeRTP(payload, &session, timestamp: timestamp, into: &packet)
-                        hostile.mangle(&packet, frame: frame, frameRate: clip.frameRate)
-                        hostile.extraFrames(before: packet, into: &buffer, ssrc: session.ssrc, firstOfFrame: index == 0)
+                        self.writeRTP(
+                            payload,
+                            &track,
+                            payloadType: clip.payloadType,
+                            timestamp: timestamp,
+                            into: &packet
+                        )
+                        hostile.mangle(&packet, frame: unit, frameRate: clip.clockRate / clip.ticksPerUnit)
+                        hostile.extraFrames(before: packet, into: &buffer, ssrc: track.ssrc, firstOfFrame: n == 0)
                         RTSPMessageSerializer.writeInterleavedHeader(
                             channel: rtpChannel,
                             length: packet.readableBytes,
@@ -447,53 +547,49 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             case .udp(let rtp, _, let target, _):
                 for payload in payloads {
                     var buffer = rtp.allocator.buffer(capacity: 12 + payload.bytes.readableBytes)
-                    self.writeRTP(payload, &session, timestamp: timestamp, into: &buffer)
+                    self.writeRTP(payload, &track, payloadType: clip.payloadType, timestamp: timestamp, into: &buffer)
                     rtp.write(AddressedEnvelope(remoteAddress: target, data: buffer), promise: nil)
                 }
                 rtp.flush()
             }
-            self.session = session
+            self.session?.tracks[index] = track
         }
-        self.schedule(frame: frame + 1, generation: shared.generation, context: context)
+        self.schedule(track: index, unit: unit + 1, generation: shared.generation, context: context)
     }
 
     private func writeRTP(
-        _ payload: H264Packetizer.Payload,
-        _ session: inout Session,
+        _ payload: RTPPayload,
+        _ track: inout TrackSession,
+        payloadType: UInt8,
         timestamp: UInt32,
         into buffer: inout ByteBuffer
     ) {
         RTPWriter.writeHeader(
             into: &buffer,
             marker: payload.marker,
-            payloadType: self.configuration.payloadType,
-            sequence: session.sequence,
+            payloadType: payloadType,
+            sequence: track.sequence,
             timestamp: timestamp,
-            ssrc: session.ssrc
+            ssrc: track.ssrc
         )
         buffer.writeImmutableBuffer(payload.bytes)
-        session.sequence &+= 1
-        session.packets &+= 1
-        session.octets &+= UInt32(payload.bytes.readableBytes)
+        track.sequence &+= 1
+        track.packets &+= 1
+        track.octets &+= UInt32(payload.bytes.readableBytes)
     }
 
-    private func sendSenderReport(
-        _ session: inout Session,
-        frame: Int64,
-        generation: CameraSimulator.Generation,
-        context: ChannelHandlerContext
-    ) {
+    private func sendSenderReport(_ track: inout TrackSession, timestamp: UInt32, context: ChannelHandlerContext) {
         var report = context.channel.allocator.buffer(capacity: 64)
         RTPWriter.writeSenderReport(
             into: &report,
-            ssrc: session.ssrc,
+            ssrc: track.ssrc,
             ntpTime: RTPWriter.ntpTimestamp(unixNanoseconds: Int64(Date().timeIntervalSince1970 * 1e9)),
-            rtpTime: self.timestamp(frame: frame, generation: generation),
-            packetCount: session.packets,
-            octetCount: session.octets,
+            rtpTime: timestamp,
+            packetCount: track.packets,
+            octetCount: track.octets,
             cname: "camgw-simulator"
         )
-        switch session.transport {
+        switch track.transport {
         case .tcp(_, let rtcpChannel):
             guard context.channel.isWritable else { return }
             var framed = context.channel.allocator.buffer(capacity: report.readableBytes + 4)
@@ -529,11 +625,19 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         return "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(port)\(self.configuration.path)"
     }
 
-    private func sessionDescription(_ context: ChannelHandlerContext) -> SessionDescription {
-        let clip = self.simulator.clip
+    private func sessionDescription(_ context: ChannelHandlerContext, backchannel: Bool) -> SessionDescription {
         let address = context.channel.localAddress?.ipAddress ?? self.configuration.host
         let isIPv6 = address.contains(":")
-        let pt = String(self.configuration.payloadType)
+        var media = self.clips.enumerated().map { index, clip in
+            var media = clip.mediaDescription(control: "trackID=\(index)")
+            media.connection = .init(addressType: isIPv6 ? "IP6" : "IP4", address: isIPv6 ? "::" : "0.0.0.0")
+            return media
+        }
+        // ONVIF Streaming §5.3: the backchannel is offered only to a client that required it, `sendonly` from
+        // the client's side of the description.
+        if backchannel, let clip = self.simulator.backchannelClip {
+            media.append(clip.mediaDescription(control: "trackID=\(self.backchannelIndex)", direction: "sendonly"))
+        }
         return SessionDescription(
             origin: .init(
                 sessionID: String(self.simulator.snapshot.generation.timestampBase),
@@ -544,23 +648,7 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             sessionName: "CamGateway Simulator",
             timing: (0, 0),
             attributes: [.init("control", "*"), .init("range", "npt=now-")],
-            media: [
-                .init(
-                    type: "video",
-                    formats: [pt],
-                    connection: .init(addressType: isIPv6 ? "IP6" : "IP4", address: isIPv6 ? "::" : "0.0.0.0"),
-                    attributes: [
-                        .init("rtpmap", "\(pt) H264/90000"),
-                        .init(
-                            "fmtp",
-                            "\(pt) packetization-mode=1;profile-level-id=\(clip.profileLevelID);sprop-parameter-sets=\(clip.parameterSets)"
-                        ),
-                        .init("framerate", String(clip.frameRate)),
-                        .init("control", "trackID=0"),
-                        .init("recvonly"),
-                    ]
-                )
-            ]
+            media: media
         )
     }
 

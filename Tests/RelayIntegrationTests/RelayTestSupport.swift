@@ -27,12 +27,19 @@ struct RelayFixture {
         /// nil: anonymous access (said explicitly, as the configuration must).
         var access: ReaderAccessPolicy?
         var maxConnectionsPerSource: Int?
+        var media: [MediaClip.Codec]?
+        /// The camera's backchannel codec (nil: it has none).
+        var cameraBackchannel: MediaClip.Codec?
+        /// Whether the gateway relays the backchannel of this camera.
+        var relayBackchannel = false
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
         var cameraConfiguration = CameraSimulator.Configuration()
         cameraConfiguration.credentials = options.cameraCredentials
         if let timeout = options.cameraSessionTimeout { cameraConfiguration.sessionTimeout = timeout }
+        if let media = options.media { cameraConfiguration.media = media }
+        cameraConfiguration.backchannel = options.cameraBackchannel
         let simulator = try CameraSimulator(configuration: cameraConfiguration)
         try await simulator.start()
         var camera = RelayConfiguration.Camera(

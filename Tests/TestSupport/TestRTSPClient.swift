@@ -165,25 +165,47 @@ public final class TestRTSPClient: Sendable {
 
     /// Runs DESCRIBE, SETUP (TCP interleaved 0-1) and PLAY on `url`; returns the session id.
     public func play(_ url: String, timeout: Duration = .seconds(5)) async throws -> String {
-        let describe = try await self.request(.describe, url, timeout: timeout)
+        try await self.play(url, allTracks: false, timeout: timeout).session
+    }
+
+    /// DESCRIBE, then SETUP of the first track or of every track (track n on interleaved channels 2n and 2n+1),
+    /// then PLAY; `headers` go with each request (as `Require` must). Returns the session id and the SDP.
+    public func play(
+        _ url: String,
+        allTracks: Bool,
+        headers: RTSPHeaders = [:],
+        timeout: Duration = .seconds(5)
+    ) async throws -> (session: String, sdp: SessionDescription) {
+        let describe = try await self.request(.describe, url, headers: headers, timeout: timeout)
         guard describe.status == .ok else { throw Timeout(what: "DESCRIBE: \(describe.status)") }
         let base = describe.headers[RTSPHeaders.contentBase] ?? url + "/"
         let sdp = try SDPParser.parse(String(buffer: describe.body))
-        let control = sdp.media.first?.control ?? ""
-        let trackURL = control.hasPrefix("rtsp://") ? control : base + control
-        let setup = try await self.request(
-            .setup,
-            trackURL,
-            headers: [RTSPHeaders.transport: "RTP/AVP/TCP;unicast;interleaved=0-1"],
-            timeout: timeout
-        )
-        guard setup.status == .ok, let value = setup.headers[RTSPHeaders.session] else {
-            throw Timeout(what: "SETUP: \(setup.status)")
+        var session: String?
+        for (index, media) in sdp.media.enumerated().prefix(allTracks ? sdp.media.count : 1) {
+            let control = media.control ?? ""
+            var setupHeaders = headers
+            setupHeaders.replaceOrAdd(
+                name: RTSPHeaders.transport,
+                value: "RTP/AVP/TCP;unicast;interleaved=\(2 * index)-\(2 * index + 1)"
+            )
+            if let session { setupHeaders.replaceOrAdd(name: RTSPHeaders.session, value: session) }
+            let setup = try await self.request(
+                .setup,
+                control.hasPrefix("rtsp://") ? control : base + control,
+                headers: setupHeaders,
+                timeout: timeout
+            )
+            guard setup.status == .ok, let value = setup.headers[RTSPHeaders.session] else {
+                throw Timeout(what: "SETUP: \(setup.status)")
+            }
+            session = try RTSPSessionHeader.parse(value).id
         }
-        let session = try RTSPSessionHeader.parse(value).id
-        let play = try await self.request(.play, url, headers: [RTSPHeaders.session: session], timeout: timeout)
+        guard let session else { throw Timeout(what: "SETUP: no media") }
+        var playHeaders = headers
+        playHeaders.replaceOrAdd(name: RTSPHeaders.session, value: session)
+        let play = try await self.request(.play, url, headers: playHeaders, timeout: timeout)
         guard play.status == .ok else { throw Timeout(what: "PLAY: \(play.status)") }
-        return session
+        return (session, sdp)
     }
 }
 

@@ -34,7 +34,16 @@ import Testing
             Self.request(.setup, url + "/trackID=0", cseq: 1, [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]),
             now: t0
         )
-        #expect(setup == .setup(StreamPath(camera: "lobby", stream: "main"), track: 0, udpClientPorts: nil, cseq: 1))
+        #expect(
+            setup
+                == .setup(
+                    StreamPath(camera: "lobby", stream: "main"),
+                    track: 0,
+                    udpClientPorts: nil,
+                    backchannel: false,
+                    cseq: 1
+                )
+        )
         _ = machine.setupCompleted(.success(2), cseq: 1)
         let play = machine.received(Self.request(.play, cseq: 2, [("Session", id)]), now: t0)
         #expect(
@@ -77,7 +86,7 @@ import Testing
         )
         #expect(
             machine.received(Self.request(.describe, cseq: 4), now: Self.t0)
-                == .describe(StreamPath(camera: "lobby", stream: "main"), cseq: 4)
+                == .describe(StreamPath(camera: "lobby", stream: "main"), backchannel: false, cseq: 4)
         )
     }
 
@@ -157,6 +166,7 @@ import Testing
                     StreamPath(camera: "lobby", stream: "main"),
                     track: 0,
                     udpClientPorts: .init(first: 5000, last: 5001),
+                    backchannel: false,
                     cseq: 1
                 )
         )

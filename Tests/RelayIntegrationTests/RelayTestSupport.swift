@@ -51,6 +51,7 @@ struct RelayFixture {
             password: options.relayPassword ?? cameraConfiguration.credentials?.password
         )
         camera.linger = .seconds(2)
+        camera.backchannel = options.relayBackchannel
         if let transport = options.cameraTransport { camera.transport = transport }
         var configuration = RelayConfiguration(cameras: [camera])
         configuration.port = 0

@@ -15,6 +15,7 @@ import TOMLKit
 /// username = "admin"
 /// password_file = "/etc/camgw/secrets/lobby"   # or password_env = "LOBBY_PASSWORD"
 /// on_demand = true
+/// backchannel = false   # ONVIF audio VMS → camera speaker; off unless said
 ///
 ///   [[camera.stream]]
 ///   name = "main"
@@ -258,7 +259,7 @@ enum GatewayConfig {
             table,
             allowed: [
                 "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
-                "password_env", "password", "stream", "tls_fingerprint",
+                "password_env", "password", "stream", "tls_fingerprint", "backchannel",
             ],
             at: label,
             file: file
@@ -300,6 +301,12 @@ enum GatewayConfig {
         }
         if let onDemand = try self.boolean(table, "on_demand", place, file) { camera.onDemand = onDemand }
         if let linger = try self.seconds(table, "linger", 0...3600, place, file) { camera.linger = linger }
+        if let backchannel = try self.boolean(table, "backchannel", place, file) {
+            guard !backchannel || camera.transport == .tcp else {
+                throw problem("camera '\(name)': backchannel needs transport = \"tcp\" (it is interleaved on RTSP)")
+            }
+            camera.backchannel = backchannel
+        }
         if table["password"] != nil {
             throw problem("camera '\(name)': inline password refused; use password_file (mode 0600) or password_env")
         }

@@ -71,6 +71,8 @@ public struct RTSPHeaders: Hashable, Sendable, Sequence, ExpressibleByDictionary
     public static let accept = "Accept"
     public static let require = "Require"
     public static let unsupported = "Unsupported"
+    /// The `Require` option of the ONVIF audio backchannel (ONVIF Streaming Specification §5.3).
+    public static let onvifBackchannel = "www.onvif.org/ver20/backchannel"
     public static let location = "Location"
 
     /// Fields that may appear once per message; a repeat is refused, since two different values (two

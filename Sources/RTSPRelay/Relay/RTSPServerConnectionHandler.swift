@@ -17,6 +17,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     /// The Digest nonce of this connection's challenges.
     private let nonce = randomHex(bytes: 16)
     private var user: String?
+    /// The interleaved channel this reader's backchannel audio arrives on, while it holds the backchannel.
+    private var backchannelChannel: UInt8?
     /// UDP readers: our RTP/RTCP sockets per track.
     private var udpSockets: [Int: (rtp: any Channel, rtcp: any Channel)] = [:]
 
@@ -59,9 +61,14 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         case .request(let request):
             guard self.admit(request, context: context) else { return }
             self.run(self.machine.received(request, now: .now()), context: context)
-        case .interleaved:
-            // Receiver reports from the VMS: they prove the reader is alive, and are not forwarded to the camera.
-            self.machine.receivedData(now: .now())
+        case .interleaved(let frame):
+            // Receiver reports from the VMS prove the reader is alive and are not forwarded to the camera; only
+            // backchannel audio goes on, through the stream's checks.
+            let now = NIODeadline.now()
+            self.machine.receivedData(now: now)
+            if frame.channel == self.backchannelChannel, let reader = self.reader, let stream = self.stream {
+                stream.receiveBackchannel(frame.payload, from: reader, now: now)
+            }
         case .response:
             break
         }
@@ -146,18 +153,21 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         switch action {
         case .respond(let response):
             self.write(response, context: context)
-        case .describe(let path, let cseq):
+        case .describe(let path, let backchannel, let cseq):
             guard let stream = self.core.stream(path) else {
                 return self.run(self.machine.describeCompleted(.failure(.notFound), cseq: cseq), context: context)
             }
             stream.describe().assumeIsolated().whenComplete { result in
                 switch result {
                 case .success:
+                    guard let sdp = backchannel ? stream.gatewaySDPWithBackchannel : stream.gatewaySDP else {
+                        return self.run(
+                            self.machine.describeCompleted(.failure(.optionNotSupported), cseq: cseq),
+                            context: context
+                        )
+                    }
                     let base = self.baseURL(path, context: context)
-                    self.run(
-                        self.machine.describeCompleted(.success((stream.gatewaySDP ?? "", base)), cseq: cseq),
-                        context: context
-                    )
+                    self.run(self.machine.describeCompleted(.success((sdp, base)), cseq: cseq), context: context)
                 case .failure:
                     self.run(
                         self.machine.describeCompleted(.failure(.serviceUnavailable), cseq: cseq),
@@ -165,7 +175,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
                     )
                 }
             }
-        case .setup(let path, let track, let udpClientPorts, let cseq):
+        case .setup(let path, let track, let udpClientPorts, let backchannel, let cseq):
             guard let stream = self.core.stream(path) else {
                 return self.run(self.machine.setupCompleted(.failure(.notFound), cseq: cseq), context: context)
             }
@@ -175,6 +185,15 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
                         self.machine.setupCompleted(.failure(.serviceUnavailable), cseq: cseq),
                         context: context
                     )
+                }
+                if track == stream.backchannelTrack {
+                    // A reader that did not require the backchannel has not been told of it; over UDP it would
+                    // need ports of ours that take audio in, which the gateway does not open.
+                    let refusal: RTSPStatus? =
+                        !backchannel ? .notFound : udpClientPorts != nil ? .unsupportedTransport : nil
+                    if let refusal {
+                        return self.run(self.machine.setupCompleted(.failure(refusal), cseq: cseq), context: context)
+                    }
                 }
                 guard udpClientPorts != nil, track < stream.tracks.count else {
                     return self.run(
@@ -234,6 +253,11 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         else {
             return self.run(self.machine.playCompleted(.failure(.notEnoughBandwidth), cseq: cseq), context: context)
         }
+        // One speaker, one talker: a second reader asking for the backchannel gets 453 until the first leaves.
+        let backchannel = bindings.first { $0.track == stream.backchannelTrack }
+        if backchannel != nil, !stream.backchannelIsFree {
+            return self.run(self.machine.playCompleted(.failure(.notEnoughBandwidth), cseq: cseq), context: context)
+        }
         var channels = [(rtp: UInt8, rtcp: UInt8)?](repeating: nil, count: stream.tracks.count)
         var targets = [RelayReader.UDPTarget?](repeating: nil, count: stream.tracks.count)
         for binding in bindings where binding.track < channels.count {
@@ -264,6 +288,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         self.reader = reader
         self.stream = stream
         stream.attach(reader)  // after the PLAY response: the cached keyframe follows it on the wire
+        if let backchannel, stream.claimBackchannel(reader) { self.backchannelChannel = backchannel.rtpChannel }
     }
 
     /// Binds our RTP/RTCP pair for one track of a UDP reader, on the address the reader connected to. What the
@@ -307,6 +332,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         }
         self.reader = nil
         self.stream = nil
+        self.backchannelChannel = nil
     }
 
     private func baseURL(_ path: StreamPath, context: ChannelHandlerContext) -> String {

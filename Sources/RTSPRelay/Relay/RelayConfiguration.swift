@@ -16,6 +16,9 @@ public struct RelayConfiguration: Sendable, Hashable {
         /// Reach the camera over RTSPS, accepting only a certificate whose DER encoding has this SHA-256 digest.
         /// Cameras use self-signed certificates, so a pin is the only check that means anything.
         public var tlsFingerprint: [UInt8]?
+        /// Relay the ONVIF audio backchannel, VMS → camera speaker. Off by default: it lets a reader make the
+        /// camera play sound. TCP only, on both sides (the backchannel is interleaved on the RTSP connection).
+        public var backchannel = false
 
         public init(
             name: String,

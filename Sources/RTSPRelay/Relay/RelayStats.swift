@@ -15,6 +15,8 @@ public struct RelayStats: Sendable {
         public var bytesOut: Int
         public var dropped: [RTPDropReason: Int]
         public var gopCachePackets: Int
+        /// Packets a reader sent that went on to the camera's backchannel.
+        public var backchannelPackets: Int
         public var readers: [Reader]
     }
 

@@ -45,7 +45,24 @@ final class RelayStream {
     /// Interleaved channel → track index (RTP) or track index + 128 (RTCP); 0xFF unknown.
     private var channelMap = [UInt8](repeating: 0xFF, count: 256)
     private(set) var gatewaySDP: String?
+    /// The description for a reader that required the backchannel; nil when the camera has none (or it is off).
+    private(set) var gatewaySDPWithBackchannel: String?
     private var videoTrack: Int?
+
+    // MARK: Backchannel
+
+    private(set) var backchannelTrack: Int?
+    /// The one reader whose audio goes to the camera's speaker; others asking for it get 453.
+    private var backchannelOwner: RelayReader?
+    private var backchannelOutput = RTPContinuity(
+        outputSSRC: UInt32.random(in: 1...UInt32.max),
+        clockRate: 8000,
+        initialSequence: UInt16.random(in: 0...UInt16.max),
+        initialTimestamp: UInt32.random(in: 0...UInt32.max)
+    )
+    /// G.711 at 20 ms is 50 packets a second; twice that, with a burst, is what any VMS sends.
+    private var backchannelLimiter = PacketRateLimiter(rate: 100, burst: 50)
+    private var backchannelPackets = 0
 
     // MARK: Data path
 
@@ -131,6 +148,7 @@ final class RelayStream {
         guard !self.tracks.isEmpty else { return nil }
         var entries: [RTPInfo.Entry] = []
         for track in self.tracks where track.index < bindings.count && bindings[track.index] != nil {
+            guard !track.isBackchannel else { continue }
             let first = self.cache.firstPacket(track: track.index)
             entries.append(
                 .init(
@@ -160,6 +178,7 @@ final class RelayStream {
     func detach(_ reader: RelayReader, reason: String) {
         guard let index = self.readers.firstIndex(where: { $0 === reader }) else { return }
         self.readers.remove(at: index)
+        if self.backchannelOwner === reader { self.releaseBackchannel() }
         self.recomputeAlternateChannels()
         self.logger.info(
             "reader stopped",
@@ -243,6 +262,75 @@ final class RelayStream {
         }
     }
 
+    // MARK: Backchannel
+
+    static let ignoredChannel: UInt8 = 0xFE
+
+    var backchannelIsFree: Bool { self.backchannelTrack != nil && self.backchannelOwner == nil }
+
+    /// Makes `reader` the one whose audio reaches the camera; false when another reader holds it.
+    func claimBackchannel(_ reader: RelayReader) -> Bool {
+        guard self.backchannelTrack != nil else { return false }
+        if let owner = self.backchannelOwner, owner !== reader { return false }
+        self.backchannelOwner = reader
+        self.backchannelOutput.sourceRestarted()
+        self.logger.notice("backchannel opened", metadata: ["reader": "\(reader.address)"])
+        return true
+    }
+
+    private func releaseBackchannel() {
+        guard let owner = self.backchannelOwner else { return }
+        self.backchannelOwner = nil
+        self.logger.notice("backchannel closed", metadata: ["reader": "\(owner.address)"])
+    }
+
+    /// An RTP packet from the reader on its backchannel channel: checked as camera packets are (version,
+    /// lengths, the payload type the camera announced, size), rate-limited, renumbered into the gateway's own
+    /// SSRC and sequence (the camera sees one continuous source whoever talks), and written to the camera.
+    func receiveBackchannel(_ packet: ByteBuffer, from reader: RelayReader, now: NIODeadline) {
+        guard self.backchannelOwner === reader, let index = self.backchannelTrack, self.upstreamState == .playing,
+            let handler = self.upstreamHandler, index < self.cameraTracks.count
+        else { return }
+        let header: RTPHeader
+        switch RTPCheck.validate(
+            packet,
+            allowedPayloadTypes: self.tracks[index].payloadTypes,
+            maxSize: self.configuration.maxPacketSize
+        ) {
+        case .success(let valid): header = valid
+        case .failure(let reason):
+            self.dropped[reason]! += 1
+            return
+        }
+        guard self.backchannelLimiter.admit(now: now) else {
+            self.dropped[.rateLimited]! += 1
+            return
+        }
+        let (sequence, timestamp) = self.backchannelOutput.map(
+            sequence: header.sequence,
+            timestamp: header.timestamp,
+            ssrc: header.ssrc,
+            arrivalNanoseconds: Int64(now.uptimeNanoseconds)
+        )
+        var rewritten = self.core.allocator.buffer(capacity: packet.readableBytes)
+        rewritten.writeMultipleIntegers(
+            UInt8(0x80),
+            (header.marker ? 0x80 : 0) | header.payloadType,
+            sequence,
+            timestamp,
+            self.backchannelOutput.outputSSRC
+        )
+        // Payload only: the reader's CSRCs, header extension and padding do not reach the camera.
+        rewritten.writeImmutableBuffer(
+            packet.getSlice(at: packet.readerIndex + header.headerLength, length: header.payloadLength)!
+        )
+        if handler.sendInterleaved(channel: self.cameraTracks[index].rtpChannel, rewritten) {
+            self.backchannelPackets += 1
+        } else {
+            self.dropped[.rateLimited]! += 1
+        }
+    }
+
     // MARK: Upstream lifecycle
 
     func startUpstream() {
@@ -260,7 +348,8 @@ final class RelayStream {
                 ),
                 username: self.camera.username,
                 password: self.camera.password,
-                transport: self.camera.transport
+                transport: self.camera.transport,
+                backchannel: self.camera.backchannel
             )
         )
         let handler = UpstreamConnectionHandler(stream: self, machine: machine, limits: self.core.upstreamLimits)
@@ -368,6 +457,7 @@ final class RelayStream {
         let layoutChanged =
             tracks.map(\.payloadTypes) != self.cameraTracks.map(\.payloadTypes)
             || tracks.map(\.codec) != self.cameraTracks.map(\.codec)
+            || tracks.map(\.isBackchannel) != self.cameraTracks.map(\.isBackchannel)
         if layoutChanged {
             if !self.readers.isEmpty {
                 self.logger.warning("camera changed its tracks: readers reconnect")
@@ -376,14 +466,26 @@ final class RelayStream {
             self.cameraTracks = tracks
             self.tracks = tracks.map(RelayTrack.init)
             self.videoTrack = self.tracks.first(where: \.isVideo)?.index
+            self.backchannelTrack = self.tracks.first(where: \.isBackchannel)?.index
+            self.releaseBackchannel()
             self.cache.reset()
-            let sdp = GatewaySDP.make(
-                from: description,
-                tracks: tracks,
-                sessionName: "\(self.camera.name)/\(self.streamConfiguration.name)",
-                sessionID: String(UInt32.random(in: 1...UInt32.max))
+            let sessionID = String(UInt32.random(in: 1...UInt32.max))
+            let sessionName = "\(self.camera.name)/\(self.streamConfiguration.name)"
+            self.gatewaySDP = SDPWriter.write(
+                GatewaySDP.make(from: description, tracks: tracks, sessionName: sessionName, sessionID: sessionID)
             )
-            self.gatewaySDP = SDPWriter.write(sdp)
+            self.gatewaySDPWithBackchannel =
+                self.backchannelTrack == nil
+                ? nil
+                : SDPWriter.write(
+                    GatewaySDP.make(
+                        from: description,
+                        tracks: tracks,
+                        sessionName: sessionName,
+                        sessionID: sessionID,
+                        backchannel: true
+                    )
+                )
         } else {
             for index in self.tracks.indices {
                 self.tracks[index].continuity.sourceRestarted()
@@ -394,8 +496,10 @@ final class RelayStream {
         }
         self.channelMap = [UInt8](repeating: 0xFF, count: 256)
         for track in tracks {
-            self.channelMap[Int(track.rtpChannel)] = UInt8(track.index)
-            self.channelMap[Int(track.rtcpChannel)] = UInt8(track.index) | 0x80
+            // The camera's RTCP about the backchannel audio it receives is of no use to readers: ignored.
+            self.channelMap[Int(track.rtpChannel)] = track.isBackchannel ? Self.ignoredChannel : UInt8(track.index)
+            self.channelMap[Int(track.rtcpChannel)] =
+                track.isBackchannel ? Self.ignoredChannel : UInt8(track.index) | 0x80
         }
     }
 
@@ -486,8 +590,8 @@ final class RelayStream {
 
     func receive(_ frame: InterleavedFrame, now: NIODeadline, stitched: Bool = false) {
         let mapped = self.channelMap[Int(frame.channel)]
-        guard mapped != 0xFF else {
-            self.dropped[.unknownChannel]! += 1
+        guard mapped < Self.ignoredChannel else {
+            if mapped == 0xFF { self.dropped[.unknownChannel]! += 1 }
             return
         }
         let trackIndex = Int(mapped & 0x7F)
@@ -770,6 +874,7 @@ final class RelayStream {
             bytesOut: self.bytesOut,
             dropped: self.dropped,
             gopCachePackets: self.cache.count,
+            backchannelPackets: self.backchannelPackets,
             readers: self.readers.map(\.stats)
         )
     }

@@ -7,6 +7,8 @@ struct RelayTrack {
     let payloadTypes: PayloadTypeSet
     let codec: VideoCodec?
     let clockRate: UInt32
+    /// The ONVIF backchannel: readers send on it, the camera receives; nothing is fanned out.
+    let isBackchannel: Bool
     /// The channels the gateway's own SDP numbering implies (2n, 2n+1); most readers use them, and their `$`
     /// header is written once per packet for all of them.
     var canonicalRTP: UInt8 { UInt8(truncatingIfNeeded: 2 * self.index) }
@@ -37,6 +39,7 @@ struct RelayTrack {
         self.payloadTypes = track.payloadTypes
         self.codec = track.codec
         self.clockRate = track.clockRate
+        self.isBackchannel = track.isBackchannel
         let sequence = UInt16.random(in: 0...UInt16.max)
         let timestamp = UInt32.random(in: 0...UInt32.max)
         self.continuity = RTPContinuity(

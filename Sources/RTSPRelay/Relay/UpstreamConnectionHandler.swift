@@ -69,6 +69,17 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
         self.fail("connection error: \(error)")
     }
 
+    /// Writes one packet on an interleaved channel of the camera connection (the backchannel). Refused, rather
+    /// than queued, when the connection is not taking data: a camera that does not read costs nothing.
+    func sendInterleaved(channel: UInt8, _ packet: ByteBuffer) -> Bool {
+        guard let context, context.channel.isWritable, !self.ended else { return false }
+        var framed = context.channel.allocator.buffer(capacity: packet.readableBytes + 4)
+        RTSPMessageSerializer.writeInterleavedHeader(channel: channel, length: packet.readableBytes, into: &framed)
+        framed.writeImmutableBuffer(packet)
+        context.writeAndFlush(Self.wrapOutboundOut(framed), promise: nil)
+        return true
+    }
+
     /// Gives up on this connection; the stream reconnects with backoff.
     func fail(_ reason: String) {
         if self.failure == nil { self.failure = reason }

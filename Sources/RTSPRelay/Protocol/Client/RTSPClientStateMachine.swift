@@ -21,12 +21,22 @@ public struct RTSPClientStateMachine: Sendable {
         public var password: String?
         public var transport: LowerTransport = .tcp
         public var userAgent = "CamGateway/1.0"
+        /// Ask for the ONVIF backchannel (`Require: www.onvif.org/ver20/backchannel`); a camera that answers 551
+        /// is asked again without it.
+        public var backchannel = false
 
-        public init(url: RTSPURL, username: String? = nil, password: String? = nil, transport: LowerTransport = .tcp) {
+        public init(
+            url: RTSPURL,
+            username: String? = nil,
+            password: String? = nil,
+            transport: LowerTransport = .tcp,
+            backchannel: Bool = false
+        ) {
             self.url = url
             self.username = username
             self.password = password
             self.transport = transport
+            self.backchannel = backchannel
         }
     }
 
@@ -39,6 +49,8 @@ public struct RTSPClientStateMachine: Sendable {
         public var payloadTypes: PayloadTypeSet
         public var clockRate: UInt32
         public var codec: VideoCodec?
+        /// The ONVIF backchannel: the camera receives on this track (`a=sendonly` in its SDP, ONVIF Streaming §5.3).
+        public var isBackchannel = false
         /// Interleaved channels the camera confirmed (TCP).
         public var rtpChannel: UInt8 = 0
         public var rtcpChannel: UInt8 = 1
@@ -83,9 +95,12 @@ public struct RTSPClientStateMachine: Sendable {
     private var aggregateURL = ""
     private var tracks: [Track] = []
     private var session: RTSPSessionHeader?
+    /// Whether requests carry the backchannel `Require`: until the camera says it has none.
+    public private(set) var requiresBackchannel: Bool
 
     public init(configuration: Configuration) {
         self.configuration = configuration
+        self.requiresBackchannel = configuration.backchannel && configuration.transport == .tcp
         if let username = configuration.username, let password = configuration.password {
             self.authenticator = RTSPClientAuthenticator(username: username, password: password)
         }
@@ -140,6 +155,14 @@ public struct RTSPClientStateMachine: Sendable {
                 headers: [RTSPHeaders.accept: "application/sdp"]
             )
         case .describe:
+            if response.status == .optionNotSupported, self.requiresBackchannel {
+                self.requiresBackchannel = false  // a camera without a speaker: the stream goes on without
+                return self.request(
+                    .describe,
+                    self.configuration.url.description,
+                    headers: [RTSPHeaders.accept: "application/sdp"]
+                )
+            }
             return self.described(response)
         case .setup(let index):
             return self.setUp(response, index: index)
@@ -230,6 +253,7 @@ public struct RTSPClientStateMachine: Sendable {
                     payloadTypes: PayloadTypeSet(payloadTypes),
                     clockRate: rtpmap?.clockRate ?? Self.staticClockRate(payloadTypes[0]),
                     codec: media.type == "video" ? rtpmap.flatMap { VideoCodec(encoding: $0.encoding) } : nil,
+                    isBackchannel: self.requiresBackchannel && media.attributes.contains { $0.name == "sendonly" },
                     // Over TCP the camera's SETUP answer sets these; over UDP they only name the track's packets.
                     rtpChannel: UInt8(truncatingIfNeeded: 2 * tracks.count),
                     rtcpChannel: UInt8(truncatingIfNeeded: 2 * tracks.count + 1)
@@ -318,6 +342,9 @@ public struct RTSPClientStateMachine: Sendable {
     private mutating func request(_ method: RTSPMethod, _ uri: String, headers: RTSPHeaders = [:]) -> Action {
         var request = RTSPRequest(method: method, uri: uri, headers: headers)
         request.headers.add(name: RTSPHeaders.userAgent, value: self.configuration.userAgent)
+        if self.requiresBackchannel, [.describe, .setup, .play].contains(method) {
+            request.headers.add(name: RTSPHeaders.require, value: RTSPHeaders.onvifBackchannel)
+        }
         if let session, method != .setup, method != .options || self.isPlaying,
             !request.headers.contains(RTSPHeaders.session)
         {

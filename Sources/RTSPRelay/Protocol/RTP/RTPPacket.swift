@@ -28,6 +28,8 @@ public enum RTPDropReason: String, Error, Hashable, Sendable, CaseIterable {
     case rtcpRateLimited = "rtcp_rate_limited"
     /// A packet from an SSRC other than the locked one (see ``SourceLock``).
     case ssrcMismatch = "ssrc_mismatch"
+    /// Backchannel audio over the rate limit, or the camera connection not taking more.
+    case rateLimited = "rate_limited"
 }
 
 public enum RTPCheck {

@@ -9,10 +9,13 @@ public enum GatewaySDP {
         from camera: SessionDescription,
         tracks: [RTSPClientStateMachine.Track],
         sessionName: String,
-        sessionID: String
+        sessionID: String,
+        backchannel: Bool = false
     ) -> SessionDescription {
         var media: [SessionDescription.Media] = []
-        for track in tracks {
+        // The backchannel is described only to a reader that required it (ONVIF Streaming §5.3), `sendonly` as
+        // the camera wrote it: the reader sends, the gateway receives.
+        for track in tracks where backchannel || !track.isBackchannel {
             let formats = track.media.formats.filter { UInt8($0).map(track.payloadTypes.contains) ?? false }
             let attributes = track.media.attributes.filter { attribute in
                 guard Self.keptAttributes.contains(attribute.name), let value = attribute.value,
@@ -34,7 +37,10 @@ public enum GatewaySDP {
                     formats: formats,
                     connection: .init(address: "0.0.0.0"),
                     bandwidths: track.media.bandwidths.filter { $0.type == "AS" }.prefix(1).map { $0 },
-                    attributes: attributes + [.init("control", "trackID=\(track.index)"), .init("recvonly")]
+                    attributes: attributes + [
+                        .init("control", "trackID=\(track.index)"),
+                        .init(track.isBackchannel ? "sendonly" : "recvonly"),
+                    ]
                 )
             )
         }

@@ -41,11 +41,13 @@ public struct RTSPServerSessionStateMachine: Sendable {
 
     public enum Action: Hashable, Sendable {
         case respond(RTSPResponse)
-        /// Look up the stream (starting its upstream if needed) and call ``describeCompleted(_:)``.
-        case describe(StreamPath, cseq: UInt32)
+        /// Look up the stream (starting its upstream if needed) and call ``describeCompleted(_:)``; `backchannel`:
+        /// the reader required the ONVIF backchannel, so the description must include it (or the answer is 551).
+        case describe(StreamPath, backchannel: Bool, cseq: UInt32)
         /// Check the stream has this track (and, when `udpClientPorts` is set, bind a server port pair) and call
-        /// ``setupCompleted(_:cseq:serverPorts:)``.
-        case setup(StreamPath, track: Int, udpClientPorts: RTSPTransport.PortRange?, cseq: UInt32)
+        /// ``setupCompleted(_:cseq:serverPorts:)``. The backchannel track exists only for a reader that required
+        /// it (`backchannel`).
+        case setup(StreamPath, track: Int, udpClientPorts: RTSPTransport.PortRange?, backchannel: Bool, cseq: UInt32)
         /// Attach the reader with these channel bindings and call ``playCompleted(_:)``.
         case play(StreamPath, tracks: [TrackBinding], cseq: UInt32)
         /// Stop sending to the reader, then the response.
@@ -85,6 +87,8 @@ public struct RTSPServerSessionStateMachine: Sendable {
     private var session: Session?
     private var pendingSetup: (path: StreamPath, track: Int, transport: RTSPTransport)?
     private var lastActivity: NIODeadline
+    /// This connection required the ONVIF backchannel (ONVIF clients send `Require` on DESCRIBE, some not again).
+    private var backchannelRequired = false
     private let makeSessionID: @Sendable () -> String
 
     public init(
@@ -115,6 +119,18 @@ public struct RTSPServerSessionStateMachine: Sendable {
             }
         }
 
+        // RFC 2326 §12.32: a `Require` option the server does not know is refused with 551 and named in
+        // `Unsupported`. The ONVIF backchannel is the one option known; whether a stream has it is the stream's say.
+        let required = request.headers.values(RTSPHeaders.require).flatMap { $0.split(separator: ",") }
+            .map { String($0.trimmingASCIIWhitespace()) }.filter { !$0.isEmpty }
+        let unknown = required.filter { $0 != RTSPHeaders.onvifBackchannel }
+        if !unknown.isEmpty {
+            var refused = self.response(.optionNotSupported, cseq: cseq)
+            refused.headers.add(name: RTSPHeaders.unsupported, value: unknown.joined(separator: ", "))
+            return .respond(refused)
+        }
+        if !required.isEmpty, [.describe, .setup, .play].contains(request.method) { self.backchannelRequired = true }
+
         switch request.method {
         case .options:
             response.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
@@ -129,7 +145,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
             guard let (path, track) = StreamPath.parse(request.uri), track == nil else {
                 return .respond(self.response(.notFound, cseq: cseq))
             }
-            return .describe(path, cseq: cseq)
+            return .describe(path, backchannel: !required.isEmpty, cseq: cseq)
 
         case .setup:
             guard let (path, track) = StreamPath.parse(request.uri) else {
@@ -161,6 +177,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
                 path,
                 track: track ?? 0,
                 udpClientPorts: offer.lowerTransport == .udp ? offer.clientPort : nil,
+                backchannel: self.backchannelRequired,
                 cseq: cseq
             )
 
@@ -215,7 +232,11 @@ public struct RTSPServerSessionStateMachine: Sendable {
     public func describeCompleted(_ outcome: Outcome<(sdp: String, contentBase: String)>, cseq: UInt32) -> Action {
         switch outcome {
         case .failure(let status):
-            return .respond(self.response(status, cseq: cseq))
+            var refused = self.response(status, cseq: cseq)
+            if status == .optionNotSupported {
+                refused.headers.add(name: RTSPHeaders.unsupported, value: RTSPHeaders.onvifBackchannel)
+            }
+            return .respond(refused)
         case .success(let (sdp, base)):
             var response = self.response(.ok, cseq: cseq)
             response.headers.add(name: RTSPHeaders.contentType, value: "application/sdp")

@@ -100,6 +100,31 @@ import Testing
             "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\nusername = \"u\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n",
             "needs password_file or password_env"
         ),
+        (
+            "backchannel over UDP",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\ntransport = \"udp\"\nbackchannel = true\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\n",
+            "backchannel needs transport = \"tcp\""
+        ),
+        (
+            "unicast address as multicast group",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\nmulticast_group = \"192.0.2.50\"\nmulticast_port = 5004\n",
+            "multicast_group must be an IPv4 multicast address"
+        ),
+        (
+            "odd multicast port",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\nmulticast_group = \"239.1.1.1\"\nmulticast_port = 5005\n",
+            "multicast_port must be even"
+        ),
+        (
+            "overlapping multicast",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\nmulticast_group = \"239.1.1.1\"\nmulticast_port = 5004\n[[camera]]\nname = \"b\"\naddress = \"192.0.2.2\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\nmulticast_group = \"239.1.1.1\"\nmulticast_port = 5010\n",
+            "multicast 239.1.1.1:5010 overlaps camera 'a' stream 'm'"
+        ),
+        (
+            "multicast port without group",
+            "[[camera]]\nname = \"a\"\naddress = \"192.0.2.1\"\n[[camera.stream]]\nname = \"m\"\npath = \"/x\"\nmulticast_port = 5004\n",
+            "multicast_port needs multicast_group"
+        ),
     ]
 
     @Test(arguments: badConfigs)

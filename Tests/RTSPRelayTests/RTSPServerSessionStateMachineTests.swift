@@ -39,7 +39,7 @@ import Testing
                 == .setup(
                     StreamPath(camera: "lobby", stream: "main"),
                     track: 0,
-                    udpClientPorts: nil,
+                    transport: .tcp,
                     backchannel: false,
                     cseq: 1
                 )
@@ -135,6 +135,57 @@ import Testing
         #expect(Self.response(machine.setupCompleted(.success(2), cseq: 3))?.status == .notFound)
     }
 
+    /// A multicast reader gets the stream's group, whatever destination it proposed, and cannot mix transports.
+    @Test func multicastSetupAnswersTheGatewaysGroup() {
+        var machine = Self.machine()
+        let action = machine.received(
+            Self.request(
+                .setup,
+                Self.url + "/trackID=0",
+                cseq: 1,
+                [("Transport", "RTP/AVP;multicast;destination=203.0.113.9;port=7000-7001")]
+            ),
+            now: Self.t0
+        )
+        #expect(
+            action
+                == .setup(
+                    StreamPath(camera: "lobby", stream: "main"),
+                    track: 0,
+                    transport: .multicast,
+                    backchannel: false,
+                    cseq: 1
+                )
+        )
+        let group = RTSPServerSessionStateMachine.MulticastGroup(
+            address: "239.255.0.7",
+            ports: .init(first: 5004, last: 5005),
+            ttl: 2
+        )
+        let response = Self.response(machine.setupCompleted(.success(2), cseq: 1, multicast: group))
+        #expect(response?.headers["Transport"] == "RTP/AVP;multicast;destination=239.255.0.7;port=5004-5005;ttl=2")
+        let session = response?.headers["Session"].flatMap { try? RTSPSessionHeader.parse($0).id } ?? ""
+        let mixed = Self.response(
+            machine.received(
+                Self.request(
+                    .setup,
+                    Self.url + "/trackID=1",
+                    cseq: 2,
+                    [("Transport", "RTP/AVP/TCP;unicast;interleaved=2-3"), ("Session", session)]
+                ),
+                now: Self.t0
+            )
+        )
+        #expect(mixed?.status == .unsupportedTransport)
+        // A stream without a group: 461, not a silent unicast.
+        var other = Self.machine()
+        _ = other.received(
+            Self.request(.setup, Self.url, cseq: 1, [("Transport", "RTP/AVP;multicast")]),
+            now: Self.t0
+        )
+        #expect(Self.response(other.setupCompleted(.success(1), cseq: 1))?.status == .unsupportedTransport)
+    }
+
     @Test(arguments: [
         "RTP/AVP;unicast", "RTP/AVP/TCP;multicast", "RTP/AVP/TCP;unicast;destination=203.0.113.5",
         "RTP/AVP;unicast;client_port=5000-5001;destination=203.0.113.5", "RTP/SAVP;unicast;client_port=5000-5001",
@@ -165,7 +216,7 @@ import Testing
                 == .setup(
                     StreamPath(camera: "lobby", stream: "main"),
                     track: 0,
-                    udpClientPorts: .init(first: 5000, last: 5001),
+                    transport: .udp(clientPorts: .init(first: 5000, last: 5001)),
                     backchannel: false,
                     cseq: 1
                 )

@@ -97,7 +97,7 @@ import Testing
             let late = try await TestRTSPClient.connect(port: fixture.port)
             let joined = ContinuousClock.now
             _ = try await late.play(fixture.url, allTracks: true)
-            let frames = try await late.interleavedFrames(count: 10)
+            let frames = try await late.interleavedFrames(count: 80)
             #expect(ContinuousClock.now - joined < .seconds(1))
             let video = try #require(frames.first { $0.channel == 0 })
             var payload = video.payload

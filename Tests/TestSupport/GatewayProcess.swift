@@ -19,9 +19,15 @@ public final class GatewayProcess: @unchecked Sendable {
         return testBinary.deletingLastPathComponent().appendingPathComponent("camgw")
     }
 
-    public init(arguments: [String], environment: [String: String]? = nil) throws {
-        self.process.executableURL = Self.executable
-        self.process.arguments = arguments
+    /// `namespace`: run inside that network namespace (`ip netns exec` execs camgw in place, so signals reach it).
+    public init(arguments: [String], environment: [String: String]? = nil, namespace: NetworkNamespace? = nil) throws {
+        if let namespace {
+            self.process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            self.process.arguments = ["netns", "exec", namespace.name, Self.executable.path] + arguments
+        } else {
+            self.process.executableURL = Self.executable
+            self.process.arguments = arguments
+        }
         if let environment {
             self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -68,8 +74,11 @@ public final class GatewayProcess: @unchecked Sendable {
     }
 
     /// `camgw simulator` on a free port, and that port.
-    public static func simulator(_ arguments: [String] = []) async throws -> (process: GatewayProcess, port: Int) {
-        let process = try GatewayProcess(arguments: ["simulator", "--port", "0"] + arguments)
+    public static func simulator(
+        _ arguments: [String] = [],
+        namespace: NetworkNamespace? = nil
+    ) async throws -> (process: GatewayProcess, port: Int) {
+        let process = try GatewayProcess(arguments: ["simulator", "--port", "0"] + arguments, namespace: namespace)
         let url = try await process.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/")
         guard let port = url.split(separator: ":").last?.split(separator: "/").first.flatMap({ Int($0) }) else {
             throw ExternalTool.NotInstalled(tool: "a port in \(url)")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import RTSPRelay
 import TOMLKit
 
@@ -161,6 +162,7 @@ enum GatewayConfig {
                 guard !configuration.cameras.contains(where: { $0.name == parsed.name }) else {
                     throw problem("camera '\(parsed.name)' is listed twice")
                 }
+                try self.checkMulticastClash(parsed, against: configuration.cameras, file: file)
                 configuration.cameras.append(parsed)
             }
         }
@@ -279,7 +281,12 @@ enum GatewayConfig {
         var parsedStreams: [RelayConfiguration.Stream] = []
         for element in streams {
             guard let stream = element.table else { throw problem("camera '\(name)': stream must be a table") }
-            try self.checkKeys(stream, allowed: ["name", "path"], at: "camera '\(name)' stream", file: file)
+            try self.checkKeys(
+                stream,
+                allowed: ["name", "path", "multicast_group", "multicast_port", "multicast_ttl", "multicast_interface"],
+                at: "camera '\(name)' stream",
+                file: file
+            )
             guard let streamName = stream["name"]?.string, StreamPath.isName(streamName) else {
                 throw problem("camera '\(name)': stream name must be 1–64 characters of A–Z a–z 0–9 . _ -")
             }
@@ -289,7 +296,8 @@ enum GatewayConfig {
             guard !parsedStreams.contains(where: { $0.name == streamName }) else {
                 throw problem("camera '\(name)': stream '\(streamName)' is listed twice")
             }
-            parsedStreams.append(.init(name: streamName, path: path))
+            let multicast = try self.multicast(stream, place: "camera '\(name)' stream '\(streamName)'", file: file)
+            parsedStreams.append(.init(name: streamName, path: path, multicast: multicast))
         }
         var camera = RelayConfiguration.Camera(name: name, host: address, port: port, streams: parsedStreams)
         if let transport = table["transport"] {
@@ -347,6 +355,70 @@ enum GatewayConfig {
     }
 
     // MARK: Typed values, each refused with its place and allowed range
+
+    /// The ports a stream's group may use: eight tracks' RTP and RTCP from its base port.
+    static let multicastPortSpan = 16
+
+    /// `multicast_group` and its companions: a site-scoped IPv4 group, an even base port, a TTL.
+    private static func multicast(
+        _ stream: TOMLTable,
+        place: String,
+        file: String
+    ) throws(Problem) -> RelayConfiguration.Multicast? {
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: "\(place): \(reason)") }
+        guard let value = stream["multicast_group"] else {
+            for key in ["multicast_port", "multicast_ttl", "multicast_interface"] where stream[key] != nil {
+                throw problem("\(key) needs multicast_group")
+            }
+            return nil
+        }
+        let octets = (value.string ?? "").split(separator: ".", omittingEmptySubsequences: false).compactMap {
+            UInt8($0)
+        }
+        // 224.0.0.0/24 is link-local control traffic (routers, mDNS); a stream has no business there.
+        guard octets.count == 4, (224...239).contains(octets[0]), octets[0] != 224 || octets[1...2] != [0, 0]
+        else {
+            throw problem("multicast_group must be an IPv4 multicast address (224.0.1.0–239.255.255.255)")
+        }
+        guard
+            let port = try self.integer(stream, "multicast_port", 1024...(65535 - Self.multicastPortSpan), place, file)
+        else { throw problem("multicast_group needs multicast_port") }
+        guard port % 2 == 0 else { throw problem("multicast_port must be even (RTP even, RTCP odd, RFC 3550 §11)") }
+        let ttl = try self.integer(stream, "multicast_ttl", 1...255, place, file) ?? 1
+        var multicast = RelayConfiguration.Multicast(group: value.string!, port: port, ttl: UInt8(ttl))
+        if let interface = stream["multicast_interface"] {
+            guard let address = interface.string, (try? SocketAddress(ipAddress: address, port: 0))?.protocol == .inet
+            else { throw problem("multicast_interface must be a local IPv4 address") }
+            multicast.interface = address
+        }
+        return multicast
+    }
+
+    /// Two streams on one group must not share ports: their readers would get each other's packets.
+    private static func checkMulticastClash(
+        _ camera: RelayConfiguration.Camera,
+        against cameras: [RelayConfiguration.Camera],
+        file: String
+    ) throws(Problem) {
+        let earlier = cameras.flatMap { other in other.streams.map { (other.name, $0) } }
+        var seen = earlier
+        for stream in camera.streams {
+            guard let mine = stream.multicast else { continue }
+            for (otherCamera, other) in seen {
+                guard let theirs = other.multicast, theirs.group == mine.group,
+                    abs(theirs.port - mine.port) < Self.multicastPortSpan
+                else { continue }
+                throw Problem(
+                    file: file,
+                    line: nil,
+                    reason: "camera '\(camera.name)' stream '\(stream.name)': multicast \(mine.group):\(mine.port) "
+                        + "overlaps camera '\(otherCamera)' stream '\(other.name)' (ports \(theirs.port)–"
+                        + "\(theirs.port + Self.multicastPortSpan - 1))"
+                )
+            }
+            seen.append((camera.name, stream))
+        }
+    }
 
     private static func integer(
         _ table: TOMLTable,

@@ -175,7 +175,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
                     )
                 }
             }
-        case .setup(let path, let track, let udpClientPorts, let backchannel, let cseq):
+        case .setup(let path, let track, let transport, let backchannel, let cseq):
             guard let stream = self.core.stream(path) else {
                 return self.run(self.machine.setupCompleted(.failure(.notFound), cseq: cseq), context: context)
             }
@@ -190,12 +190,15 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
                     // A reader that did not require the backchannel has not been told of it; over UDP it would
                     // need ports of ours that take audio in, which the gateway does not open.
                     let refusal: RTSPStatus? =
-                        !backchannel ? .notFound : udpClientPorts != nil ? .unsupportedTransport : nil
+                        !backchannel ? .notFound : transport != .tcp ? .unsupportedTransport : nil
                     if let refusal {
                         return self.run(self.machine.setupCompleted(.failure(refusal), cseq: cseq), context: context)
                     }
                 }
-                guard udpClientPorts != nil, track < stream.tracks.count else {
+                if transport == .multicast, track < stream.tracks.count {
+                    return self.setupMulticast(stream, track: track, cseq: cseq, context: context)
+                }
+                guard case .udp = transport, track < stream.tracks.count else {
                     return self.run(
                         self.machine.setupCompleted(.success(stream.tracks.count), cseq: cseq),
                         context: context
@@ -233,6 +236,27 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// A multicast reader: the stream's group for this track, its sender socket opened on the interface this
+    /// reader reached us on (or the configured one). 461 when the stream has no multicast group.
+    private func setupMulticast(_ stream: RelayStream, track: Int, cseq: UInt32, context: ChannelHandlerContext) {
+        guard let group = stream.multicastGroup(track: track) else {
+            return self.run(self.machine.setupCompleted(.failure(.unsupportedTransport), cseq: cseq), context: context)
+        }
+        let local = context.channel.localAddress?.ipAddress
+        stream.openMulticast(localAddress: local).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success:
+                self.run(
+                    self.machine.setupCompleted(.success(stream.tracks.count), cseq: cseq, multicast: group),
+                    context: context
+                )
+            case .failure(let error):
+                self.core.logger.warning("multicast sender failed", metadata: ["error": "\(error)"])
+                self.run(self.machine.setupCompleted(.failure(.unsupportedTransport), cseq: cseq), context: context)
+            }
+        }
+    }
+
     private func play(
         _ path: StreamPath,
         bindings: [RTSPServerSessionStateMachine.TrackBinding],
@@ -258,6 +282,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         if backchannel != nil, !stream.backchannelIsFree {
             return self.run(self.machine.playCompleted(.failure(.notEnoughBandwidth), cseq: cseq), context: context)
         }
+        let multicast = bindings.contains(where: \.multicast)
         var channels = [(rtp: UInt8, rtcp: UInt8)?](repeating: nil, count: stream.tracks.count)
         var targets = [RelayReader.UDPTarget?](repeating: nil, count: stream.tracks.count)
         for binding in bindings where binding.track < channels.count {
@@ -283,7 +308,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
             address: self.address,
             since: .now(),
             bindings: channels,
-            udpTargets: targets
+            udpTargets: targets,
+            multicast: multicast
         )
         self.reader = reader
         self.stream = stream

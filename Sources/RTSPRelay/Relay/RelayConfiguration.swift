@@ -41,10 +41,33 @@ public struct RelayConfiguration: Sendable, Hashable {
         public var name: String
         /// Path and query on the camera, e.g. `/Streaming/Channels/101`.
         public var path: String
+        /// Serve this stream to multicast readers too (`Transport: RTP/AVP;multicast`).
+        public var multicast: Multicast?
 
-        public init(name: String, path: String) {
+        public init(name: String, path: String, multicast: Multicast? = nil) {
             self.name = name
             self.path = path
+            self.multicast = multicast
+        }
+    }
+
+    /// A stream's multicast group: track n goes to `port + 2n` (RTP) and `port + 2n + 1` (RTCP), sent once per
+    /// packet however many readers listen, and only while at least one does.
+    public struct Multicast: Sendable, Hashable {
+        /// An IPv4 multicast address (a site's own: 239.0.0.0/8, RFC 2365).
+        public var group: String
+        /// Even; the first track's RTP port.
+        public var port: Int
+        public var ttl: UInt8
+        /// The local IPv4 address to send from (the VMS-side interface); nil: the one the first multicast reader
+        /// reached the gateway on.
+        public var interface: String?
+
+        public init(group: String, port: Int, ttl: UInt8 = 1, interface: String? = nil) {
+            self.group = group
+            self.port = port
+            self.ttl = ttl
+            self.interface = interface
         }
     }
 

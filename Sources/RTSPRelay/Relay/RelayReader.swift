@@ -15,6 +15,8 @@ final class RelayReader {
     /// Per track, for a UDP reader: our sockets and the reader's addresses.
     let udpTargets: [UDPTarget?]
     var isUDP: Bool { self.udpTargets.contains { $0 != nil } }
+    /// Listens to the stream's multicast group: counted, but sent nothing of its own.
+    let isMulticast: Bool
 
     /// Whether the reader set this track up.
     func plays(track: Int) -> Bool { track < self.bindings.count && self.bindings[track] != nil }
@@ -43,8 +45,10 @@ final class RelayReader {
         address: String,
         since: NIODeadline,
         bindings: [(rtp: UInt8, rtcp: UInt8)?],
-        udpTargets: [UDPTarget?]? = nil
+        udpTargets: [UDPTarget?]? = nil,
+        multicast: Bool = false
     ) {
+        self.isMulticast = multicast
         self.id = id
         self.context = context
         self.address = address
@@ -58,7 +62,7 @@ final class RelayReader {
     var stats: RelayStats.Reader {
         RelayStats.Reader(
             address: self.address,
-            transport: self.isUDP ? "udp" : "tcp",
+            transport: self.isMulticast ? "multicast" : self.isUDP ? "udp" : "tcp",
             since: self.since,
             packetsSent: self.packetsSent,
             bytesSent: self.bytesSent,

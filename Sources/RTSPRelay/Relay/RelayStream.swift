@@ -75,6 +75,13 @@ final class RelayStream {
     /// one copy UDP needs); cleared and reused per batch like the arena.
     private var datagramArena: ByteBuffer
     private var hasUDPReaders = false
+    /// Multicast: one socket per stream, opened for the first multicast reader and kept until the stream stops.
+    private var multicastSender: (any Channel)?
+    private var multicastOpening: EventLoopFuture<Void>?
+    private var multicastTargets: [(rtp: SocketAddress, rtcp: SocketAddress)?] = []
+    private var multicastReaders = 0
+    /// The group starts (and restarts after the camera did) at a keyframe: a joining decoder can start there.
+    private var multicastWaitingForKeyframe = true
     private var cache: KeyframeCache
     private(set) var readers: [RelayReader] = []
     private var lingerTask: Scheduled<Void>?
@@ -202,9 +209,15 @@ final class RelayStream {
 
     /// A new reader gets the last sender reports and every packet since the last keyframe at once, so it can
     /// show a picture now instead of waiting for the camera's next keyframe (cameras ship with 2–4 s GOPs).
+    /// A multicast reader shares the group's packets: it starts where the group is.
     private func fastStart(_ reader: RelayReader) {
+        guard !reader.isMulticast else { return }
         for track in self.tracks {
             guard let binding = reader.bindings[safe: track.index] ?? nil, let report = track.lastSenderReport else {
+                continue
+            }
+            if let target = reader.udpTargets[track.index] {
+                self.sendDatagram(report, payload: nil, socket: target.rtcp, to: target.rtcpAddress, reader: reader)
                 continue
             }
             self.write(report, payload: nil, channel: binding.rtcp, canonical: track.canonicalRTCP, to: reader)
@@ -213,6 +226,16 @@ final class RelayStream {
             if self.cache.isUsable {
                 self.cache.forEachEntry { entry, header in
                     guard let binding = reader.bindings[safe: entry.track] ?? nil else { return }
+                    if let target = reader.udpTargets[entry.track] {
+                        self.sendDatagram(
+                            header,
+                            payload: entry.payload,
+                            socket: target.rtp,
+                            to: target.rtpAddress,
+                            reader: reader
+                        )
+                        return
+                    }
                     self.write(
                         header,
                         payload: entry.payload,
@@ -238,7 +261,9 @@ final class RelayStream {
     }
 
     private func recomputeAlternateChannels() {
-        self.hasUDPReaders = self.readers.contains(where: \.isUDP)
+        self.multicastReaders = self.readers.count { $0.isMulticast }
+        if self.multicastReaders == 0 { self.multicastWaitingForKeyframe = true }
+        self.hasUDPReaders = self.readers.contains { $0.isUDP || $0.isMulticast }
         for index in self.tracks.indices {
             var rtp: [UInt8] = []
             var rtcp: [UInt8] = []
@@ -260,6 +285,79 @@ final class RelayStream {
             self.tracks[index].alternateRTP = rtp
             self.tracks[index].alternateRTCP = rtcp
         }
+    }
+
+    // MARK: Multicast
+
+    func multicastGroup(track: Int) -> RTSPServerSessionStateMachine.MulticastGroup? {
+        guard let multicast = self.streamConfiguration.multicast, track < self.tracks.count else { return nil }
+        let rtp = multicast.port + 2 * track
+        guard rtp + 1 <= 65535 else { return nil }
+        return .init(
+            address: multicast.group,
+            ports: .init(first: UInt16(rtp), last: UInt16(rtp + 1)),
+            ttl: multicast.ttl
+        )
+    }
+
+    /// Opens the stream's multicast sender once: IP_MULTICAST_IF on the sending interface (the configured one,
+    /// or `localAddress`, where the reader reached us), the configured TTL, loopback on so that a reader on the
+    /// gateway host itself can listen.
+    func openMulticast(localAddress: String?) -> EventLoopFuture<Void> {
+        if self.multicastSender != nil { return self.eventLoop.makeSucceededVoidFuture() }
+        if let opening = self.multicastOpening { return opening }
+        guard let multicast = self.streamConfiguration.multicast,
+            let interface = multicast.interface ?? localAddress,
+            case .v4(let local) = try? SocketAddress(ipAddress: interface, port: 0)
+        else { return self.eventLoop.makeFailedFuture(RelayError.multicastUnavailable) }
+        let interfaceAddress = local.address.sin_addr
+        let opening = DatagramBootstrap(group: self.eventLoop)
+            .bind(host: interface, port: 0)
+            .flatMap { channel -> EventLoopFuture<any Channel> in
+                guard let options = channel as? any SocketOptionProvider else {
+                    return channel.eventLoop.makeFailedFuture(RelayError.multicastUnavailable)
+                }
+                return options.setIPMulticastIF(interfaceAddress)
+                    .flatMap { options.setIPMulticastTTL(multicast.ttl) }
+                    .flatMap { options.setIPMulticastLoop(1) }
+                    .map { channel }
+                    .flatMapError { error in channel.close().flatMapThrowing { throw error } }
+            }
+            .assumeIsolated()
+            .map { channel -> Void in
+                self.multicastSender = channel
+                self.multicastTargets = (0..<self.tracks.count).map { track in
+                    guard let group = self.multicastGroup(track: track),
+                        let rtp = try? SocketAddress(ipAddress: group.address, port: Int(group.ports.first)),
+                        let rtcp = try? SocketAddress(ipAddress: group.address, port: Int(group.ports.last))
+                    else { return nil }
+                    return (rtp, rtcp)
+                }
+                self.logger.info(
+                    "multicast sender open",
+                    metadata: ["group": "\(multicast.group):\(multicast.port)", "interface": "\(interface)"]
+                )
+            }
+            .nonisolated()
+        self.multicastOpening = opening
+        opening.assumeIsolated().whenComplete { _ in self.multicastOpening = nil }
+        return opening
+    }
+
+    /// Sends one packet of the batch to the group, once for every multicast reader.
+    private func sendMulticast(_ packet: PendingPacket, sender: any Channel) {
+        guard packet.datagramOffset >= 0, let target = self.multicastTargets[safe: packet.track] ?? nil else { return }
+        if self.multicastWaitingForKeyframe {
+            guard self.videoTrack == nil || (packet.track == self.videoTrack && packet.startsKeyframe) else { return }
+            self.multicastWaitingForKeyframe = false
+        }
+        let datagram = self.datagramArena.getSlice(at: packet.datagramOffset, length: packet.datagramLength)!
+        sender.write(
+            AddressedEnvelope(remoteAddress: packet.isRTCP ? target.rtcp : target.rtp, data: datagram),
+            promise: nil
+        )
+        self.packetsOut += 1
+        self.bytesOut += packet.datagramLength
     }
 
     // MARK: Backchannel
@@ -423,6 +521,8 @@ final class RelayStream {
     func shutdown() {
         self.lingerTask?.cancel()
         self.stopUpstream()
+        self.multicastSender?.close(promise: nil)
+        self.multicastSender = nil
         for reader in self.readers { reader.context.close(promise: nil) }
     }
 
@@ -493,6 +593,7 @@ final class RelayStream {
             }
             self.cache.reset()
             for reader in self.readers where self.videoTrack != nil { reader.waitingForKeyframe = true }
+            self.multicastWaitingForKeyframe = true
         }
         self.channelMap = [UInt8](repeating: 0xFF, count: 256)
         for track in tracks {
@@ -763,12 +864,14 @@ final class RelayStream {
         }
         guard !self.batch.isEmpty, !self.readers.isEmpty else { return }
         let highWater = self.configuration.readerMaxQueuedBytes
+        let multicastSender = self.multicastReaders > 0 ? self.multicastSender : nil
         for packet in self.batch {
             let canonical = self.arena.getSlice(at: packet.headerOffset, length: packet.headerLength)!
             let size = packet.headerLength + packet.payload.readableBytes
             let isVideo = packet.track == self.videoTrack
+            if let multicastSender { self.sendMulticast(packet, sender: multicastSender) }
             for reader in self.readers {
-                guard reader.plays(track: packet.track), !reader.paused else { continue }
+                guard reader.plays(track: packet.track), !reader.paused, !reader.isMulticast else { continue }
                 let writable = reader.context.channel.isWritable
                 if reader.waitingForKeyframe {
                     guard !packet.isRTCP else { continue }
@@ -835,6 +938,25 @@ final class RelayStream {
         for reader in self.readers where reader.wroteInBatch {
             self.flush(reader)
         }
+        multicastSender?.flush()
+    }
+
+    /// Sends one cached packet (its `$` header dropped) to a UDP reader outside a batch (fast start). A datagram
+    /// is one buffer, so this copies: a joining reader only, never the hot path.
+    private func sendDatagram(
+        _ header: ByteBuffer,
+        payload: ByteBuffer?,
+        socket: any Channel,
+        to address: SocketAddress,
+        reader: RelayReader
+    ) {
+        var datagram = socket.allocator.buffer(capacity: header.readableBytes + (payload?.readableBytes ?? 0))
+        datagram.writeImmutableBuffer(header.getSlice(at: header.readerIndex + 4, length: header.readableBytes - 4)!)
+        if let payload { datagram.writeImmutableBuffer(payload) }
+        socket.write(AddressedEnvelope(remoteAddress: address, data: datagram), promise: nil)
+        reader.wroteInBatch = true
+        reader.packetsSent += 1
+        reader.bytesSent += datagram.readableBytes
     }
 
     /// Writes one packet to one reader outside a batch (fast start), with its own channel number.
@@ -883,11 +1005,14 @@ final class RelayStream {
 public enum RelayError: Error, Hashable, Sendable, CustomStringConvertible {
     case cameraUnavailable(String)
     case streamStopped
+    /// The stream has no multicast group, or no IPv4 interface to send it from.
+    case multicastUnavailable
 
     public var description: String {
         switch self {
         case .cameraUnavailable(let reason): "camera unavailable: \(reason)"
         case .streamStopped: "stream stopped"
+        case .multicastUnavailable: "no multicast group or IPv4 interface for this stream"
         }
     }
 }

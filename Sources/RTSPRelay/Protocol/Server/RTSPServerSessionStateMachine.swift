@@ -21,22 +21,61 @@ public struct RTSPServerSessionStateMachine: Sendable {
         /// UDP: the reader's ports, at the address the RTSP connection comes from, and ours.
         public var clientPorts: RTSPTransport.PortRange?
         public var serverPorts: RTSPTransport.PortRange?
+        /// The reader listens to the stream's multicast group; nothing is sent to it alone.
+        public var multicast: Bool
 
         public init(
             track: Int,
             rtpChannel: UInt8,
             rtcpChannel: UInt8,
             clientPorts: RTSPTransport.PortRange? = nil,
-            serverPorts: RTSPTransport.PortRange? = nil
+            serverPorts: RTSPTransport.PortRange? = nil,
+            multicast: Bool = false
         ) {
             self.track = track
             self.rtpChannel = rtpChannel
             self.rtcpChannel = rtcpChannel
             self.clientPorts = clientPorts
             self.serverPorts = serverPorts
+            self.multicast = multicast
         }
 
         public var isUDP: Bool { self.clientPorts != nil }
+
+        var kind: ReaderTransport.Kind { self.multicast ? .multicast : self.isUDP ? .udp : .tcp }
+    }
+
+    /// How a reader asked to receive a track.
+    public enum ReaderTransport: Hashable, Sendable {
+        /// Interleaved on the RTSP connection.
+        case tcp
+        /// UDP unicast to these ports, at the address the RTSP connection comes from.
+        case udp(clientPorts: RTSPTransport.PortRange)
+        /// The stream's multicast group: the gateway's group and ports, whatever the reader proposed.
+        case multicast
+
+        enum Kind { case tcp, udp, multicast }
+
+        var kind: Kind {
+            switch self {
+            case .tcp: .tcp
+            case .udp: .udp
+            case .multicast: .multicast
+            }
+        }
+    }
+
+    /// Where a stream's track is multicast (RFC 2326 §12.39 `destination`, `port`, `ttl`).
+    public struct MulticastGroup: Hashable, Sendable {
+        public var address: String
+        public var ports: RTSPTransport.PortRange
+        public var ttl: UInt8
+
+        public init(address: String, ports: RTSPTransport.PortRange, ttl: UInt8) {
+            self.address = address
+            self.ports = ports
+            self.ttl = ttl
+        }
     }
 
     public enum Action: Hashable, Sendable {
@@ -44,10 +83,10 @@ public struct RTSPServerSessionStateMachine: Sendable {
         /// Look up the stream (starting its upstream if needed) and call ``describeCompleted(_:)``; `backchannel`:
         /// the reader required the ONVIF backchannel, so the description must include it (or the answer is 551).
         case describe(StreamPath, backchannel: Bool, cseq: UInt32)
-        /// Check the stream has this track (and, when `udpClientPorts` is set, bind a server port pair) and call
-        /// ``setupCompleted(_:cseq:serverPorts:)``. The backchannel track exists only for a reader that required
-        /// it (`backchannel`).
-        case setup(StreamPath, track: Int, udpClientPorts: RTSPTransport.PortRange?, backchannel: Bool, cseq: UInt32)
+        /// Check the stream has this track (for UDP, bind a server port pair; for multicast, find the stream's
+        /// group) and call ``setupCompleted(_:cseq:serverPorts:multicast:)``. The backchannel track exists only
+        /// for a reader that required it (`backchannel`).
+        case setup(StreamPath, track: Int, transport: ReaderTransport, backchannel: Bool, cseq: UInt32)
         /// Attach the reader with these channel bindings and call ``playCompleted(_:)``.
         case play(StreamPath, tracks: [TrackBinding], cseq: UInt32)
         /// Stop sending to the reader, then the response.
@@ -157,16 +196,26 @@ public struct RTSPServerSessionStateMachine: Sendable {
             if case .playing = self.state {
                 return .respond(self.response(.methodNotValidInThisState, cseq: cseq))
             }
-            // TCP interleaved or UDP unicast, never both in one session, and never to a `destination` of the
-            // client's choosing (packets go only to the address the request came from).
-            let sessionIsUDP = self.session?.tracks.first?.isUDP
+            // TCP interleaved, UDP unicast or the stream's multicast group, one kind per session; never to a
+            // `destination` of the client's choosing (unicast goes only to the address the request came from,
+            // multicast only to the group the configuration names).
+            let sessionKind = self.session?.tracks.first?.kind
             guard let value = request.headers[RTSPHeaders.transport], let offers = try? RTSPTransport.parseList(value),
-                let offer = offers.first(where: { offer in
-                    guard !offer.isMulticast, offer.destination == nil, offer.profile == "RTP/AVP" else { return false }
-                    let isUDP = offer.lowerTransport == .udp
-                    guard !isUDP || offer.clientPort != nil else { return false }
-                    return sessionIsUDP == nil || sessionIsUDP == isUDP
-                })
+                let (offer, transport) = offers.lazy.compactMap({ offer -> (RTSPTransport, ReaderTransport)? in
+                    guard offer.profile == "RTP/AVP" else { return nil }
+                    let transport: ReaderTransport
+                    if offer.isMulticast {
+                        guard offer.lowerTransport == .udp else { return nil }
+                        transport = .multicast
+                    } else if offer.lowerTransport == .udp {
+                        guard offer.destination == nil, let ports = offer.clientPort else { return nil }
+                        transport = .udp(clientPorts: ports)
+                    } else {
+                        guard offer.destination == nil else { return nil }
+                        transport = .tcp
+                    }
+                    return sessionKind == nil || sessionKind == transport.kind ? (offer, transport) : nil
+                }).first
             else {
                 var refused = self.response(.unsupportedTransport, cseq: cseq)
                 refused.headers.add(name: RTSPHeaders.transport, value: "RTP/AVP/TCP;unicast, RTP/AVP;unicast")
@@ -176,7 +225,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
             return .setup(
                 path,
                 track: track ?? 0,
-                udpClientPorts: offer.lowerTransport == .udp ? offer.clientPort : nil,
+                transport: transport,
                 backchannel: self.backchannelRequired,
                 cseq: cseq
             )
@@ -247,11 +296,12 @@ public struct RTSPServerSessionStateMachine: Sendable {
     }
 
     /// `trackCount`: how many tracks the stream has (a SETUP for a track past it is 404); `serverPorts`: the
-    /// port pair bound for a UDP reader.
+    /// port pair bound for a UDP reader; `multicast`: the track's group, for a multicast reader.
     public mutating func setupCompleted(
         _ outcome: Outcome<Int>,
         cseq: UInt32,
-        serverPorts: RTSPTransport.PortRange? = nil
+        serverPorts: RTSPTransport.PortRange? = nil,
+        multicast: MulticastGroup? = nil
     ) -> Action {
         guard let pending = self.pendingSetup else { return .respond(self.response(.internalServerError, cseq: cseq)) }
         self.pendingSetup = nil
@@ -262,6 +312,17 @@ public struct RTSPServerSessionStateMachine: Sendable {
         guard pending.track < trackCount else { return .respond(self.response(.notFound, cseq: cseq)) }
         var session = self.session ?? Session(id: self.makeSessionID(), path: pending.path, tracks: [])
         session.tracks.removeAll { $0.track == pending.track }
+        if pending.transport.isMulticast {
+            guard let multicast else { return .respond(self.response(.unsupportedTransport, cseq: cseq)) }
+            session.tracks.append(
+                TrackBinding(track: pending.track, rtpChannel: 0xFF, rtcpChannel: 0xFF, multicast: true)
+            )
+            var answer = RTSPTransport(lowerTransport: .udp, isMulticast: true)
+            answer.destination = multicast.address
+            answer.port = multicast.ports
+            answer.ttl = multicast.ttl
+            return self.established(session, transport: answer, cseq: cseq)
+        }
         if pending.transport.lowerTransport == .udp {
             guard let clientPorts = pending.transport.clientPort, let serverPorts else {
                 return .respond(self.response(.unsupportedTransport, cseq: cseq))

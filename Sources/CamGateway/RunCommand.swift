@@ -30,17 +30,20 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Log at debug level.")
     var verbose = false
 
+    @Option(help: "Log format: text, or json (one object per line, for journald).")
+    var logFormat: LogFormat = .text
+
     func run() async throws {
-        let logger = bootstrapLogging(verbose: self.verbose)
+        let logger = bootstrapLogging(verbose: self.verbose, format: self.logFormat)
         // One event loop for the whole relay: cameras, readers and fan-out share it, so no packet crosses threads.
         let relayLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var services: [any Service] = []
-        var relayConfiguration: RelayConfiguration
+        var gateway: GatewayConfiguration
         var demoCredentials: (user: String, password: String)?
 
         if let path = self.config {
             do {
-                relayConfiguration = try GatewayConfig.load(path: path)
+                gateway = try GatewayConfig.load(path: path)
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -63,15 +66,27 @@ struct RunCommand: AsyncParsableCommand {
                 password: password
             )
             demo.onDemand = false  // always on: the first viewer gets the cached keyframe at once
-            relayConfiguration = RelayConfiguration(cameras: [demo])
+            var relayConfiguration = RelayConfiguration(cameras: [demo])
             // The demo serves loopback without VMS credentials, and says so; a configuration must ask for it.
             relayConfiguration.access = ReaderAccessPolicy(allowAnonymous: true)
+            gateway = GatewayConfiguration(relay: relayConfiguration)
+            gateway.admin.metricsPort = nil
             demoCredentials = ("admin", password)
         }
+        var relayConfiguration = gateway.relay
         if let listen = self.listen { relayConfiguration.listenHost = listen }
         if let port = self.port { relayConfiguration.port = port }
 
+        gateway.relay = relayConfiguration
         let relay = Relay(configuration: relayConfiguration, eventLoop: relayLoop.next(), logger: logger)
+        let daemon = GatewayDaemon(
+            relay: relay,
+            configuration: gateway,
+            configPath: self.config,
+            listen: self.listen,
+            port: self.port,
+            logger: logger
+        )
         let isDemo = self.config == nil
         let credentials = demoCredentials
         let listenHost = relayConfiguration.listenHost
@@ -79,7 +94,7 @@ struct RunCommand: AsyncParsableCommand {
             camera.streams.map { "\(camera.name)/\($0.name)" }
         }
         services.append(
-            RelayService(relay: relay, logger: logger) { port, tlsPort in
+            RelayService(daemon: daemon, logger: logger) { port, tlsPort in
                 let host = listenHost == "0.0.0.0" ? "127.0.0.1" : listenHost
                 let hostPart = host.contains(":") ? "[\(host)]" : host
                 let urls =
@@ -105,6 +120,12 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
         )
+        if self.config != nil {
+            services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
+        }
+        if let metricsPort = gateway.admin.metricsPort {
+            services.append(MetricsService(relay: relay, host: gateway.admin.metricsHost, port: metricsPort, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
@@ -113,20 +134,26 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs the relay until graceful shutdown, announcing its URLs once it is bound; SIGHUP reloads the TLS
-/// certificate.
+/// Runs the relay until graceful shutdown, announcing its URLs once it is bound. SIGHUP reloads the
+/// configuration (changing only what changed) and the TLS certificate.
 struct RelayService: Service {
-    let relay: Relay
+    let daemon: GatewayDaemon
     let logger: Logger
     let announce: @Sendable (Int, Int?) -> Void
 
     func run() async throws {
-        try await self.relay.start()
-        self.announce(await self.relay.port, await self.relay.tlsPort)
-        let relay = self.relay
+        let relay = self.daemon.relay
+        try await relay.start()
+        self.announce(await relay.port, await relay.tlsPort)
+        let daemon = self.daemon
         let logger = self.logger
         let reloads = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                if daemon.configPath != nil {
+                    let reply = await daemon.reload()
+                    if reply.ok { logger.info("SIGHUP: configuration reloaded") }
+                    continue
+                }
                 do {
                     try await relay.reloadTLS()
                 } catch {
@@ -139,7 +166,50 @@ struct RelayService: Service {
         }
         try? await gracefulShutdown()
         reloads.cancel()
-        try await self.relay.stop()
+        try await relay.stop()
+    }
+}
+
+/// The Prometheus endpoint, for the lifetime of the daemon; prints its URL once bound.
+struct MetricsService: Service {
+    let relay: Relay
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    func run() async throws {
+        let metrics = GatewayMetrics()
+        metrics.bootstrap()
+        let relay = self.relay
+        let channel = try await MetricsServer.start(host: self.host, port: self.port) {
+            guard let stats = try? await relay.stats() else { return "" }
+            return metrics.scrape(stats)
+        }
+        let address = channel.localAddress
+        let hostPart = self.host.contains(":") ? "[\(self.host)]" : self.host
+        printFlushed("metrics: http://\(hostPart):\(address?.port ?? self.port)/metrics")
+        self.logger.info("metrics listening", metadata: ["address": "\(address?.description ?? "?")"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+}
+
+/// The control socket, for the lifetime of the daemon.
+struct ControlService: Service {
+    let daemon: GatewayDaemon
+    let settings: AdminSettings
+    let logger: Logger
+
+    func run() async throws {
+        let daemon = self.daemon
+        let channel = try await ControlServer.start(
+            path: self.settings.socketPath,
+            group: self.settings.socketGroup,
+            logger: self.logger
+        ) { command in await daemon.handle(command) }
+        try? await gracefulShutdown()
+        try? await channel.close()
+        unlink(self.settings.socketPath)
     }
 }
 
@@ -167,11 +237,23 @@ struct AnnouncedService: Service {
     }
 }
 
-func bootstrapLogging(verbose: Bool) -> Logger {
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+}
+
+func bootstrapLogging(verbose: Bool, format: LogFormat = .text) -> Logger {
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = verbose ? .debug : .info
-        return handler
+        switch format {
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .info
+            return handler
+        case .json:
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = verbose ? .debug : .info
+            return handler
+        }
     }
     return Logger(label: "camgw")
 }

@@ -31,11 +31,15 @@ public struct ExternalTool: Sendable {
         _ tool: String,
         _ arguments: [String],
         input: String? = nil,
+        environment: [String: String] = [:],
         timeout: Double = 30
     ) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try self.path(of: tool))
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

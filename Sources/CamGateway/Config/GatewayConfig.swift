@@ -26,7 +26,7 @@ import TOMLKit
 /// Unknown keys are errors, not silently ignored: a misspelt `on_demand` must not quietly become the default.
 /// Passwords are never inline: a file (readable by the service user only) or an environment variable.
 enum GatewayConfig {
-    struct Problem: Error, CustomStringConvertible {
+    struct Problem: Error, CustomStringConvertible, Hashable {
         var file: String
         var line: Int?
         var reason: String
@@ -35,164 +35,253 @@ enum GatewayConfig {
         }
     }
 
+    /// Every problem found in a file, one per line of output.
+    struct Problems: Error, CustomStringConvertible {
+        var all: [Problem]
+        var description: String { self.all.map(\.description).joined(separator: "\n") }
+    }
+
     static func load(
         path: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(Problem) -> RelayConfiguration {
+    ) throws(Problems) -> GatewayConfiguration {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw Problem(file: path, line: nil, reason: "cannot read: \(error.localizedDescription)")
+            throw Problems(all: [Problem(file: path, line: nil, reason: "cannot read: \(error.localizedDescription)")])
         }
-        return try self.parse(
-            text,
-            file: path,
-            directory: (path as NSString).deletingLastPathComponent,
-            environment: environment
-        )
+        return try self.parse(text, file: path, environment: environment)
     }
 
+    /// The configuration in `text`, or every problem in it (not only the first), each with the line of the table
+    /// it is in.
     static func parse(
         _ text: String,
         file: String,
-        directory: String,
-        environment: [String: String]
-    ) throws(Problem) -> RelayConfiguration {
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        readSecrets: Bool = true
+    ) throws(Problems) -> GatewayConfiguration {
+        let directory = (file as NSString).deletingLastPathComponent
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw Problem(file: file, line: Int(error.source.begin.line), reason: error.description)
+            throw Problems(all: [Problem(file: file, line: Int(error.source.begin.line), reason: error.description)])
         } catch {
-            throw Problem(file: file, line: nil, reason: "\(error)")
+            throw Problems(all: [Problem(file: file, line: nil, reason: "\(error)")])
+        }
+        let document = ConfigDocument(text: text)
+        var problems: [Problem] = []
+        func attempt(line: Int?, _ body: () throws(Problem) -> Void) {
+            do {
+                try body()
+            } catch {
+                var problem = error
+                if problem.line == nil { problem.line = line }
+                problems.append(problem)
+            }
         }
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
 
-        try self.checkKeys(table, allowed: ["server", "relay", "camera", "user", "tls"], at: "top level", file: file)
-        var configuration = RelayConfiguration(cameras: [])
-        if let server = table["server"] {
-            guard let server = server.table else { throw problem("[server] must be a table") }
+        var configuration = GatewayConfiguration(relay: RelayConfiguration(cameras: []))
+        attempt(line: nil) { () throws(Problem) in
             try self.checkKeys(
-                server,
-                allowed: [
-                    "listen", "port", "session_timeout", "allow_anonymous", "realm", "max_connections_per_source",
-                ],
-                at: "[server]",
+                table,
+                allowed: ["server", "relay", "camera", "user", "tls", "admin"],
+                at: "top level",
                 file: file
             )
-            let place = "[server]"
-            if let allow = try self.boolean(server, "allow_anonymous", place, file) {
-                configuration.access.allowAnonymous = allow
-            }
-            if let value = server["realm"] {
-                guard let realm = value.string, !realm.isEmpty, realm.utf8.count <= 64, !realm.contains("\""),
-                    !realm.contains(":")
-                else { throw problem("[server] realm must be 1–64 characters without quotes or colons") }
-                configuration.access.realm = realm
-            }
-            if let listen = server["listen"] {
-                guard let value = listen.string else { throw problem("[server] listen must be a string") }
-                configuration.listenHost = value
-            }
-            if let count = try self.integer(server, "max_connections_per_source", 1...10_000, place, file) {
-                configuration.maxConnectionsPerSource = count
-            }
-            if let port = try self.integer(server, "port", 0...65535, place, file) { configuration.port = port }
-            if let timeout = try self.integer(server, "session_timeout", 5...3600, place, file) {
-                configuration.sessionTimeout = timeout
+        }
+        if let server = table["server"] {
+            attempt(line: document.line(ofTable: "server")) { () throws(Problem) in
+                guard let server = server.table else { throw problem("[server] must be a table") }
+                try self.server(server, into: &configuration.relay, file: file)
             }
         }
         if let relay = table["relay"] {
-            guard let relay = relay.table else { throw problem("[relay] must be a table") }
-            try self.checkKeys(
-                relay,
-                allowed: [
-                    "stall_timeout", "reader_max_queued_bytes", "reader_max_behind", "max_packet_size",
-                    "max_readers_per_stream", "max_readers", "reader_udp_ports",
-                ],
-                at: "[relay]",
-                file: file
-            )
-            let place = "[relay]"
-            if let value = try self.seconds(relay, "stall_timeout", 1...300, place, file) {
-                configuration.stallTimeout = value
+            attempt(line: document.line(ofTable: "relay")) { () throws(Problem) in
+                guard let relay = relay.table else { throw problem("[relay] must be a table") }
+                try self.relay(relay, into: &configuration.relay, file: file)
             }
-            if let value = try self.seconds(relay, "reader_max_behind", 0.5...120, place, file) {
-                configuration.readerMaxBehind = value
-            }
-            if let value = try self.integer(
-                relay,
-                "reader_max_queued_bytes",
-                64 * 1024...256 * 1024 * 1024,
-                place,
-                file
-            ) {
-                configuration.readerMaxQueuedBytes = value
-            }
-            if let value = try self.integer(relay, "max_readers_per_stream", 1...10_000, place, file) {
-                configuration.maxReadersPerStream = value
-            }
-            if let value = try self.integer(relay, "max_readers", 1...100_000, place, file) {
-                configuration.maxReaders = value
-            }
-            if let value = try self.integer(relay, "max_packet_size", 1500...65535, place, file) {
-                configuration.maxPacketSize = value
-            }
-            if let value = relay["reader_udp_ports"] {
-                guard let bounds = value.array, bounds.count == 2, let low = bounds[0].int, let high = bounds[1].int,
-                    1024 <= low, low + 1 < high, high <= 65535
-                else {
-                    throw problem("[relay] reader_udp_ports must be [first, last] within 1024–65535, at least 2 ports")
-                }
-                configuration.readerUDPPorts = low...high
+        }
+        if let admin = table["admin"] {
+            attempt(line: document.line(ofTable: "admin")) { () throws(Problem) in
+                guard let admin = admin.table else { throw problem("[admin] must be a table") }
+                configuration.admin = try self.admin(admin, directory: directory, file: file)
             }
         }
         if let cameras = table["camera"] {
-            guard let array = cameras.array else { throw problem("camera must be an array of tables ([[camera]])") }
-            for (index, element) in array.enumerated() {
-                guard let camera = element.table else { throw problem("camera #\(index + 1) must be a table") }
-                let parsed = try self.camera(
-                    camera,
-                    index: index,
-                    file: file,
-                    directory: directory,
-                    environment: environment
-                )
-                guard !configuration.cameras.contains(where: { $0.name == parsed.name }) else {
-                    throw problem("camera '\(parsed.name)' is listed twice")
+            if let array = cameras.array {
+                for (index, element) in array.enumerated() {
+                    attempt(line: document.line(ofArrayTable: "camera", index: index)) { () throws(Problem) in
+                        guard let camera = element.table else { throw problem("camera #\(index + 1) must be a table") }
+                        let (parsed, settings) = try self.camera(
+                            camera,
+                            index: index,
+                            file: file,
+                            directory: directory,
+                            environment: environment,
+                            readSecrets: readSecrets
+                        )
+                        guard !configuration.relay.cameras.contains(where: { $0.name == parsed.name }) else {
+                            throw problem("camera '\(parsed.name)' is listed twice")
+                        }
+                        try self.checkMulticastClash(parsed, against: configuration.relay.cameras, file: file)
+                        if let port = settings.onvifPort,
+                            let other = configuration.cameras.first(where: { $0.value.onvifPort == port })
+                        {
+                            throw problem("camera '\(parsed.name)': onvif_port \(port) is already camera '\(other.key)''s")
+                        }
+                        configuration.relay.cameras.append(parsed)
+                        configuration.cameras[parsed.name] = settings
+                    }
                 }
-                try self.checkMulticastClash(parsed, against: configuration.cameras, file: file)
-                configuration.cameras.append(parsed)
+            } else {
+                problems.append(problem("camera must be an array of tables ([[camera]])"))
             }
         }
         if let tls = table["tls"] {
-            guard let tls = tls.table else { throw problem("[tls] must be a table") }
-            try self.checkKeys(tls, allowed: ["certificate", "private_key", "port"], at: "[tls]", file: file)
-            guard let certificate = tls["certificate"]?.string, let key = tls["private_key"]?.string else {
-                throw problem("[tls] needs certificate and private_key (PEM files)")
+            attempt(line: document.line(ofTable: "tls")) { () throws(Problem) in
+                guard let tls = tls.table else { throw problem("[tls] must be a table") }
+                try self.checkKeys(tls, allowed: ["certificate", "private_key", "port"], at: "[tls]", file: file)
+                guard let certificate = tls["certificate"]?.string, let key = tls["private_key"]?.string else {
+                    throw problem("[tls] needs certificate and private_key (PEM files)")
+                }
+                configuration.relay.tls = .init(
+                    certificateChainPath: self.resolve(certificate, in: directory),
+                    privateKeyPath: self.resolve(key, in: directory),
+                    port: try self.integer(tls, "port", 0...65535, "[tls]", file) ?? 8322
+                )
             }
-            func resolve(_ path: String) -> String {
-                path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
-            }
-            configuration.tls = .init(
-                certificateChainPath: resolve(certificate),
-                privateKeyPath: resolve(key),
-                port: try self.integer(tls, "port", 0...65535, "[tls]", file) ?? 8322
-            )
         }
         if let users = table["user"] {
-            guard let array = users.array else { throw problem("user must be an array of tables ([[user]])") }
-            for (index, element) in array.enumerated() {
-                guard let user = element.table else { throw problem("user #\(index + 1) must be a table") }
-                let parsed = try self.user(user, index: index, file: file)
-                guard !configuration.access.users.contains(where: { $0.name == parsed.name }) else {
-                    throw problem("user '\(parsed.name)' is listed twice")
+            if let array = users.array {
+                for (index, element) in array.enumerated() {
+                    attempt(line: document.line(ofArrayTable: "user", index: index)) { () throws(Problem) in
+                        guard let user = element.table else { throw problem("user #\(index + 1) must be a table") }
+                        let parsed = try self.user(user, index: index, file: file)
+                        guard !configuration.relay.access.users.contains(where: { $0.name == parsed.name }) else {
+                            throw problem("user '\(parsed.name)' is listed twice")
+                        }
+                        configuration.relay.access.users.append(parsed)
+                    }
                 }
-                configuration.access.users.append(parsed)
+            } else {
+                problems.append(problem("user must be an array of tables ([[user]])"))
             }
         }
+        guard problems.isEmpty else { throw Problems(all: problems) }
         return configuration
+    }
+
+    /// A path from the file, relative to the file's directory; absolute, so that it means the same to the
+    /// daemon and to the CLI whatever their working directories.
+    static func resolve(_ path: String, in directory: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        let base = directory.hasPrefix("/") ? directory : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(directory)
+        return ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    }
+
+    private static func server(_ server: TOMLTable, into configuration: inout RelayConfiguration, file: String) throws(Problem) {
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+        try self.checkKeys(
+            server,
+            allowed: ["listen", "port", "session_timeout", "allow_anonymous", "realm", "max_connections_per_source"],
+            at: "[server]",
+            file: file
+        )
+        let place = "[server]"
+        if let allow = try self.boolean(server, "allow_anonymous", place, file) {
+            configuration.access.allowAnonymous = allow
+        }
+        if let value = server["realm"] {
+            guard let realm = value.string, !realm.isEmpty, realm.utf8.count <= 64, !realm.contains("\""),
+                !realm.contains(":")
+            else { throw problem("[server] realm must be 1–64 characters without quotes or colons") }
+            configuration.access.realm = realm
+        }
+        if let listen = server["listen"] {
+            guard let value = listen.string else { throw problem("[server] listen must be a string") }
+            configuration.listenHost = value
+        }
+        if let count = try self.integer(server, "max_connections_per_source", 1...10_000, place, file) {
+            configuration.maxConnectionsPerSource = count
+        }
+        if let port = try self.integer(server, "port", 0...65535, place, file) { configuration.port = port }
+        if let timeout = try self.integer(server, "session_timeout", 5...3600, place, file) {
+            configuration.sessionTimeout = timeout
+        }
+    }
+
+    private static func relay(_ relay: TOMLTable, into configuration: inout RelayConfiguration, file: String) throws(Problem) {
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+        try self.checkKeys(
+            relay,
+            allowed: [
+                "stall_timeout", "reader_max_queued_bytes", "reader_max_behind", "max_packet_size",
+                "max_readers_per_stream", "max_readers", "reader_udp_ports",
+            ],
+            at: "[relay]",
+            file: file
+        )
+        let place = "[relay]"
+        if let value = try self.seconds(relay, "stall_timeout", 1...300, place, file) {
+            configuration.stallTimeout = value
+        }
+        if let value = try self.seconds(relay, "reader_max_behind", 0.5...120, place, file) {
+            configuration.readerMaxBehind = value
+        }
+        if let value = try self.integer(relay, "reader_max_queued_bytes", 64 * 1024...256 * 1024 * 1024, place, file) {
+            configuration.readerMaxQueuedBytes = value
+        }
+        if let value = try self.integer(relay, "max_readers_per_stream", 1...10_000, place, file) {
+            configuration.maxReadersPerStream = value
+        }
+        if let value = try self.integer(relay, "max_readers", 1...100_000, place, file) {
+            configuration.maxReaders = value
+        }
+        if let value = try self.integer(relay, "max_packet_size", 1500...65535, place, file) {
+            configuration.maxPacketSize = value
+        }
+        if let value = relay["reader_udp_ports"] {
+            guard let bounds = value.array, bounds.count == 2, let low = bounds[0].int, let high = bounds[1].int,
+                1024 <= low, low + 1 < high, high <= 65535
+            else {
+                throw problem("[relay] reader_udp_ports must be [first, last] within 1024–65535, at least 2 ports")
+            }
+            configuration.readerUDPPorts = low...high
+        }
+    }
+
+    /// `[admin]`: the control socket `camgw` edits and `camgw status` use, and the metrics endpoint.
+    private static func admin(_ admin: TOMLTable, directory: String, file: String) throws(Problem) -> AdminSettings {
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+        try self.checkKeys(
+            admin,
+            allowed: ["socket", "socket_group", "metrics_listen", "metrics_port"],
+            at: "[admin]",
+            file: file
+        )
+        var settings = AdminSettings()
+        if let value = admin["socket"] {
+            guard let path = value.string, !path.isEmpty, path.utf8.count < 100 else {
+                throw problem("[admin] socket must be a path shorter than 100 bytes")
+            }
+            settings.socketPath = self.resolve(path, in: directory)
+        }
+        if let value = admin["socket_group"] {
+            guard let group = value.string, !group.isEmpty else { throw problem("[admin] socket_group must be a group name") }
+            settings.socketGroup = group
+        }
+        if let value = admin["metrics_listen"] {
+            guard let host = value.string, (try? SocketAddress(ipAddress: host, port: 0)) != nil else {
+                throw problem("[admin] metrics_listen must be an IP address (127.0.0.1 keeps it on this host)")
+            }
+            settings.metricsHost = host
+        }
+        if let port = try self.integer(admin, "metrics_port", 0...65535, "[admin]", file) { settings.metricsPort = port }
+        return settings
     }
 
     /// A VMS user: HA1 digests only (`camgw hash-password` makes them), the streams it may read, and optionally
@@ -253,15 +342,16 @@ enum GatewayConfig {
         index: Int,
         file: String,
         directory: String,
-        environment: [String: String]
-    ) throws(Problem) -> RelayConfiguration.Camera {
+        environment: [String: String],
+        readSecrets: Bool
+    ) throws(Problem) -> (RelayConfiguration.Camera, CameraSettings) {
         let label = "camera #\(index + 1)"
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
         try self.checkKeys(
             table,
             allowed: [
                 "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
-                "password_env", "password", "stream", "tls_fingerprint", "backchannel",
+                "password_env", "password", "stream", "tls_fingerprint", "backchannel", "mac", "onvif_port", "policy",
             ],
             at: label,
             file: file
@@ -269,9 +359,8 @@ enum GatewayConfig {
         guard let name = table["name"]?.string, StreamPath.isName(name) else {
             throw problem("\(label): name must be 1–64 characters of A–Z a–z 0–9 . _ -")
         }
-        guard let address = table["address"]?.string, !address.isEmpty, !address.contains("/"), !address.contains(" ")
-        else {
-            throw problem("camera '\(name)': address must be a host name or IP address")
+        guard let address = table["address"]?.string, Self.isHostOrAddress(address) else {
+            throw problem("camera '\(name)': address must be an IP address or a host name")
         }
         let place = "camera '\(name)'"
         let port = try self.integer(table, "port", 1...65535, place, file) ?? 554
@@ -337,7 +426,8 @@ enum GatewayConfig {
             }
             camera.username = user
             if let file = table["password_file"]?.string {
-                let path = file.hasPrefix("/") ? file : (directory as NSString).appendingPathComponent(file)
+                let path = self.resolve(file, in: directory)
+                guard readSecrets else { return (camera, try self.settings(table, name: name, file: file)) }
                 guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw problem("camera '\(name)': cannot read password_file \(path)")
                 }
@@ -351,7 +441,46 @@ enum GatewayConfig {
                 throw problem("camera '\(name)': username needs password_file or password_env")
             }
         }
-        return camera
+        return (camera, try self.settings(table, name: name, file: file))
+    }
+
+    /// An IPv4 or IPv6 address, or a DNS name (RFC 1123 labels): nothing a URL could be smuggled in.
+    static func isHostOrAddress(_ text: String) -> Bool {
+        if (try? SocketAddress(ipAddress: text, port: 0)) != nil { return true }
+        let labels = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard text.utf8.count <= 253, !labels.isEmpty, labels.contains(where: { $0.contains { $0.isLetter } }) else {
+            return false
+        }
+        return labels.allSatisfy { label in
+            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+
+    private static func settings(_ table: TOMLTable, name: String, file: String) throws(Problem) -> CameraSettings {
+        func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
+        let place = "camera '\(name)'"
+        var settings = CameraSettings()
+        if let value = table["mac"] {
+            guard let mac = value.string.flatMap(CameraSettings.normalizedMAC) else {
+                throw problem("camera '\(name)': mac must be six hex pairs such as \"00:11:22:aa:bb:cc\"")
+            }
+            settings.mac = mac
+        }
+        settings.onvifPort = try self.integer(table, "onvif_port", 1...65535, place, file)
+        if let value = table["policy"] {
+            guard let list = value.array else {
+                throw problem("camera '\(name)': policy must be a list such as [\"ptz\", \"events\"] ([] is read-only)")
+            }
+            for element in list {
+                guard let word = element.string, let grant = CameraSettings.Grant(rawValue: word) else {
+                    let known = CameraSettings.Grant.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw problem("camera '\(name)': unknown policy '\(element.string ?? "?")' (known: \(known))")
+                }
+                settings.policy.insert(grant)
+            }
+        }
+        return settings
     }
 
     // MARK: Typed values, each refused with its place and allowed range

@@ -122,6 +122,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         case .challenge(let challenges, let failure):
             if let failure {
                 let limited = self.core.loginFailures.recordFailure(self.sourceIP, now: now)
+                self.core.authFailures += 1
                 self.core.logger.notice(
                     limited ? "failed logins over the limit: refusing this source for a while" : "failed login",
                     metadata: ["reader": "\(self.address)", "reason": "\(failure)"]

@@ -45,6 +45,13 @@ public final class Relay: Sendable {
         try await self.eventLoop.submit { try self.core.reloadTLS() }.get()
     }
 
+    /// Applies a new configuration, changing only what changed (see ``RelayReloadSummary``); throws
+    /// ``RelayReloadError`` and keeps the old one when it cannot be applied live.
+    @discardableResult
+    public func apply(_ configuration: RelayConfiguration) async throws -> RelayReloadSummary {
+        try await self.eventLoop.submit { () throws -> RelayReloadSummary in try self.core.apply(configuration) }.get()
+    }
+
     public func stats() async throws -> RelayStats {
         try await self.eventLoop.submit { self.core.stats }.get()
     }

@@ -20,6 +20,8 @@ final class RelayCore: @unchecked Sendable {
     private var nextReaderID = 0
     private var connectionsBySource: [String: Int] = [:]
     var loginFailures: LoginFailureLimiter
+    /// Failed VMS logins since start.
+    var authFailures = 0
 
     init(configuration: RelayConfiguration, eventLoop: any EventLoop, logger: Logger) {
         self.configuration = configuration
@@ -118,6 +120,73 @@ final class RelayCore: @unchecked Sendable {
             .map { $0 }
     }
 
+    /// Takes a new configuration live, changing only what changed: an added camera starts, a removed one stops
+    /// (its readers' connections close), a changed one restarts, and every other stream goes on with its camera
+    /// session and readers untouched. What cannot change without a restart (listen address, ports) refuses the
+    /// whole configuration, and the old one stays.
+    func apply(_ new: RelayConfiguration) throws(RelayReloadError) -> RelayReloadSummary {
+        self.eventLoop.preconditionInEventLoop()
+        let old = self.configuration
+        guard new.listenHost == old.listenHost, new.port == old.port, new.tls?.port == old.tls?.port,
+            (new.tls == nil) == (old.tls == nil)
+        else {
+            throw RelayReloadError(reason: "the listen address, RTSP port or RTSPS port changed: that needs a restart")
+        }
+        var tlsContext = self.tlsContext
+        if let tls = new.tls, tls != old.tls {
+            do {
+                tlsContext = try Self.makeTLSContext(tls)
+            } catch {
+                throw RelayReloadError(reason: "TLS certificate or key unusable: \(error)")
+            }
+        }
+        let oldCameras = Dictionary(old.cameras.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let newCameras = Dictionary(new.cameras.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var summary = RelayReloadSummary()
+        for (name, camera) in oldCameras {
+            guard let replacement = newCameras[name] else {
+                summary.removed.append(name)
+                self.removeStreams(of: camera, reason: "camera removed from the configuration")
+                continue
+            }
+            if replacement != camera {
+                summary.changed.append(name)
+                self.removeStreams(of: camera, reason: "camera changed in the configuration")
+            } else {
+                summary.unchanged.append(name)
+            }
+        }
+        summary.added = newCameras.keys.filter { oldCameras[$0] == nil }
+        self.configuration = new
+        self.tlsContext = tlsContext
+        for camera in new.cameras where summary.added.contains(camera.name) || summary.changed.contains(camera.name) {
+            for stream in camera.streams {
+                let path = StreamPath(camera: camera.name, stream: stream.name)
+                let relayStream = RelayStream(path: path, camera: camera, stream: stream, core: self)
+                self.streams[path] = relayStream
+                if !camera.onDemand { relayStream.startUpstream() }
+            }
+        }
+        summary.sort()
+        self.logger.info(
+            "configuration applied",
+            metadata: [
+                "added": "\(summary.added)", "removed": "\(summary.removed)", "changed": "\(summary.changed)",
+                "unchanged": "\(summary.unchanged.count)",
+            ]
+        )
+        return summary
+    }
+
+    private func removeStreams(of camera: RelayConfiguration.Camera, reason: String) {
+        for stream in camera.streams {
+            let path = StreamPath(camera: camera.name, stream: stream.name)
+            guard let relayStream = self.streams.removeValue(forKey: path) else { continue }
+            relayStream.logger.info("stream stopped", metadata: ["reason": "\(reason)"])
+            relayStream.shutdown()
+        }
+    }
+
     /// Reads the certificate chain and key again (after a renewal); connections already open keep theirs.
     func reloadTLS() throws {
         self.eventLoop.preconditionInEventLoop()
@@ -162,6 +231,9 @@ final class RelayCore: @unchecked Sendable {
     var tlsPort: Int? { self.tlsServerChannel?.localAddress?.port }
 
     var stats: RelayStats {
-        RelayStats(streams: self.streams.values.map(\.stats).sorted { $0.path.description < $1.path.description })
+        RelayStats(
+            streams: self.streams.values.map(\.stats).sorted { $0.path.description < $1.path.description },
+            authFailures: self.authFailures
+        )
     }
 }

@@ -89,6 +89,10 @@ final class RelayStream {
     private var foreignDatagrams = 0
     private var packetsIn = 0
     private var bytesIn = 0
+    /// Packets readers that have left did not get (they fell behind): kept so the stream's total never shrinks.
+    private var departedReaderDrops = 0
+    private var bitrateSample: (at: NIODeadline, bytes: Int)?
+    private var bitsPerSecondIn = 0
     private var packetsOut = 0
     private var bytesOut = 0
     private var dropped: [RTPDropReason: Int] = Dictionary(uniqueKeysWithValues: RTPDropReason.allCases.map { ($0, 0) })
@@ -185,6 +189,7 @@ final class RelayStream {
     func detach(_ reader: RelayReader, reason: String) {
         guard let index = self.readers.firstIndex(where: { $0 === reader }) else { return }
         self.readers.remove(at: index)
+        self.departedReaderDrops += reader.packetsDropped
         if self.backchannelOwner === reader { self.releaseBackchannel() }
         self.recomputeAlternateChannels()
         self.logger.info(
@@ -638,6 +643,13 @@ final class RelayStream {
 
     /// Periodic: stalled camera, readers behind for too long, receiver reports upstream.
     func housekeeping(now: NIODeadline) {
+        if let sample = self.bitrateSample, now - sample.at >= .milliseconds(900) {
+            let seconds = Double((now - sample.at).nanoseconds) / 1e9
+            self.bitsPerSecondIn = Int(Double(self.bytesIn - sample.bytes) * 8 / seconds)
+            self.bitrateSample = (now, self.bytesIn)
+        } else if self.bitrateSample == nil {
+            self.bitrateSample = (now, self.bytesIn)
+        }
         if self.upstreamState == .playing, now - self.lastPacketAt > self.configuration.stallTimeout.timeAmount {
             self.upstreamHandler?.fail("no RTP for \(self.configuration.stallTimeout) (stalled)")
         }
@@ -957,6 +969,8 @@ final class RelayStream {
         reader.wroteInBatch = true
         reader.packetsSent += 1
         reader.bytesSent += datagram.readableBytes
+        self.packetsOut += 1
+        self.bytesOut += datagram.readableBytes
     }
 
     /// Writes one packet to one reader outside a batch (fast start), with its own channel number.
@@ -978,6 +992,8 @@ final class RelayStream {
         reader.wroteInBatch = true
         reader.packetsSent += 1
         reader.bytesSent += header.readableBytes + (payload?.readableBytes ?? 0)
+        self.packetsOut += 1
+        self.bytesOut += header.readableBytes + (payload?.readableBytes ?? 0)
     }
 
     // MARK: Stats
@@ -992,11 +1008,13 @@ final class RelayStream {
             upstreamSessions: self.upstreamSessions,
             packetsIn: self.packetsIn,
             bytesIn: self.bytesIn,
+            bitsPerSecondIn: self.upstreamState == .playing ? self.bitsPerSecondIn : 0,
             packetsOut: self.packetsOut,
             bytesOut: self.bytesOut,
             dropped: self.dropped,
             gopCachePackets: self.cache.count,
             backchannelPackets: self.backchannelPackets,
+            readerDrops: self.departedReaderDrops + self.readers.reduce(0) { $0 + $1.packetsDropped },
             readers: self.readers.map(\.stats)
         )
     }

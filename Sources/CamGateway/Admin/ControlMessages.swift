@@ -1,0 +1,83 @@
+import Foundation
+import NIOCore
+import RTSPRelay
+
+/// The control socket's replies: one JSON object per request.
+struct ControlReply: Codable, Sendable {
+    var ok: Bool
+    var error: String?
+    var reload: RelayReloadSummary?
+    var status: GatewayStatus?
+
+    static func failure(_ reason: String) -> ControlReply { ControlReply(ok: false, error: reason) }
+}
+
+/// What `camgw status` shows, per camera.
+struct GatewayStatus: Codable, Sendable {
+    struct Camera: Codable, Sendable {
+        var name: String
+        var address: String
+        var mode: String
+        var policy: String
+        var streams: [Stream]
+    }
+
+    struct Stream: Codable, Sendable {
+        var name: String
+        var upstream: String
+        var lastError: String?
+        var bitsPerSecond: Int
+        var reconnects: Int
+        var packetsIn: Int
+        var packetsOut: Int
+        var dropped: [String: Int]
+        var readers: [Reader]
+    }
+
+    struct Reader: Codable, Sendable {
+        var address: String
+        var transport: String
+        var seconds: Int
+        var packetsSent: Int
+        var dropped: Int
+    }
+
+    var cameras: [Camera]
+    var authFailures: Int
+
+    init(configuration: GatewayConfiguration, stats: RelayStats, now: NIODeadline = .now()) {
+        self.authFailures = stats.authFailures
+        self.cameras = configuration.relay.cameras.map { camera in
+            Camera(
+                name: camera.name,
+                address: camera.host,
+                mode: camera.onDemand ? "on-demand" : "always-on",
+                policy: configuration.cameras[camera.name]?.policyDescription ?? "read-only",
+                streams: camera.streams.map { stream in
+                    let live = stats.stream(camera.name, stream.name)
+                    return Stream(
+                        name: stream.name,
+                        upstream: live?.upstreamState ?? "idle",
+                        lastError: live?.lastError,
+                        bitsPerSecond: live?.bitsPerSecondIn ?? 0,
+                        reconnects: live?.reconnects ?? 0,
+                        packetsIn: live?.packetsIn ?? 0,
+                        packetsOut: live?.packetsOut ?? 0,
+                        dropped: Dictionary(
+                            uniqueKeysWithValues: (live?.dropped ?? [:]).filter { $0.value > 0 }.map { ($0.key.rawValue, $0.value) }
+                        ),
+                        readers: (live?.readers ?? []).map { reader in
+                            Reader(
+                                address: reader.address,
+                                transport: reader.transport,
+                                seconds: Int((now - reader.since).nanoseconds / 1_000_000_000),
+                                packetsSent: reader.packetsSent,
+                                dropped: reader.packetsDropped
+                            )
+                        }
+                    )
+                }
+            )
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import RTSPRelay
+
+/// The running gateway's administration: reloads (from SIGHUP or the control socket) and status. A reload reads
+/// the file, validates it whole, and hands it to the relay, which changes only what changed; a file that does not
+/// validate, or that the relay cannot take live, is refused whole and the running configuration stays.
+final class GatewayDaemon: Sendable {
+    let relay: Relay
+    let configPath: String?
+    let logger: Logger
+    /// Command-line overrides, applied to every configuration read.
+    let listen: String?
+    let port: Int?
+    private let current: NIOLockedValueBox<GatewayConfiguration>
+    /// One reload at a time: a second waits for the first.
+    private let reloading = NIOLockedValueBox(false)
+
+    init(relay: Relay, configuration: GatewayConfiguration, configPath: String?, listen: String?, port: Int?, logger: Logger) {
+        self.relay = relay
+        self.configPath = configPath
+        self.listen = listen
+        self.port = port
+        self.logger = logger
+        self.current = NIOLockedValueBox(configuration)
+    }
+
+    var configuration: GatewayConfiguration { self.current.withLockedValue { $0 } }
+
+    func handle(_ command: String) async -> ControlReply {
+        switch command {
+        case "reload": return await self.reload()
+        case "status": return await self.status()
+        case "ping": return ControlReply(ok: true)
+        default: return .failure("unknown command '\(command.prefix(32))' (reload, status)")
+        }
+    }
+
+    func reload() async -> ControlReply {
+        guard let path = self.configPath else { return .failure("the demo has no configuration file to reload") }
+        while !self.reloading.withLockedValue({ busy in
+            if busy { return false }
+            busy = true
+            return true
+        }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        defer { self.reloading.withLockedValue { $0 = false } }
+        var configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfig.load(path: path)
+        } catch {
+            self.logger.error("reload refused: the configuration does not validate", metadata: ["problems": "\(error)"])
+            return .failure("\(error)")
+        }
+        if let listen = self.listen { configuration.relay.listenHost = listen }
+        if let port = self.port { configuration.relay.port = port }
+        do {
+            let summary = try await self.relay.apply(configuration.relay)
+            try? await self.relay.reloadTLS()
+            self.current.withLockedValue { $0 = configuration }
+            return ControlReply(ok: true, reload: summary)
+        } catch {
+            self.logger.error("reload refused; the running configuration stays", metadata: ["reason": "\(error)"])
+            return .failure("\(error)")
+        }
+    }
+
+    func status() async -> ControlReply {
+        do {
+            let stats = try await self.relay.stats()
+            return ControlReply(ok: true, status: GatewayStatus(configuration: self.configuration, stats: stats))
+        } catch {
+            return .failure("\(error)")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+
+/// `camgw status`: per camera, what the running daemon reports through the control socket.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each camera's upstream state, last error, bitrate and readers (from the running daemon).",
+        discussion: """
+            Examples:
+              camgw status
+              camgw status --json | jq '.cameras[] | select(.streams[].upstream != "playing")'
+
+            Exit status: 0; 75 when no daemon answers.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Flag(help: "JSON, for scripts.")
+    var json = false
+
+    func run() throws {
+        let socket = (try? GatewayConfig.load(path: self.options.config))?.admin.socketPath
+            ?? (try? loadForReading(self.options.config))?.admin.socketPath ?? AdminSettings().socketPath
+        let data: Data
+        do {
+            data = try ControlClient.request("status", socket: socket)
+        } catch {
+            printError("camgw: \(error)")
+            throw AdminExit.busy
+        }
+        guard let reply = try? JSONDecoder().decode(ControlReply.self, from: data), let status = reply.status else {
+            printError("camgw: the daemon's answer was not understood")
+            throw AdminExit.busy
+        }
+        if self.json { return try printJSON(status) }
+        var rows: [[String]] = []
+        for camera in status.cameras {
+            for stream in camera.streams {
+                let state = stream.upstream == "playing" || stream.upstream == "idle"
+                    ? stream.upstream : TextTable.alert(stream.upstream)
+                let drops = stream.dropped.values.reduce(0, +)
+                rows.append([
+                    "\(camera.name)/\(stream.name)", state, Self.bitrate(stream.bitsPerSecond),
+                    String(stream.readers.count), String(drops), camera.policy, camera.mode,
+                    stream.lastError ?? "",
+                ])
+                for reader in stream.readers {
+                    rows.append([
+                        "  ↳ \(reader.address)", reader.transport, "since \(reader.seconds) s",
+                        "\(reader.packetsSent) sent", "\(reader.dropped) dropped", "", "", "",
+                    ])
+                }
+            }
+        }
+        print(
+            TextTable.render(
+                header: ["STREAM", "UPSTREAM", "BITRATE", "READERS", "DROPS", "POLICY", "MODE", "LAST ERROR"],
+                rows: rows
+            )
+        )
+        print("failed VMS logins since start: \(status.authFailures)")
+    }
+
+    static func bitrate(_ bits: Int) -> String {
+        bits >= 1_000_000 ? String(format: "%.1f Mbit/s", Double(bits) / 1e6) : String(format: "%.0f kbit/s", Double(bits) / 1e3)
+    }
+}

@@ -1,0 +1,57 @@
+import RTSPRelay
+
+/// Everything one configuration file says: the relay's part, the gateway's own settings per camera (for the
+/// ONVIF proxy and the firewall), and the admin endpoints.
+struct GatewayConfiguration: Sendable {
+    var relay: RelayConfiguration
+    var cameras: [String: CameraSettings] = [:]
+    var admin = AdminSettings()
+}
+
+/// Per-camera settings that are not the relay's.
+struct CameraSettings: Sendable, Hashable, Codable {
+    /// What the VMS may do to the camera beyond reading it; nothing is read-only.
+    enum Grant: String, Sendable, Hashable, Codable, CaseIterable, Comparable {
+        case ptz
+        case events
+
+        static func < (lhs: Grant, rhs: Grant) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    /// The camera's MAC, lower-case and colon-separated: the firewall binds its address to it.
+    var mac: String?
+    /// The camera's own ONVIF (HTTP) port, when it is not 80.
+    var onvifPort: Int?
+    var policy: Set<Grant> = []
+
+    var policyDescription: String {
+        self.policy.isEmpty ? "read-only" : self.policy.sorted().map(\.rawValue).joined(separator: ",")
+    }
+
+    /// `00:11:22:AA:BB:CC`, `00-11-22-aa-bb-cc` or `001122aabbcc`, as `00:11:22:aa:bb:cc`; nil when not a MAC.
+    static func normalizedMAC(_ text: String) -> String? {
+        let hex = text.lowercased().filter { $0 != ":" && $0 != "-" }
+        guard hex.count == 12, hex.allSatisfy(\.isHexDigit) else { return nil }
+        let separators = text.filter { $0 == ":" || $0 == "-" }.count
+        guard separators == 0 || separators == 5 else { return nil }
+        var pairs: [Substring] = []
+        var rest = Substring(hex)
+        while !rest.isEmpty {
+            pairs.append(rest.prefix(2))
+            rest = rest.dropFirst(2)
+        }
+        return pairs.joined(separator: ":")
+    }
+}
+
+/// `[admin]`: where the daemon listens for the CLI and for Prometheus.
+struct AdminSettings: Sendable, Hashable {
+    /// The control socket (mode 0660): `camgw` edits ask the daemon to reload through it; `camgw status` reads it.
+    var socketPath = "/run/camgw/control.sock"
+    /// The group of the admins, given the socket; nil keeps the daemon's own group.
+    var socketGroup: String?
+    /// Metrics on localhost by default: they name cameras and readers' addresses.
+    var metricsHost = "127.0.0.1"
+    /// 0 picks a free port (tests); nil turns the endpoint off.
+    var metricsPort: Int? = 9464
+}

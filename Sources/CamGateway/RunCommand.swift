@@ -124,7 +124,9 @@ struct RunCommand: AsyncParsableCommand {
             services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
         }
         if let metricsPort = gateway.admin.metricsPort {
-            services.append(MetricsService(relay: relay, host: gateway.admin.metricsHost, port: metricsPort, logger: logger))
+            services.append(
+                MetricsService(relay: relay, host: gateway.admin.metricsHost, port: metricsPort, logger: logger)
+            )
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

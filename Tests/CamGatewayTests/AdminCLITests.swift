@@ -71,7 +71,9 @@ import Testing
         #expect(!site.text.contains("Cam-Secret-1"))
         #expect(site.text.hasPrefix("# Site gateway: written by hand; camgw keeps this comment."))
 
-        try await site.camgw(["camera", "add", "door", "--address", "door-cam.example", "--stream", "main=/h264", "--always-on"])
+        try await site.camgw([
+            "camera", "add", "door", "--address", "door-cam.example", "--stream", "main=/h264", "--always-on",
+        ])
         let set = try await site.camgw(["camera", "set", "lobby", "--policy", "ptz,events", "--onvif-port", "8080"])
         #expect(set.status == 0, "\(set.stderr)")
 
@@ -133,19 +135,37 @@ import Testing
 
     /// Each bad edit: refused with its reason, exit 65, the file byte for byte as it was.
     static let refusals: [(String, [String], String)] = [
-        ("duplicate name", ["camera", "add", "lobby", "--address", "192.0.2.20", "--stream", "main=/x"], "camera 'lobby' exists already"),
-        ("bad address", ["camera", "add", "cam2", "--address", "192.0.2.1/24", "--stream", "main=/x"], "not an IP address or a host name"),
-        ("address with a URL in it", ["camera", "add", "cam2", "--address", "evil@192.0.2.1", "--stream", "main=/x"], "not an IP address"),
-        ("ONVIF port clash", ["camera", "add", "cam2", "--address", "192.0.2.20", "--stream", "main=/x", "--onvif-port", "8080"], "onvif_port 8080 is already camera 'lobby''s"),
+        (
+            "duplicate name", ["camera", "add", "lobby", "--address", "192.0.2.20", "--stream", "main=/x"],
+            "camera 'lobby' exists already"
+        ),
+        (
+            "bad address", ["camera", "add", "cam2", "--address", "192.0.2.1/24", "--stream", "main=/x"],
+            "not an IP address or a host name"
+        ),
+        (
+            "address with a URL in it",
+            ["camera", "add", "cam2", "--address", "evil@192.0.2.1", "--stream", "main=/x"], "not an IP address"
+        ),
+        (
+            "ONVIF port clash",
+            ["camera", "add", "cam2", "--address", "192.0.2.20", "--stream", "main=/x", "--onvif-port", "8080"],
+            "onvif_port 8080 is already camera 'lobby''s"
+        ),
         ("unknown policy", ["camera", "set", "lobby", "--policy", "reboot"], "unknown policy 'reboot'"),
         ("bad MAC", ["camera", "set", "lobby", "--mac", "00:11:22:33:44"], "is not a MAC address"),
         ("bad stream", ["camera", "set", "lobby", "--stream", "main"], "is not name=/path"),
         ("unknown camera", ["camera", "remove", "garage"], "no camera named 'garage'"),
-        ("bad source network", ["user", "add", "vms", "--stream", "*", "--source", "300.0.0.0/8", "--password-file", "/etc/hostname"], "is not a network"),
+        (
+            "bad source network",
+            ["user", "add", "vms", "--stream", "*", "--source", "300.0.0.0/8", "--password-file", "/etc/hostname"],
+            "is not a network"
+        ),
     ]
 
     @Test(arguments: refusals)
-    func badEditsAreRefusedAndLeaveTheFileAsItWas(_ name: String, _ arguments: [String], _ reason: String) async throws {
+    func badEditsAreRefusedAndLeaveTheFileAsItWas(_ name: String, _ arguments: [String], _ reason: String) async throws
+    {
         let site = try Site()
         defer { site.remove() }
         try await site.camgw(Self.lobby, input: "pw\n")
@@ -179,7 +199,9 @@ import Testing
         // The next edit goes through, and cleans what the dead one left.
         let next = try await site.camgw(["camera", "set", "lobby", "--port", "8554"])
         #expect(next.status == 0, "\(next.stderr)")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: site.directory.path).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: site.directory.path).filter {
+            $0.contains(".tmp-")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -189,7 +211,9 @@ import Testing
         let results = try await withThrowingTaskGroup(of: ExternalTool.Result.self) { group in
             for index in 0..<6 {
                 group.addTask {
-                    try await site.camgw(["camera", "add", "cam\(index)", "--address", "192.0.2.\(index + 1)", "--stream", "main=/x"])
+                    try await site.camgw([
+                        "camera", "add", "cam\(index)", "--address", "192.0.2.\(index + 1)", "--stream", "main=/x",
+                    ])
                 }
             }
             return try await group.reduce(into: []) { $0.append($1) }

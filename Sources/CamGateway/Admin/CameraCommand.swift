@@ -35,7 +35,12 @@ struct CameraCommand: ParsableCommand {
         @Option(help: "The camera's MAC address, which the firewall binds its address to.")
         var mac: String?
 
-        @Option(help: ArgumentHelp("A stream: name=path on the camera; repeatable (set: replaces them all).", valueName: "name=path"))
+        @Option(
+            help: ArgumentHelp(
+                "A stream: name=path on the camera; repeatable (set: replaces them all).",
+                valueName: "name=path"
+            )
+        )
         var stream: [String] = []
 
         @Option(help: "The camera's ONVIF (HTTP) port, when not 80.")
@@ -53,7 +58,10 @@ struct CameraCommand: ParsableCommand {
         @Option(help: "What the VMS may do beyond reading: read-only, or a list of ptz, events (e.g. ptz,events).")
         var policy: String?
 
-        @Flag(inversion: .prefixedNo, help: "Pull the camera always (--always-on) or only while watched (--no-always-on).")
+        @Flag(
+            inversion: .prefixedNo,
+            help: "Pull the camera always (--always-on) or only while watched (--no-always-on)."
+        )
         var alwaysOn: Bool?
 
         @Option(help: "How the gateway pulls the camera: tcp or udp.")
@@ -129,9 +137,13 @@ struct CameraCommand: ParsableCommand {
         @OptionGroup var settings: Settings
 
         func validate() throws {
-            guard StreamPath.isName(self.name) else { throw ValidationError("name must be 1–64 characters of A–Z a–z 0–9 . _ -") }
+            guard StreamPath.isName(self.name) else {
+                throw ValidationError("name must be 1–64 characters of A–Z a–z 0–9 . _ -")
+            }
             guard self.settings.address != nil else { throw ValidationError("--address is required") }
-            guard !self.settings.stream.isEmpty else { throw ValidationError("at least one --stream name=/path is required") }
+            guard !self.settings.stream.isEmpty else {
+                throw ValidationError("at least one --stream name=/path is required")
+            }
             if (self.settings.username == nil) != (!self.settings.passwordStdin && self.settings.passwordFile == nil) {
                 throw ValidationError("--username goes with --password-stdin or --password-file")
             }
@@ -140,7 +152,11 @@ struct CameraCommand: ParsableCommand {
         func run() throws {
             let (changes, password) = try self.settings.changes(camera: self.name)
             let secrets = password.map { [ConfigEdit.Secret(relativePath: changes.passwordFile!, value: $0)] } ?? []
-            try ConfigEdit.perform(configPath: self.options.config, what: "camera '\(self.name)' added", secrets: secrets) {
+            try ConfigEdit.perform(
+                configPath: self.options.config,
+                what: "camera '\(self.name)' added",
+                secrets: secrets
+            ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.addCamera(self.name, changes)
             }
@@ -161,7 +177,11 @@ struct CameraCommand: ParsableCommand {
                 throw ValidationError("nothing to change: give at least one setting")
             }
             let secrets = password.map { [ConfigEdit.Secret(relativePath: changes.passwordFile!, value: $0)] } ?? []
-            try ConfigEdit.perform(configPath: self.options.config, what: "camera '\(self.name)' changed", secrets: secrets) {
+            try ConfigEdit.perform(
+                configPath: self.options.config,
+                what: "camera '\(self.name)' changed",
+                secrets: secrets
+            ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.setCamera(self.name, changes)
             }
@@ -192,13 +212,18 @@ struct CameraCommand: ParsableCommand {
 
         func run() throws {
             let configuration = try loadForReading(self.options.config)
-            let entries = configuration.relay.cameras.map { CameraEntry(camera: $0, settings: configuration.cameras[$0.name]) }
+            let entries = configuration.relay.cameras.map {
+                CameraEntry(camera: $0, settings: configuration.cameras[$0.name])
+            }
             if self.json { return try printJSON(entries) }
             print(
                 TextTable.render(
                     header: ["NAME", "ADDRESS", "STREAMS", "POLICY", "MODE", "MAC"],
                     rows: entries.map { entry in
-                        [entry.name, entry.address, entry.streams.map(\.name).joined(separator: ","), entry.policy, entry.mode, entry.mac ?? "-"]
+                        [
+                            entry.name, entry.address, entry.streams.map(\.name).joined(separator: ","), entry.policy,
+                            entry.mode, entry.mac ?? "-",
+                        ]
                     }
                 )
             )

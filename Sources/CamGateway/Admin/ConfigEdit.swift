@@ -74,7 +74,9 @@ enum ConfigEdit {
             throw AdminExit.busy
         }
         guard reply.ok, let summary = reply.reload else {
-            printError("camgw: saved, but the running daemon refused it and keeps its configuration: \(reply.error ?? "?")")
+            printError(
+                "camgw: saved, but the running daemon refused it and keeps its configuration: \(reply.error ?? "?")"
+            )
             throw AdminExit.daemonRefused
         }
         var parts: [String] = []

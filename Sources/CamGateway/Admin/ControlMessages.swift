@@ -64,7 +64,9 @@ struct GatewayStatus: Codable, Sendable {
                         packetsIn: live?.packetsIn ?? 0,
                         packetsOut: live?.packetsOut ?? 0,
                         dropped: Dictionary(
-                            uniqueKeysWithValues: (live?.dropped ?? [:]).filter { $0.value > 0 }.map { ($0.key.rawValue, $0.value) }
+                            uniqueKeysWithValues: (live?.dropped ?? [:]).filter { $0.value > 0 }.map {
+                                ($0.key.rawValue, $0.value)
+                            }
                         ),
                         readers: (live?.readers ?? []).map { reader in
                             Reader(

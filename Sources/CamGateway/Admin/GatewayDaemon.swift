@@ -17,7 +17,14 @@ final class GatewayDaemon: Sendable {
     /// One reload at a time: a second waits for the first.
     private let reloading = NIOLockedValueBox(false)
 
-    init(relay: Relay, configuration: GatewayConfiguration, configPath: String?, listen: String?, port: Int?, logger: Logger) {
+    init(
+        relay: Relay,
+        configuration: GatewayConfiguration,
+        configPath: String?,
+        listen: String?,
+        port: Int?,
+        logger: Logger
+    ) {
         self.relay = relay
         self.configPath = configPath
         self.listen = listen

@@ -39,7 +39,8 @@ final class GatewayMetrics: Sendable {
                     let key = Self.key(name, labels + extra)
                     series.insert(key)
                     let gauge =
-                        state.gauges[key] ?? self.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels + extra)
+                        state.gauges[key]
+                        ?? self.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels + extra)
                     state.gauges[key] = gauge
                     gauge.set(Int64(value))
                 }
@@ -66,7 +67,9 @@ final class GatewayMetrics: Sendable {
             // A stream the configuration no longer has: its series go with it.
             for (streamKey, series) in state.seriesByStream where !present.contains(streamKey) {
                 for key in series {
-                    if let counter = state.counters.removeValue(forKey: key) { self.registry.unregisterCounter(counter) }
+                    if let counter = state.counters.removeValue(forKey: key) {
+                        self.registry.unregisterCounter(counter)
+                    }
                     if let gauge = state.gauges.removeValue(forKey: key) { self.registry.unregisterGauge(gauge) }
                     state.lastValues[key] = nil
                 }

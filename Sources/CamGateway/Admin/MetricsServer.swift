@@ -45,7 +45,12 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             guard let head = self.head else { return }
             self.head = nil
             guard head.method == .GET || head.method == .HEAD else {
-                return Self.respond(.methodNotAllowed, body: "only GET\n", keepAlive: head.isKeepAlive, context: context)
+                return Self.respond(
+                    .methodNotAllowed,
+                    body: "only GET\n",
+                    keepAlive: head.isKeepAlive,
+                    context: context
+                )
             }
             guard head.uri == "/metrics" || head.uri.hasPrefix("/metrics?") else {
                 return Self.respond(.notFound, body: "try /metrics\n", keepAlive: head.isKeepAlive, context: context)
@@ -69,7 +74,10 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
         headers.add(name: "Content-Length", value: String(body.utf8.count))
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
         let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
         if !keepAlive {

@@ -20,7 +20,8 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let socket = (try? GatewayConfig.load(path: self.options.config))?.admin.socketPath
+        let socket =
+            (try? GatewayConfig.load(path: self.options.config))?.admin.socketPath
             ?? (try? loadForReading(self.options.config))?.admin.socketPath ?? AdminSettings().socketPath
         let data: Data
         do {
@@ -37,7 +38,8 @@ struct StatusCommand: ParsableCommand {
         var rows: [[String]] = []
         for camera in status.cameras {
             for stream in camera.streams {
-                let state = stream.upstream == "playing" || stream.upstream == "idle"
+                let state =
+                    stream.upstream == "playing" || stream.upstream == "idle"
                     ? stream.upstream : TextTable.alert(stream.upstream)
                 let drops = stream.dropped.values.reduce(0, +)
                 rows.append([
@@ -63,6 +65,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     static func bitrate(_ bits: Int) -> String {
-        bits >= 1_000_000 ? String(format: "%.1f Mbit/s", Double(bits) / 1e6) : String(format: "%.0f kbit/s", Double(bits) / 1e3)
+        bits >= 1_000_000
+            ? String(format: "%.1f Mbit/s", Double(bits) / 1e6) : String(format: "%.0f kbit/s", Double(bits) / 1e3)
     }
 }

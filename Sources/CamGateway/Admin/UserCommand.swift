@@ -18,7 +18,12 @@ struct UserCommand: ParsableCommand {
     )
 
     struct Settings: ParsableArguments {
-        @Option(help: ArgumentHelp("A stream the user may read: camera/stream, camera/* or *; repeatable.", valueName: "pattern"))
+        @Option(
+            help: ArgumentHelp(
+                "A stream the user may read: camera/stream, camera/* or *; repeatable.",
+                valueName: "pattern"
+            )
+        )
         var stream: [String] = []
 
         @Option(help: ArgumentHelp("A network the user may connect from (CIDR); repeatable.", valueName: "cidr"))
@@ -34,8 +39,10 @@ struct UserCommand: ParsableCommand {
             var changes = ConfigEditor.UserChanges()
             for pattern in self.stream {
                 let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
-                let valid = pattern == "*"
-                    || (parts.count == 2 && StreamPath.isName(parts[0]) && (parts[1] == "*" || StreamPath.isName(parts[1])))
+                let valid =
+                    pattern == "*"
+                    || (parts.count == 2 && StreamPath.isName(parts[0])
+                        && (parts[1] == "*" || StreamPath.isName(parts[1])))
                 guard valid else { throw refuse("--stream '\(pattern)' is not camera/stream, camera/* or *") }
             }
             for network in self.source where CIDR(network) == nil {
@@ -68,7 +75,9 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var settings: Settings
 
         func validate() throws {
-            guard StreamPath.isName(self.name) else { throw ValidationError("name must be 1–64 characters of A–Z a–z 0–9 . _ -") }
+            guard StreamPath.isName(self.name) else {
+                throw ValidationError("name must be 1–64 characters of A–Z a–z 0–9 . _ -")
+            }
             guard self.settings.passwordStdin || self.settings.passwordFile != nil else {
                 throw ValidationError("a new user needs --password-stdin or --password-file")
             }
@@ -136,7 +145,12 @@ struct UserCommand: ParsableCommand {
             print(
                 TextTable.render(
                     header: ["NAME", "STREAMS", "SOURCES"],
-                    rows: entries.map { [$0.name, $0.streams.joined(separator: ","), $0.sources.isEmpty ? "any" : $0.sources.joined(separator: ",")] }
+                    rows: entries.map {
+                        [
+                            $0.name, $0.streams.joined(separator: ","),
+                            $0.sources.isEmpty ? "any" : $0.sources.joined(separator: ","),
+                        ]
+                    }
                 )
             )
         }

@@ -45,7 +45,8 @@ enum AtomicFile {
 
     /// Replaces `path` with `contents` (mode `mode`), keeping the old file as `<path>.bak`.
     static func write(_ contents: String, to path: String, mode: mode_t = 0o640, keepBackup: Bool = true) throws {
-        let directory = (path as NSString).deletingLastPathComponent.isEmpty
+        let directory =
+            (path as NSString).deletingLastPathComponent.isEmpty
             ? "." : (path as NSString).deletingLastPathComponent
         let bytes = Array(contents.utf8)
         if keepBackup, let old = FileManager.default.contents(atPath: path) {

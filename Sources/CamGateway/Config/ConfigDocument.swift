@@ -32,7 +32,9 @@ struct ConfigDocument: Sendable {
         self.endsWithNewline = text.hasSuffix("\n")
         if self.endsWithNewline { lines.removeLast() }
         self.lines = lines
-        self.headers = lines.enumerated().compactMap { index, line in Self.header(in: line).map { Header(name: $0.0, isArray: $0.1, line: index) } }
+        self.headers = lines.enumerated().compactMap { index, line in
+            Self.header(in: line).map { Header(name: $0.0, isArray: $0.1, line: index) }
+        }
     }
 
     var text: String { self.lines.joined(separator: "\n") + (self.endsWithNewline || self.lines.isEmpty ? "\n" : "") }
@@ -67,7 +69,8 @@ struct ConfigDocument: Sendable {
         let starts = self.headers.filter { $0.name == name && $0.isArray }
         guard starts.count == count else { return nil }
         return starts.map { header in
-            let next = topLevel.first { $0.line > header.line && !($0.name.hasPrefix(name + ".")) }?.line ?? self.lines.count
+            let next =
+                topLevel.first { $0.line > header.line && !($0.name.hasPrefix(name + ".")) }?.line ?? self.lines.count
             var end = next
             while end > header.line + 1, Self.isBlankOrComment(self.lines[end - 1]) { end -= 1 }
             return Block(name: name, start: header.line, end: end)

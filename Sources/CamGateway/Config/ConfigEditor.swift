@@ -94,9 +94,10 @@ struct ConfigEditor {
             try self.set(key, to: value, in: &block, subTable: "camera.stream")
         }
         if let streams = changes.streams {
-            let firstStream = self.document.headers.first {
-                $0.line > block.start && $0.line < block.end && $0.name == "camera.stream"
-            }?.line ?? block.end
+            let firstStream =
+                self.document.headers.first {
+                    $0.line > block.start && $0.line < block.end && $0.name == "camera.stream"
+                }?.line ?? block.end
             let range = ConfigDocument.Block(name: "camera", start: firstStream, end: block.end)
             self.document.replace(range, with: Self.streamLines(streams))
         }
@@ -108,7 +109,10 @@ struct ConfigEditor {
 
     static func streamLines(_ streams: [(name: String, path: String)]) -> [String] {
         streams.flatMap { stream in
-            ["", "  [[camera.stream]]", "  name = \(TOMLText.string(stream.name))", "  path = \(TOMLText.string(stream.path))"]
+            [
+                "", "  [[camera.stream]]", "  name = \(TOMLText.string(stream.name))",
+                "  path = \(TOMLText.string(stream.path))",
+            ]
         }
     }
 
@@ -116,7 +120,9 @@ struct ConfigEditor {
 
     mutating func addUser(_ name: String, _ changes: UserChanges) throws(Refused) {
         guard !self.userNames.contains(name) else { throw Refused(description: "user '\(name)' exists already") }
-        self.document.append(["[[user]]", "name = \(TOMLText.string(name))"] + changes.lines.map { "\($0.key) = \($0.value)" })
+        self.document.append(
+            ["[[user]]", "name = \(TOMLText.string(name))"] + changes.lines.map { "\($0.key) = \($0.value)" }
+        )
     }
 
     mutating func setUser(_ name: String, _ changes: UserChanges) throws(Refused) {
@@ -148,9 +154,10 @@ struct ConfigEditor {
         in block: inout ConfigDocument.Block,
         subTable: String?
     ) throws(Refused) {
-        let ownEnd = subTable.flatMap { sub in
-            self.document.headers.first { $0.line > block.start && $0.line < block.end && $0.name == sub }?.line
-        } ?? block.end
+        let ownEnd =
+            subTable.flatMap { sub in
+                self.document.headers.first { $0.line > block.start && $0.line < block.end && $0.name == sub }?.line
+            } ?? block.end
         let lines = self.document.lines
         for index in (block.start + 1)..<ownEnd where Self.key(of: lines[index]) == key {
             // A value continued on the next lines (a multi-line array or string) is not rewritten piecemeal.
@@ -197,7 +204,8 @@ enum TOMLText {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16, uppercase: true)
             default: out.unicodeScalars.append(scalar)
             }

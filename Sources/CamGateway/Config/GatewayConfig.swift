@@ -131,7 +131,9 @@ enum GatewayConfig {
                         if let port = settings.onvifPort,
                             let other = configuration.cameras.first(where: { $0.value.onvifPort == port })
                         {
-                            throw problem("camera '\(parsed.name)': onvif_port \(port) is already camera '\(other.key)''s")
+                            throw problem(
+                                "camera '\(parsed.name)': onvif_port \(port) is already camera '\(other.key)''s"
+                            )
                         }
                         configuration.relay.cameras.append(parsed)
                         configuration.cameras[parsed.name] = settings
@@ -179,11 +181,17 @@ enum GatewayConfig {
     /// daemon and to the CLI whatever their working directories.
     static func resolve(_ path: String, in directory: String) -> String {
         guard !path.hasPrefix("/") else { return path }
-        let base = directory.hasPrefix("/") ? directory : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(directory)
+        let base =
+            directory.hasPrefix("/")
+            ? directory : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(directory)
         return ((base as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }
 
-    private static func server(_ server: TOMLTable, into configuration: inout RelayConfiguration, file: String) throws(Problem) {
+    private static func server(
+        _ server: TOMLTable,
+        into configuration: inout RelayConfiguration,
+        file: String
+    ) throws(Problem) {
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
         try self.checkKeys(
             server,
@@ -214,7 +222,11 @@ enum GatewayConfig {
         }
     }
 
-    private static func relay(_ relay: TOMLTable, into configuration: inout RelayConfiguration, file: String) throws(Problem) {
+    private static func relay(
+        _ relay: TOMLTable,
+        into configuration: inout RelayConfiguration,
+        file: String
+    ) throws(Problem) {
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
         try self.checkKeys(
             relay,
@@ -271,7 +283,9 @@ enum GatewayConfig {
             settings.socketPath = self.resolve(path, in: directory)
         }
         if let value = admin["socket_group"] {
-            guard let group = value.string, !group.isEmpty else { throw problem("[admin] socket_group must be a group name") }
+            guard let group = value.string, !group.isEmpty else {
+                throw problem("[admin] socket_group must be a group name")
+            }
             settings.socketGroup = group
         }
         if let value = admin["metrics_listen"] {
@@ -280,7 +294,9 @@ enum GatewayConfig {
             }
             settings.metricsHost = host
         }
-        if let port = try self.integer(admin, "metrics_port", 0...65535, "[admin]", file) { settings.metricsPort = port }
+        if let port = try self.integer(admin, "metrics_port", 0...65535, "[admin]", file) {
+            settings.metricsPort = port
+        }
         return settings
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine with the Swift toolchain:
 #   1. installs the Debian packages the tests need (real RTSP peers: ffmpeg, GStreamer; libxml2 headers;
-#      iproute2 for the network namespaces of the multicast and appliance tests),
+#      iproute2 for the network namespaces of the multicast and appliance tests; curl for the metrics test;
+#      python3-venv), and the PyPI peers (wsdiscovery, onvif-zeep-async) into .build-venv,
 #   2. checks formatting (`swift format lint --strict`, config in .swift-format),
 #   3. builds everything, tests included (our targets treat warnings as errors, see Package.swift),
 #   4. runs every test,
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-    pkg-config libxml2-dev openssl iproute2 curl
+    pkg-config libxml2-dev openssl iproute2 curl python3 python3-venv
     ffmpeg
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
 )
@@ -25,6 +26,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The PyPI peers: a real WS-Discovery stack and the ONVIF client Home Assistant uses. The tests find them in
+# .build-venv (kept out of git by the .build-* rule).
+if ! .build-venv/bin/python -c "import wsdiscovery, onvif" 2>/dev/null; then
+    echo "== installing the PyPI peers into .build-venv"
+    python3 -m venv .build-venv
+    .build-venv/bin/pip install --quiet --disable-pip-version-check wsdiscovery onvif-zeep-async
 fi
 
 echo "== swift format lint --strict"

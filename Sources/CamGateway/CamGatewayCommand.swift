@@ -20,7 +20,7 @@ struct CamGatewayCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, CameraCommand.self, UserCommand.self, CheckCommand.self, StatusCommand.self,
-            ReloadCommand.self, SimulatorCommand.self, HashPasswordCommand.self,
+            ReloadCommand.self, DiscoverCommand.self, SimulatorCommand.self, HashPasswordCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

@@ -85,6 +85,13 @@ public enum HardenedXMLParser {
             namespace: node.pointee.ns.flatMap { $0.pointee.href.map { String(cString: $0) } },
             name: String(cString: node.pointee.name)
         )
+        var declaration = node.pointee.nsDef
+        while let current = declaration {
+            if let href = current.pointee.href {
+                element.declarations[current.pointee.prefix.map { String(cString: $0) }] = String(cString: href)
+            }
+            declaration = current.pointee.next
+        }
         var attribute = node.pointee.properties
         while let current = attribute {
             // An attribute's value is the text of its child nodes; reading them directly avoids `xmlFree`, a C

@@ -270,3 +270,25 @@ import Testing
         var streams: [Stream]
     }
 }
+
+/// `--help` shows examples, and completion scripts come from the argument parser.
+@Suite struct AdminHelpTests {
+    @Test(arguments: [["camera", "--help"], ["user", "--help"], ["status", "--help"], ["check", "--help"]])
+    func helpHasExamples(_ arguments: [String]) async throws {
+        let result = try await ExternalTool.run(GatewayProcess.executable.path, arguments, timeout: 10)
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Example"), "\(result.stdout)")
+    }
+
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScripts(_ shell: String) async throws {
+        let result = try await ExternalTool.run(
+            GatewayProcess.executable.path,
+            ["--generate-completion-script", shell],
+            timeout: 10
+        )
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("camera"))
+        #expect(result.stdout.contains("discover"))
+    }
+}

@@ -15,6 +15,21 @@ public struct ExternalTool: Sendable {
         public var description: String { "\(self.tool) is not installed: run scripts/test.sh, which installs it" }
     }
 
+    /// The Python with the PyPI peers (wsdiscovery, onvif-zeep-async) that `scripts/test.sh` installs into
+    /// `.build-venv`; nil when it has not run.
+    public static var peerPython: String? {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let python = repository.appendingPathComponent(".build-venv/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: python) ? python : nil
+    }
+
+    /// A script of `Tests/Peers`.
+    public static func peerScript(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Peers/\(name)").path
+    }
+
     /// Finds an executable on PATH.
     public static func path(of tool: String) throws -> String {
         if tool.hasPrefix("/") { return tool }

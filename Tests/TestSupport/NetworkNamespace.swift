@@ -32,6 +32,29 @@ public final class NetworkNamespace: Sendable {
         return namespace
     }
 
+    /// A veth pair from this namespace to `other`, each end up with its address (CIDR), and multicast routed
+    /// out of this end: two hosts on one link, as a camera and the gateway are. Returns the interface names.
+    @discardableResult
+    public func link(
+        address: String,
+        to other: NetworkNamespace,
+        address otherAddress: String
+    ) async throws -> (String, String) {
+        let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        let mine = "gw\(suffix)"
+        let theirs = "cam\(suffix)"
+        try await self.ip([
+            "-n", self.name, "link", "add", mine, "type", "veth", "peer", "name", theirs, "netns", other.name,
+        ])
+        try await self.ip(["-n", self.name, "addr", "add", address, "dev", mine])
+        try await self.ip(["-n", self.name, "link", "set", mine, "up"])
+        try await self.ip(["-n", other.name, "addr", "add", otherAddress, "dev", theirs])
+        try await self.ip(["-n", other.name, "link", "set", theirs, "up"])
+        try await self.ip(["-n", self.name, "route", "add", "224.0.0.0/4", "dev", mine])
+        try await self.ip(["-n", other.name, "route", "add", "224.0.0.0/4", "dev", theirs])
+        return (mine, theirs)
+    }
+
     /// Kills what still runs inside and deletes the namespace.
     public func delete() async {
         if let pids = try? await ExternalTool.run("/usr/sbin/ip", ["netns", "pids", self.name], timeout: 10) {

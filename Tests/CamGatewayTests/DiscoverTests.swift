@@ -1,0 +1,114 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `camgw discover` finds a camera published by a real WS-Discovery stack (the PyPI package wsdiscovery), inside
+/// a network namespace the test makes: the probe's multicast never leaves it.
+@Suite(
+    .enabled(if: NetworkNamespace.isAvailable, "needs root and iproute2 for a network namespace"),
+    .enabled(if: ExternalTool.peerPython != nil, "needs .build-venv with wsdiscovery: run scripts/test.sh")
+)
+struct DiscoverTests {
+    struct Candidate: Decodable {
+        var address: String
+        var endpoint: String
+        var name: String?
+        var hardware: String?
+        var xAddrs: [String]
+        var command: String
+    }
+
+    /// Two namespaces on one link, as the appliance's camera side: the gateway at 192.0.2.1, the camera at
+    /// 192.0.2.10 (documentation addresses that exist only inside them).
+    @Test func findsAPublishedCameraAndSaysHowToAddIt() async throws {
+        let gateway = try await NetworkNamespace.create()
+        let camera = try await NetworkNamespace.create()
+        do {
+            try await gateway.link(address: "192.0.2.1/24", to: camera, address: "192.0.2.10/24")
+            let device = try GatewayProcessLike.start(
+                namespace: camera,
+                ExternalTool.peerPython!,
+                [
+                    ExternalTool.peerScript("wsdiscovery_device.py"), "--xaddr",
+                    "http://192.0.2.10:8080/onvif/device_service", "--name", "HIKVISION", "--hardware",
+                    "DS-2CD2043G2-I",
+                    "--seconds", "30",
+                ]
+            )
+            defer { device.terminate() }
+            try await device.waitForOutput("publishing")
+            let result = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["discover", "--interface", "192.0.2.1", "--timeout", "2", "--json"],
+                timeout: 20
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            let candidates = try JSONDecoder().decode([Candidate].self, from: Data(result.stdout.utf8))
+            let found = try #require(candidates.first, "\(result.stdout) \(result.stderr)")
+            #expect(candidates.count == 1)
+            #expect(found.address == "192.0.2.10")
+            #expect(found.xAddrs == ["http://192.0.2.10:8080/onvif/device_service"])
+            #expect(found.name == "HIKVISION")
+            #expect(found.hardware == "DS-2CD2043G2-I")
+            #expect(found.command.hasPrefix("camgw camera add hikvision-10 --address 192.0.2.10 --onvif-port 8080"))
+            #expect(found.command.contains("--stream 'main=/Streaming/Channels/101'"))
+            let table = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["discover", "--interface", "192.0.2.1", "--timeout", "1"],
+                timeout: 20
+            )
+            #expect(table.stdout.contains("DS-2CD2043G2-I"))
+            #expect(table.stdout.contains("camgw camera add hikvision-10"))
+        } catch {
+            await gateway.delete()
+            await camera.delete()
+            throw error
+        }
+        await gateway.delete()
+        await camera.delete()
+    }
+}
+
+struct PeerDidNotStart: Error {
+    var expected: String
+}
+
+/// A long-running peer inside a namespace, stopped by the test.
+struct GatewayProcessLike {
+    let process: Process
+    let output: Pipe
+
+    static func start(namespace: NetworkNamespace, _ tool: String, _ arguments: [String]) throws -> GatewayProcessLike {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", namespace.name, tool] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return GatewayProcessLike(process: process, output: output)
+    }
+
+    /// Waits (on a thread of its own: the read blocks) until the peer prints `text`, for 20 s at most.
+    func waitForOutput(_ text: String) async throws {
+        let handle = self.output.fileHandleForReading
+        let seen = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            Thread.detachNewThread {
+                var collected = ""
+                let deadline = Date().addingTimeInterval(20)
+                while Date() < deadline {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    collected += String(decoding: data, as: UTF8.self)
+                    if collected.contains(text) { return continuation.resume(returning: true) }
+                }
+                continuation.resume(returning: false)
+            }
+        }
+        guard seen else { throw PeerDidNotStart(expected: text) }
+    }
+
+    func terminate() {
+        if self.process.isRunning { self.process.terminate() }
+    }
+}

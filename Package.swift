@@ -51,7 +51,16 @@ let package = Package(
         ),
         .target(
             name: "ONVIF",
-            dependencies: ["CLibXML2"],
+            dependencies: [
+                "CLibXML2",
+                "RTSPRelay",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CameraSimulator
 import Logging
+import NIOCore
 import NIOPosix
 import RTSPRelay
 import ServiceLifecycle
@@ -183,9 +184,19 @@ struct MetricsService: Service {
         let metrics = GatewayMetrics()
         metrics.bootstrap()
         let relay = self.relay
-        let channel = try await MetricsServer.start(host: self.host, port: self.port) {
-            guard let stats = try? await relay.stats() else { return "" }
-            return metrics.scrape(stats)
+        let channel: any Channel
+        do {
+            channel = try await MetricsServer.start(host: self.host, port: self.port) {
+                guard let stats = try? await relay.stats() else { return "" }
+                return metrics.scrape(stats)
+            }
+        } catch {
+            self.logger.error(
+                "no metrics endpoint",
+                metadata: ["address": "\(self.host):\(self.port)", "error": "\(error)"]
+            )
+            try? await gracefulShutdown()
+            return
         }
         let address = channel.localAddress
         let hostPart = self.host.contains(":") ? "[\(self.host)]" : self.host
@@ -202,13 +213,24 @@ struct ControlService: Service {
     let settings: AdminSettings
     let logger: Logger
 
+    /// A control socket that cannot be made is logged, not fatal: the streams matter more than the admin path.
     func run() async throws {
         let daemon = self.daemon
-        let channel = try await ControlServer.start(
-            path: self.settings.socketPath,
-            group: self.settings.socketGroup,
-            logger: self.logger
-        ) { command in await daemon.handle(command) }
+        let channel: any Channel
+        do {
+            channel = try await ControlServer.start(
+                path: self.settings.socketPath,
+                group: self.settings.socketGroup,
+                logger: self.logger
+            ) { command in await daemon.handle(command) }
+        } catch {
+            self.logger.error(
+                "no control socket: camgw edits and status cannot reach this daemon (SIGHUP still reloads)",
+                metadata: ["path": "\(self.settings.socketPath)", "error": "\(error)"]
+            )
+            try? await gracefulShutdown()
+            return
+        }
         try? await gracefulShutdown()
         try? await channel.close()
         unlink(self.settings.socketPath)

@@ -25,6 +25,10 @@ import Testing
         #expect(!hashed.stdout.contains("Vms-Secret-9"))
         let config = directory.appendingPathComponent("gateway.toml")
         try """
+        [admin]
+        socket = "control.sock"
+        metrics_port = 0
+
         [server]
         listen = "127.0.0.1"
         port = 0

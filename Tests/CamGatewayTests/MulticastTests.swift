@@ -18,6 +18,10 @@ struct MulticastTests {
             )
             let config = directory.appendingPathComponent("gateway.toml")
             try """
+            [admin]
+            socket = "control.sock"
+            metrics_port = 0
+
             [server]
             listen = "127.0.0.1"
             port = 0

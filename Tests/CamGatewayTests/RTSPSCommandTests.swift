@@ -41,6 +41,10 @@ import Testing
         let hashed = try await GatewayProcess.hashPassword(user: "vms", password: "tls-secret", streams: ["*"])
         let config = directory.appendingPathComponent("gateway.toml")
         try """
+        [admin]
+        socket = "control.sock"
+        metrics_port = 0
+
         [server]
         listen = "127.0.0.1"
         port = 0

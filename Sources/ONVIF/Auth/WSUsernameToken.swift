@@ -1,0 +1,168 @@
+import Crypto
+import Foundation
+
+/// WS-Security UsernameToken (OASIS WSS UsernameToken Profile 1.0, ONVIF Core §5.12.2): PasswordDigest =
+/// Base64(SHA-1(nonce bytes + Created + password)). Verified within ±5 minutes of Created, each nonce once.
+public struct WSUsernameToken: Hashable, Sendable {
+    public var username: String
+    /// Base64 of the digest (PasswordDigest) or the password itself (PasswordText, refused by the gateway).
+    public var password: String
+    public var isDigest: Bool
+    /// Base64 of the nonce bytes.
+    public var nonce: String
+    public var created: String
+
+    public init(username: String, password: String, isDigest: Bool, nonce: String, created: String) {
+        self.username = username
+        self.password = password
+        self.isDigest = isDigest
+        self.nonce = nonce
+        self.created = created
+    }
+
+    static let passwordDigestType =
+        "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+
+    public static func digest(nonce: [UInt8], created: String, password: String) -> String {
+        let hash = Insecure.SHA1.hash(data: nonce + Array(created.utf8) + Array(password.utf8))
+        return Data(hash).base64EncodedString()
+    }
+
+    /// A fresh token for a request to a camera, `Created` on the camera's clock.
+    public static func make(username: String, password: String, created: Date) -> WSUsernameToken {
+        let nonce = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        let stamp = self.timestamp(created)
+        return WSUsernameToken(
+            username: username,
+            password: self.digest(nonce: nonce, created: stamp, password: password),
+            isDigest: true,
+            nonce: Data(nonce).base64EncodedString(),
+            created: stamp
+        )
+    }
+
+    public static func timestamp(_ date: Date) -> String {
+        date.formatted(
+            .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: false).timeSeparator(
+                .colon
+            ).timeZone(separator: .omitted)
+        )
+        .replacingOccurrences(of: "+0000", with: "Z")
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        let formats: [Date.ISO8601FormatStyle] = [
+            .iso8601, .iso8601.year().month().day().time(includingFractionalSeconds: true),
+        ]
+        for format in formats {
+            if let date = try? format.parse(text) { return date }
+        }
+        return nil
+    }
+
+    /// The token in a SOAP header, if any. Malformed tokens are a sender fault, not an anonymous request.
+    static func parse(header: XMLElement) throws(SOAPFault) -> WSUsernameToken? {
+        guard let security = header.first(namespace: ONVIFNamespace.wsse, name: "Security") else { return nil }
+        guard let token = security.first(namespace: ONVIFNamespace.wsse, name: "UsernameToken") else { return nil }
+        guard let username = token.first(namespace: ONVIFNamespace.wsse, name: "Username")?.trimmedText,
+            let passwordElement = token.first(namespace: ONVIFNamespace.wsse, name: "Password"),
+            username.utf8.count <= 64
+        else {
+            throw SOAPFault.sender("wsse:InvalidSecurityToken", reason: "UsernameToken without Username or Password")
+        }
+        let type = passwordElement.attribute("Type") ?? ""
+        return WSUsernameToken(
+            username: username,
+            password: passwordElement.trimmedText,
+            isDigest: type == Self.passwordDigestType,
+            nonce: token.first(namespace: ONVIFNamespace.wsse, name: "Nonce")?.trimmedText ?? "",
+            created: token.first(namespace: ONVIFNamespace.wsu, name: "Created")?.trimmedText ?? ""
+        )
+    }
+
+    /// The `wsse:Security` header element carrying this token.
+    public var securityHeader: XMLElement {
+        var password = SOAPMessage.text(ONVIFNamespace.wsse, "Password", self.password)
+        password.attributes = [.init(namespace: nil, name: "Type", value: Self.passwordDigestType)]
+        var nonce = SOAPMessage.text(ONVIFNamespace.wsse, "Nonce", self.nonce)
+        nonce.attributes = [
+            .init(
+                namespace: nil,
+                name: "EncodingType",
+                value: "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+            )
+        ]
+        var security = SOAPMessage.element(
+            ONVIFNamespace.wsse,
+            "Security",
+            [
+                SOAPMessage.element(
+                    ONVIFNamespace.wsse,
+                    "UsernameToken",
+                    [
+                        SOAPMessage.text(ONVIFNamespace.wsse, "Username", self.username), password, nonce,
+                        SOAPMessage.text(ONVIFNamespace.wsu, "Created", self.created),
+                    ]
+                )
+            ]
+        )
+        security.attributes = [.init(namespace: ONVIFNamespace.soapEnvelope, name: "mustUnderstand", value: "1")]
+        return security
+    }
+}
+
+/// Verifies UsernameTokens against stored passwords: digest only, Created within the window, nonces never
+/// reused within it. Bounded: the cache holds at most `capacity` nonces, oldest out first (a flood of fresh
+/// nonces can only make tokens older than the flood fail, never pass).
+public struct WSUsernameTokenVerifier: Sendable {
+    public enum Outcome: Hashable, Sendable {
+        case valid(user: String)
+        case invalid(reason: String)
+    }
+
+    public let window: TimeInterval
+    public let capacity: Int
+    private var seen: [String: Date] = [:]
+    private var order: [(String, Date)] = []
+
+    public init(window: TimeInterval = 300, capacity: Int = 10_000) {
+        self.window = window
+        self.capacity = capacity
+    }
+
+    public mutating func verify(
+        _ token: WSUsernameToken,
+        now: Date,
+        password: (String) -> String?
+    ) -> Outcome {
+        guard token.isDigest else { return .invalid(reason: "PasswordText refused; PasswordDigest only") }
+        guard let created = WSUsernameToken.parseTimestamp(token.created) else {
+            return .invalid(reason: "bad Created")
+        }
+        guard abs(created.timeIntervalSince(now)) <= self.window else {
+            return .invalid(reason: "Created outside ±\(Int(self.window)) s of the gateway's clock")
+        }
+        guard let nonce = Data(base64Encoded: token.nonce), (8...64).contains(nonce.count) else {
+            return .invalid(reason: "bad Nonce")
+        }
+        self.expire(now: now)
+        guard self.seen[token.nonce] == nil else { return .invalid(reason: "Nonce replayed") }
+        guard let stored = password(token.username),
+            WSUsernameToken.digest(nonce: Array(nonce), created: token.created, password: stored) == token.password
+        else { return .invalid(reason: "wrong user or password") }
+        self.seen[token.nonce] = now
+        self.order.append((token.nonce, now))
+        if self.order.count > self.capacity {
+            let (oldest, _) = self.order.removeFirst()
+            self.seen[oldest] = nil
+        }
+        return .valid(user: token.username)
+    }
+
+    private mutating func expire(now: Date) {
+        while let (nonce, at) = self.order.first, now.timeIntervalSince(at) > 2 * self.window {
+            self.order.removeFirst()
+            self.seen[nonce] = nil
+        }
+    }
+}

@@ -67,6 +67,8 @@ let package = Package(
             name: "CameraSimulator",
             dependencies: [
                 "RTSPRelay",
+                "ONVIF",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -208,7 +210,7 @@ let package = Package(
         .testTarget(
             name: "CamGatewayTests",
             // Depending on the executable makes `swift test` build `camgw`, which these tests run as a process.
-            dependencies: ["CamGateway", "TestSupport"],
+            dependencies: ["CamGateway", "TestSupport", "CameraSimulator", "ONVIF"],
             swiftSettings: strict
         ),
     ]

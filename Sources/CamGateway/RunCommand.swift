@@ -3,6 +3,7 @@ import CameraSimulator
 import Logging
 import NIOCore
 import NIOPosix
+import ONVIF
 import RTSPRelay
 import ServiceLifecycle
 import UnixSignals
@@ -124,6 +125,9 @@ struct RunCommand: AsyncParsableCommand {
         if self.config != nil {
             services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
         }
+        if gateway.cameras.values.contains(where: { $0.gatewayONVIFPort != nil }) {
+            services.append(ONVIFService(relay: relay, configuration: gateway, logger: logger))
+        }
         if let metricsPort = gateway.admin.metricsPort {
             services.append(
                 MetricsService(relay: relay, host: gateway.admin.metricsHost, port: metricsPort, logger: logger)
@@ -170,6 +174,74 @@ struct RelayService: Service {
         try? await gracefulShutdown()
         reloads.cancel()
         try await relay.stop()
+    }
+}
+
+/// The virtual ONVIF devices, one HTTP port per camera that has `gateway_onvif_port`; each prints its URL once
+/// bound. Started after the relay, whose RTSP port goes into the stream URIs.
+struct ONVIFService: Service {
+    let relay: Relay
+    let configuration: GatewayConfiguration
+    let logger: Logger
+
+    func run() async throws {
+        var rtspPort = 0
+        for _ in 0..<500 where rtspPort == 0 {
+            rtspPort = await self.relay.port
+            if rtspPort == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let access = self.configuration.relay.access
+        let users = access.users.map { user in
+            ONVIFDeviceProxy.User(
+                name: user.name,
+                ha1MD5: user.ha1MD5,
+                ha1SHA256: user.ha1SHA256,
+                onvifPassword: self.configuration.onvifPasswords[user.name],
+                streams: user.streams,
+                sources: user.sources
+            )
+        }
+        var channels: [any Channel] = []
+        for camera in self.configuration.relay.cameras {
+            guard let settings = self.configuration.cameras[camera.name], let port = settings.gatewayONVIFPort else { continue }
+            let cameraPort = settings.onvifPort ?? 80
+            let client = ONVIFCameraClient(
+                configuration: .init(host: camera.host, port: cameraPort, username: camera.username, password: camera.password),
+                logger: self.logger
+            )
+            var proxyConfiguration = ONVIFDeviceProxy.Configuration(
+                cameraName: camera.name,
+                policy: ONVIFPolicy(
+                    ptz: settings.policy.contains(.ptz),
+                    events: settings.policy.contains(.events),
+                    fakeEnrollmentWrites: self.configuration.onvif.fakeEnrollmentWrites
+                ),
+                streams: camera.streams.map { ($0.path, $0.name) },
+                rtspPort: rtspPort,
+                realm: access.realm,
+                users: users,
+                cameraHosts: [camera.host, "\(camera.host):\(cameraPort)", "\(camera.host):\(camera.port)"]
+            )
+            proxyConfiguration.allowAnonymous = access.allowAnonymous
+            let proxy = ONVIFDeviceProxy(configuration: proxyConfiguration, client: client, logger: self.logger)
+            let host = self.configuration.onvif.listen ?? self.configuration.relay.listenHost
+            do {
+                let channel = try await ONVIFHTTPServer.start(host: host, port: port, proxy: proxy)
+                channels.append(channel)
+                let shown = host == "0.0.0.0" ? "127.0.0.1" : host
+                printFlushed(
+                    "onvif: http://\(shown.contains(":") ? "[\(shown)]" : shown):\(channel.localAddress?.port ?? port)"
+                        + "/onvif/device_service \(camera.name)"
+                )
+            } catch {
+                self.logger.error(
+                    "virtual ONVIF device not started",
+                    metadata: ["camera": "\(camera.name)", "port": "\(port)", "error": "\(error)"]
+                )
+            }
+        }
+        try? await gracefulShutdown()
+        for channel in channels { try? await channel.close() }
     }
 }
 

@@ -149,8 +149,8 @@ import Testing
         ),
         (
             "ONVIF port clash",
-            ["camera", "add", "cam2", "--address", "192.0.2.20", "--stream", "main=/x", "--onvif-port", "8080"],
-            "onvif_port 8080 is already camera 'lobby''s"
+            ["camera", "add", "cam2", "--address", "192.0.2.20", "--stream", "main=/x", "--gateway-onvif-port", "8001"],
+            "gateway_onvif_port 8001 is already camera 'lobby''s"
         ),
         ("unknown policy", ["camera", "set", "lobby", "--policy", "reboot"], "unknown policy 'reboot'"),
         ("bad MAC", ["camera", "set", "lobby", "--mac", "00:11:22:33:44"], "is not a MAC address"),
@@ -169,7 +169,7 @@ import Testing
         let site = try Site()
         defer { site.remove() }
         try await site.camgw(Self.lobby, input: "pw\n")
-        try await site.camgw(["camera", "set", "lobby", "--onvif-port", "8080"])
+        try await site.camgw(["camera", "set", "lobby", "--gateway-onvif-port", "8001"])
         let before = site.bytes
         let result = try await site.camgw(arguments)
         #expect(result.status == 65, "\(name): exit \(result.status), \(result.stderr)")

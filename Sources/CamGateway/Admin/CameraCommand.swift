@@ -46,6 +46,9 @@ struct CameraCommand: ParsableCommand {
         @Option(help: "The camera's ONVIF (HTTP) port, when not 80.")
         var onvifPort: Int?
 
+        @Option(help: "Serve this camera as a virtual ONVIF device on this gateway port (VMS side).")
+        var gatewayOnvifPort: Int?
+
         @Option(help: "The user the gateway logs in to the camera as.")
         var username: String?
 
@@ -95,6 +98,10 @@ struct CameraCommand: ParsableCommand {
             if let onvifPort = self.onvifPort {
                 guard (1...65535).contains(onvifPort) else { throw refuse("--onvif-port must be 1–65535") }
                 changes.onvifPort = onvifPort
+            }
+            if let port = self.gatewayOnvifPort {
+                guard (0...65535).contains(port) else { throw refuse("--gateway-onvif-port must be 0–65535") }
+                changes.gatewayONVIFPort = port
             }
             if !self.stream.isEmpty {
                 changes.streams = try self.stream.map { spec in

@@ -35,7 +35,10 @@ struct UserCommand: ParsableCommand {
         @Option(help: "Read the password from this file.")
         var passwordFile: String?
 
-        func changes(user: String, realm: String) throws -> ConfigEditor.UserChanges {
+        @Flag(help: "Also let the user sign in to the virtual ONVIF devices with a WS-UsernameToken, which needs the password itself: it is kept in a 0600 secrets file.")
+        var onvif = false
+
+        func changes(user: String, realm: String) throws -> (ConfigEditor.UserChanges, onvifPassword: String?) {
             var changes = ConfigEditor.UserChanges()
             for pattern in self.stream {
                 let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
@@ -54,8 +57,12 @@ struct UserCommand: ParsableCommand {
                 let hashed = ReaderAccessPolicy.User.withPassword(user, password, realm: realm, streams: [])
                 changes.ha1MD5 = hashed.ha1MD5
                 changes.ha1SHA256 = hashed.ha1SHA256
+                if self.onvif { changes.onvifPasswordFile = "secrets/user-\(user).onvif" }
+                return (changes, self.onvif ? password : nil)
+            } else if self.onvif {
+                throw refuse("--onvif needs the password (--password-stdin or --password-file)")
             }
-            return changes
+            return (changes, nil)
         }
     }
 
@@ -85,8 +92,9 @@ struct UserCommand: ParsableCommand {
         }
 
         func run() throws {
-            let changes = try self.settings.changes(user: self.name, realm: UserCommand.realm(self.options.config))
-            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' added") {
+            let (changes, onvifPassword) = try self.settings.changes(user: self.name, realm: UserCommand.realm(self.options.config))
+            let secrets = onvifPassword.map { [ConfigEdit.Secret(relativePath: changes.onvifPasswordFile!, value: $0)] } ?? []
+            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' added", secrets: secrets) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.addUser(self.name, changes)
             }
@@ -101,9 +109,10 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() throws {
-            let changes = try self.settings.changes(user: self.name, realm: UserCommand.realm(self.options.config))
+            let (changes, onvifPassword) = try self.settings.changes(user: self.name, realm: UserCommand.realm(self.options.config))
             guard !changes.lines.isEmpty else { throw ValidationError("nothing to change: give at least one setting") }
-            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' changed") {
+            let secrets = onvifPassword.map { [ConfigEdit.Secret(relativePath: changes.onvifPasswordFile!, value: $0)] } ?? []
+            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' changed", secrets: secrets) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.setUser(self.name, changes)
             }

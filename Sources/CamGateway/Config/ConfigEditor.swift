@@ -14,6 +14,7 @@ struct ConfigEditor {
         var port: Int?
         var mac: String?
         var onvifPort: Int?
+        var gatewayONVIFPort: Int?
         var username: String?
         var passwordFile: String?
         var transport: String?
@@ -29,6 +30,7 @@ struct ConfigEditor {
             if let port { lines.append(("port", String(port))) }
             if let mac { lines.append(("mac", TOMLText.string(mac))) }
             if let onvifPort { lines.append(("onvif_port", String(onvifPort))) }
+            if let gatewayONVIFPort { lines.append(("gateway_onvif_port", String(gatewayONVIFPort))) }
             if let username { lines.append(("username", TOMLText.string(username))) }
             if let passwordFile { lines.append(("password_file", TOMLText.string(passwordFile))) }
             if let transport { lines.append(("transport", TOMLText.string(transport))) }
@@ -44,9 +46,11 @@ struct ConfigEditor {
         var ha1SHA256: String?
         var streams: [String]?
         var sources: [String]?
+        var onvifPasswordFile: String?
 
         var lines: [(key: String, value: String)] {
             var lines: [(String, String)] = []
+            if let onvifPasswordFile { lines.append(("onvif_password_file", TOMLText.string(onvifPasswordFile))) }
             if let ha1MD5 { lines.append(("ha1_md5", TOMLText.string(ha1MD5))) }
             if let ha1SHA256 { lines.append(("ha1_sha256", TOMLText.string(ha1SHA256))) }
             if let streams { lines.append(("streams", TOMLText.array(streams))) }

@@ -88,7 +88,7 @@ enum GatewayConfig {
         attempt(line: nil) { () throws(Problem) in
             try self.checkKeys(
                 table,
-                allowed: ["server", "relay", "camera", "user", "tls", "admin"],
+                allowed: ["server", "relay", "camera", "user", "tls", "admin", "onvif"],
                 at: "top level",
                 file: file
             )
@@ -111,6 +111,21 @@ enum GatewayConfig {
                 configuration.admin = try self.admin(admin, directory: directory, file: file)
             }
         }
+        if let onvif = table["onvif"] {
+            attempt(line: document.line(ofTable: "onvif")) { () throws(Problem) in
+                guard let onvif = onvif.table else { throw problem("[onvif] must be a table") }
+                try self.checkKeys(onvif, allowed: ["listen", "fake_enrollment_writes"], at: "[onvif]", file: file)
+                if let listen = onvif["listen"] {
+                    guard let host = listen.string, (try? SocketAddress(ipAddress: host, port: 0)) != nil else {
+                        throw problem("[onvif] listen must be an IP address")
+                    }
+                    configuration.onvif.listen = host
+                }
+                if let fake = try self.boolean(onvif, "fake_enrollment_writes", "[onvif]", file) {
+                    configuration.onvif.fakeEnrollmentWrites = fake
+                }
+            }
+        }
         if let cameras = table["camera"] {
             if let array = cameras.array {
                 for (index, element) in array.enumerated() {
@@ -128,11 +143,13 @@ enum GatewayConfig {
                             throw problem("camera '\(parsed.name)' is listed twice")
                         }
                         try self.checkMulticastClash(parsed, against: configuration.relay.cameras, file: file)
-                        if let port = settings.onvifPort,
-                            let other = configuration.cameras.first(where: { $0.value.onvifPort == port })
+                        // Cameras may share their own ports (they have addresses of their own); the virtual
+                        // devices share the gateway's address, so their ports must differ.
+                        if let port = settings.gatewayONVIFPort, port != 0,
+                            let other = configuration.cameras.first(where: { $0.value.gatewayONVIFPort == port })
                         {
                             throw problem(
-                                "camera '\(parsed.name)': onvif_port \(port) is already camera '\(other.key)''s"
+                                "camera '\(parsed.name)': gateway_onvif_port \(port) is already camera '\(other.key)''s"
                             )
                         }
                         configuration.relay.cameras.append(parsed)
@@ -163,6 +180,15 @@ enum GatewayConfig {
                     attempt(line: document.line(ofArrayTable: "user", index: index)) { () throws(Problem) in
                         guard let user = element.table else { throw problem("user #\(index + 1) must be a table") }
                         let parsed = try self.user(user, index: index, file: file)
+                        if let path = user["onvif_password_file"]?.string, readSecrets {
+                            guard
+                                let password = try? String(
+                                    contentsOfFile: self.resolve(path, in: directory),
+                                    encoding: .utf8
+                                )
+                            else { throw problem("user '\(parsed.name)': cannot read onvif_password_file \(path)") }
+                            configuration.onvifPasswords[parsed.name] = password.trimmingCharacters(in: .newlines)
+                        }
                         guard !configuration.relay.access.users.contains(where: { $0.name == parsed.name }) else {
                             throw problem("user '\(parsed.name)' is listed twice")
                         }
@@ -306,7 +332,7 @@ enum GatewayConfig {
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
         try self.checkKeys(
             table,
-            allowed: ["name", "ha1_md5", "ha1_sha256", "streams", "sources", "password"],
+            allowed: ["name", "ha1_md5", "ha1_sha256", "streams", "sources", "password", "onvif_password_file"],
             at: "user #\(index + 1)",
             file: file
         )
@@ -368,6 +394,7 @@ enum GatewayConfig {
             allowed: [
                 "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
                 "password_env", "password", "stream", "tls_fingerprint", "backchannel", "mac", "onvif_port", "policy",
+                "gateway_onvif_port",
             ],
             at: label,
             file: file
@@ -484,6 +511,7 @@ enum GatewayConfig {
             settings.mac = mac
         }
         settings.onvifPort = try self.integer(table, "onvif_port", 1...65535, place, file)
+        settings.gatewayONVIFPort = try self.integer(table, "gateway_onvif_port", 0...65535, place, file)
         if let value = table["policy"] {
             guard let list = value.array else {
                 throw problem("camera '\(name)': policy must be a list such as [\"ptz\", \"events\"] ([] is read-only)")

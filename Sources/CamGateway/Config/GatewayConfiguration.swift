@@ -6,6 +6,17 @@ struct GatewayConfiguration: Sendable {
     var relay: RelayConfiguration
     var cameras: [String: CameraSettings] = [:]
     var admin = AdminSettings()
+    var onvif = ONVIFSettings()
+    /// WS-UsernameToken needs the password itself: per user, from `onvif_password_file`.
+    var onvifPasswords: [String: String] = [:]
+}
+
+/// `[onvif]`: the VMS side of the virtual devices.
+struct ONVIFSettings: Sendable, Hashable {
+    /// The VMS-side address; nil: the RTSP server's.
+    var listen: String?
+    /// Configuration writes VMSes make while enrolling: a success that changes nothing (true), or refused.
+    var fakeEnrollmentWrites = true
 }
 
 /// Per-camera settings that are not the relay's.
@@ -22,6 +33,8 @@ struct CameraSettings: Sendable, Hashable, Codable {
     var mac: String?
     /// The camera's own ONVIF (HTTP) port, when it is not 80.
     var onvifPort: Int?
+    /// The VMS-side port of this camera's virtual ONVIF device; nil: no ONVIF for this camera (0: a free port).
+    var gatewayONVIFPort: Int?
     var policy: Set<Grant> = []
 
     var policyDescription: String {

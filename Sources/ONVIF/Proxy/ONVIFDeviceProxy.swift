@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import RTSPRelay
+
+/// One camera's virtual ONVIF device: authenticates the VMS, decides each operation by the camera's policy,
+/// answers identity reads itself, forwards what the policy allows (written anew, signed with the camera's
+/// credentials) and rewrites the answers. Every refused operation is written to the audit log.
+public final class ONVIFDeviceProxy: Sendable {
+    /// A VMS account, as the configuration holds it.
+    public struct User: Sendable, Hashable {
+        public var name: String
+        /// For HTTP Digest: HA1s over the gateway's realm.
+        public var ha1MD5: String?
+        public var ha1SHA256: String?
+        /// For WS-UsernameToken, whose digest needs the password itself (from a 0600 secrets file).
+        public var onvifPassword: String?
+        public var streams: [String]
+        public var sources: [CIDR]
+
+        public init(
+            name: String,
+            ha1MD5: String?,
+            ha1SHA256: String?,
+            onvifPassword: String?,
+            streams: [String],
+            sources: [CIDR]
+        ) {
+            self.name = name
+            self.ha1MD5 = ha1MD5
+            self.ha1SHA256 = ha1SHA256
+            self.onvifPassword = onvifPassword
+            self.streams = streams
+            self.sources = sources
+        }
+
+        func mayUse(camera: String, source: String) -> Bool {
+            (self.sources.isEmpty || self.sources.contains { $0.contains(source) })
+                && self.streams.contains { $0 == "*" || $0.hasPrefix(camera + "/") }
+        }
+    }
+
+    public struct Configuration: Sendable {
+        public var cameraName: String
+        public var policy: ONVIFPolicy
+        /// The camera's stream paths and the relay stream names they are served as.
+        public var streams: [(cameraPath: String, name: String)]
+        public var rtspPort: Int
+        public var realm: String
+        public var users: [User]
+        /// How the camera's address can appear in its answers.
+        public var cameraHosts: [String]
+        public var allowAnonymous = false
+
+        public init(
+            cameraName: String,
+            policy: ONVIFPolicy,
+            streams: [(cameraPath: String, name: String)],
+            rtspPort: Int,
+            realm: String,
+            users: [User],
+            cameraHosts: [String]
+        ) {
+            self.cameraName = cameraName
+            self.policy = policy
+            self.streams = streams
+            self.rtspPort = rtspPort
+            self.realm = realm
+            self.users = users
+            self.cameraHosts = cameraHosts
+        }
+    }
+
+    public struct Request: Sendable {
+        public var method: String
+        public var path: String
+        public var authorization: String?
+        public var body: [UInt8]
+        /// The VMS's address, and the gateway address and port it reached.
+        public var source: String
+        public var localHost: String
+        public var localPort: Int
+
+        public init(method: String, path: String, authorization: String?, body: [UInt8], source: String, localHost: String, localPort: Int) {
+            self.method = method
+            self.path = path
+            self.authorization = authorization
+            self.body = body
+            self.source = source
+            self.localHost = localHost
+            self.localPort = localPort
+        }
+    }
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var contentType: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
+    }
+
+    /// Calls per operation, allowed and refused (for status and metrics).
+    public struct Counts: Sendable, Hashable, Codable {
+        public var allowed: [String: Int] = [:]
+        public var refused: [String: Int] = [:]
+        public var authFailures = 0
+    }
+
+    public let configuration: Configuration
+    public let device: VirtualDevice
+    let client: ONVIFCameraClient
+    let logger: Logger
+    private let tokens = NIOLockedValueBox(WSUsernameTokenVerifier())
+    private let nonce = randomHex(bytes: 16)
+    private let counts = NIOLockedValueBox(Counts())
+    /// Profile token → the camera's snapshot path, learned from its GetSnapshotUri answers.
+    private let snapshots = NIOLockedValueBox([String: String]())
+
+    public init(configuration: Configuration, client: ONVIFCameraClient, logger: Logger) {
+        self.configuration = configuration
+        self.device = VirtualDevice(cameraName: configuration.cameraName)
+        self.client = client
+        var logger = logger
+        logger[metadataKey: "camera"] = "\(configuration.cameraName)"
+        self.logger = logger
+    }
+
+    public var callCounts: Counts { self.counts.withLockedValue { $0 } }
+
+    public func handle(_ request: Request) async -> Response {
+        if request.method == "GET", request.path.hasPrefix("/snapshot/") { return await self.snapshot(request) }
+        guard request.method == "POST" else {
+            return Response(status: 405, contentType: "text/plain", headers: [("Allow", "POST")], body: Array("POST SOAP 1.2 only\n".utf8))
+        }
+        let soap: SOAPRequest
+        do {
+            soap = try SOAPRequest.parse(request.body)
+        } catch {
+            return self.fault(error)
+        }
+        let operation = soap.operation
+        if !ONVIFPolicy.isPreAuth(operation), !self.configuration.allowAnonymous {
+            switch self.authenticate(soap, request) {
+            case .success: break
+            case .failure(let response): return response
+            }
+        }
+        let decision = self.configuration.policy.decide(operation)
+        if decision == .refuse {
+            self.counts.withLockedValue { $0.refused[operation.description, default: 0] += 1 }
+            self.logger.notice(
+                "ONVIF call refused by policy",
+                metadata: ["operation": "\(operation)", "source": "\(request.source)", "audit": "true"]
+            )
+            return self.fault(.actionNotSupported(operation.description))
+        }
+        self.counts.withLockedValue { $0.allowed[operation.description, default: 0] += 1 }
+        let host = request.localHost.contains(":") ? "[\(request.localHost)]" : request.localHost
+        switch decision {
+        case .answerLocally:
+            guard
+                let body = LocalAnswers.response(
+                    to: operation,
+                    device: self.device,
+                    gatewayHost: request.localHost,
+                    gatewayPort: request.localPort,
+                    now: Date()
+                )
+            else { return self.fault(.actionNotSupported(operation.description)) }
+            return self.ok(body)
+        case .fakeSuccess:
+            self.logger.info("ONVIF configuration write answered without changing the camera", metadata: ["operation": "\(operation)"])
+            return self.ok(LocalAnswers.emptyResponse(to: operation))
+        case .forward:
+            do throws(SOAPFault) {
+                let answer = try await self.client.call(soap.body, namespace: operation.namespace)
+                guard answer.namespace == operation.namespace, answer.name == operation.name + "Response" else {
+                    throw SOAPFault.cameraUnavailable("the camera answered \(answer.name), not \(operation.name)Response")
+                }
+                let rewriter = ResponseRewriter(
+                    gatewayBaseURL: "http://\(host):\(request.localPort)",
+                    streamURLs: self.configuration.streams.map {
+                        ($0.cameraPath, "rtsp://\(host):\(self.configuration.rtspPort)/\(self.configuration.cameraName)/\($0.name)")
+                    },
+                    policy: self.configuration.policy,
+                    device: self.device,
+                    cameraHosts: self.configuration.cameraHosts,
+                    gatewayHost: request.localHost
+                )
+                let profile = soap.body.elements.first { $0.name == "ProfileToken" }?.trimmedText
+                let result = try rewriter.rewrite(answer, operation: operation, profileToken: profile)
+                if let snapshot = result.cameraSnapshotURL, let path = self.snapshotPath(snapshot) {
+                    self.snapshots.withLockedValue { $0[profile ?? "default"] = path }
+                }
+                return self.ok(result.body)
+            } catch {
+                self.logger.warning("ONVIF call failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
+                return self.fault(error)
+            }
+        case .refuse:
+            return self.fault(.actionNotSupported(operation.description))
+        }
+    }
+
+    // MARK: Authentication
+
+    private enum Authentication {
+        case success(String)
+        case failure(Response)
+    }
+
+    private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
+        let users = self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
+        if let token = soap.usernameToken {
+            let outcome = self.tokens.withLockedValue { verifier in
+                verifier.verify(token, now: Date()) { name in users.first { $0.name == name }?.onvifPassword }
+            }
+            if case .valid(let user) = outcome { return .success(user) }
+            if case .invalid(let reason) = outcome { return self.refuseLogin(reason, request) }
+        }
+        if let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first {
+            for algorithm in [DigestAlgorithm.sha256, .md5] {
+                let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
+                let user = verifier.verify(
+                    credentials,
+                    method: RTSPMethod(request.method),
+                    isValidNonce: { $0 == self.nonce },
+                    storedHA1: { name in
+                        let user = users.first { $0.name == name }
+                        return algorithm == .md5 ? user?.ha1MD5 : user?.ha1SHA256
+                    }
+                )
+                if let user { return .success(user) }
+            }
+            return self.refuseLogin("wrong HTTP Digest credentials", request)
+        }
+        return .failure(self.challenge(SOAPFault.notAuthorized))
+    }
+
+    private func refuseLogin(_ reason: String, _ request: Request) -> Authentication {
+        self.counts.withLockedValue { $0.authFailures += 1 }
+        self.logger.notice("ONVIF login failed", metadata: ["source": "\(request.source)", "reason": "\(reason)", "audit": "true"])
+        return .failure(self.challenge(SOAPFault.notAuthorized))
+    }
+
+    private func challenge(_ fault: SOAPFault) -> Response {
+        var response = self.fault(fault)
+        for algorithm in [DigestAlgorithm.sha256, .md5] {
+            let challenge = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm).challenge(nonce: self.nonce)
+            response.headers.append(("WWW-Authenticate", challenge))
+        }
+        return response
+    }
+
+    // MARK: Snapshots
+
+    /// The camera's snapshot path, when its URL names the camera itself (never another host).
+    private func snapshotPath(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), components.scheme == "http",
+            let host = components.host, self.configuration.cameraHosts.contains(host) || host == self.client.configuration.host
+        else { return nil }
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        return path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
+    private func snapshot(_ request: Request) async -> Response {
+        let token = String(request.path.dropFirst("/snapshot/".count))
+        guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
+        guard let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first else {
+            return self.challenge(.notAuthorized)
+        }
+        let users = self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
+        for algorithm in [DigestAlgorithm.sha256, .md5] {
+            let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
+            let user = verifier.verify(
+                credentials,
+                method: RTSPMethod("GET"),
+                isValidNonce: { $0 == self.nonce },
+                storedHA1: { name in
+                    let user = users.first { $0.name == name }
+                    return algorithm == .md5 ? user?.ha1MD5 : user?.ha1SHA256
+                }
+            )
+            if user != nil { return await self.fetchSnapshot(token) }
+        }
+        _ = self.refuseLogin("wrong snapshot credentials", request)
+        return self.challenge(.notAuthorized)
+    }
+
+    private func fetchSnapshot(_ token: String) async -> Response {
+        guard let path = self.snapshots.withLockedValue({ $0[token] }) else {
+            return Response(status: 404, contentType: "text/plain", headers: [], body: Array("ask GetSnapshotUri first\n".utf8))
+        }
+        do {
+            let answer = try await self.client.snapshot(path: path)
+            guard answer.status == 200 else {
+                return Response(status: 502, contentType: "text/plain", headers: [], body: Array("camera answered \(answer.status)\n".utf8))
+            }
+            let type = answer.headers.first(name: "Content-Type") ?? "image/jpeg"
+            guard type.hasPrefix("image/") else {
+                return Response(status: 502, contentType: "text/plain", headers: [], body: Array("not an image\n".utf8))
+            }
+            return Response(status: 200, contentType: type, headers: [], body: answer.body)
+        } catch {
+            return Response(status: 502, contentType: "text/plain", headers: [], body: Array("\(error)\n".utf8))
+        }
+    }
+
+    // MARK: Answers
+
+    private func ok(_ body: XMLElement) -> Response {
+        Response(
+            status: 200,
+            contentType: "application/soap+xml; charset=utf-8",
+            headers: [],
+            body: Array(XMLWriter.document(SOAPMessage.envelope(body: [body])).utf8)
+        )
+    }
+
+    private func fault(_ fault: SOAPFault) -> Response {
+        Response(
+            status: fault.httpStatus,
+            contentType: "application/soap+xml; charset=utf-8",
+            headers: [],
+            body: Array(fault.document.utf8)
+        )
+    }
+}

@@ -1,0 +1,100 @@
+import CameraSimulator
+import Foundation
+import ONVIF
+import TestSupport
+import Testing
+
+/// The virtual ONVIF device with a real ONVIF client (onvif-zeep-async, what Home Assistant uses): device
+/// information, profiles and a stream URI through the gateway, ffmpeg plays that URI, and the client's PTZ move
+/// and reboot are refused on a read-only camera without ever reaching it.
+@Suite(.enabled(if: ExternalTool.peerPython != nil, "needs .build-venv with onvif-zeep-async: run scripts/test.sh"))
+struct ONVIFProxyTests {
+    struct ClientReport: Decodable {
+        var manufacturer: String
+        var model: String
+        var serial: String
+        var profiles: [String]
+        var stream_uri: String
+        var reboot: String
+        var ptz: String
+        var ptz_listed: Bool
+        var xaddrs: [String: String]
+    }
+
+    @Test func onvifClientThroughTheGatewayAndFFmpegPlaysTheURI() async throws {
+        let fixtures = Fixtures.root.appendingPathComponent("onvif/hikvision")
+        var onvifConfiguration = ONVIFCameraSimulator.Configuration.hikvision(fixtures: fixtures)
+        onvifConfiguration.username = "admin"
+        onvifConfiguration.password = "Cam-Pass-7"
+        onvifConfiguration.clockOffset = -3600  // the camera's clock is an hour behind
+        let onvifCamera = ONVIFCameraSimulator(configuration: onvifConfiguration)
+        try await onvifCamera.start()
+        let site = try AdminCLITests.Site()
+        let passwordFile = site.directory.appendingPathComponent("cam.password")
+        try "Cam-Pass-7\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let (rtspCamera, rtspPort) = try await GatewayProcess.simulator(["--user", "admin", "--password-file", passwordFile.path])
+        var gateway: GatewayProcess?
+        do {
+            let add = try await site.camgw(
+                [
+                    "camera", "add", "lobby", "--address", "127.0.0.1", "--port", String(rtspPort), "--onvif-port",
+                    String(onvifCamera.port), "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101",
+                    "--username", "admin", "--password-stdin",
+                ],
+                input: "Cam-Pass-7\n"
+            )
+            #expect(add.status == 0, "\(add.stderr)")
+            let user = try await site.camgw(
+                ["user", "add", "vms", "--stream", "lobby/*", "--password-stdin", "--onvif"],
+                input: "Vms-Onvif-8\n"
+            )
+            #expect(user.status == 0, "\(user.stderr)")
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let onvifURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+            let onvifPort = Int(onvifURL.split(separator: ":")[2].split(separator: "/")[0])!
+            let rtspURL = try await daemon.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/lobby/main")
+
+            let result = try await ExternalTool.run(
+                ExternalTool.peerPython!,
+                [
+                    ExternalTool.peerScript("onvif_client.py"), "--host", "127.0.0.1", "--port", String(onvifPort),
+                    "--user", "vms", "--password", "Vms-Onvif-8",
+                ],
+                timeout: 60
+            )
+            #expect(result.status == 0, "\(result.stderr)\n\(daemon.stderr)")
+            let report = try JSONDecoder().decode(ClientReport.self, from: Data(result.stdout.utf8))
+            #expect(report.manufacturer == "HIKVISION" || !report.manufacturer.isEmpty)
+            #expect(report.serial == VirtualDevice(cameraName: "lobby").serial, "the camera's serial stays behind")
+            #expect(!report.profiles.isEmpty)
+            #expect(report.stream_uri == rtspURL)
+            #expect(report.xaddrs.values.allSatisfy { $0.hasPrefix("http://127.0.0.1:\(onvifPort)/") })
+            #expect(!report.xaddrs.keys.contains { $0.contains("imaging") || $0.contains("recording") })
+            #expect(report.reboot.hasPrefix("refused"), "\(report.reboot)")
+            #expect(!report.ptz_listed)
+            #expect(report.ptz.hasPrefix("refused"), "\(report.ptz)")
+            #expect(onvifCamera.received("device:SystemReboot") == 0)
+            #expect(onvifCamera.allReceived.keys.allSatisfy { !$0.hasPrefix("ptz:") })
+            #expect(daemon.stderr.contains("ONVIF call refused by policy"))
+
+            // ffmpeg plays the URI the ONVIF client got, with the VMS account.
+            let play = try await ExternalTool.run(
+                "ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i",
+                    report.stream_uri.replacingOccurrences(of: "rtsp://", with: "rtsp://vms:Vms-Onvif-8@"), "-frames:v",
+                    "25", "-f", "null", "-",
+                ],
+                timeout: 30
+            )
+            #expect(play.status == 0, "\(play.stderr)")
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        _ = await rtspCamera.terminate()
+        try? await onvifCamera.stop()
+        site.remove()
+    }
+}

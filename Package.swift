@@ -117,7 +117,7 @@ let package = Package(
         // harmless executables, which keeps them compiling.
         .target(
             name: "FuzzProperties",
-            dependencies: ["RTSPRelay", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RTSPRelay", "ONVIF", .product(name: "NIOCore", package: "swift-nio")],
             path: "Sources/FuzzTargets/FuzzProperties",
             swiftSettings: strict
         ),
@@ -143,6 +143,12 @@ let package = Package(
             name: "FuzzRTP",
             dependencies: fuzzDependencies,
             path: "Sources/FuzzTargets/FuzzRTP",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzSOAP",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzSOAP",
             swiftSettings: strict
         ),
         .executableTarget(

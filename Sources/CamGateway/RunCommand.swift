@@ -203,10 +203,17 @@ struct ONVIFService: Service {
         }
         var channels: [any Channel] = []
         for camera in self.configuration.relay.cameras {
-            guard let settings = self.configuration.cameras[camera.name], let port = settings.gatewayONVIFPort else { continue }
+            guard let settings = self.configuration.cameras[camera.name], let port = settings.gatewayONVIFPort else {
+                continue
+            }
             let cameraPort = settings.onvifPort ?? 80
             let client = ONVIFCameraClient(
-                configuration: .init(host: camera.host, port: cameraPort, username: camera.username, password: camera.password),
+                configuration: .init(
+                    host: camera.host,
+                    port: cameraPort,
+                    username: camera.username,
+                    password: camera.password
+                ),
                 logger: self.logger
             )
             var proxyConfiguration = ONVIFDeviceProxy.Configuration(

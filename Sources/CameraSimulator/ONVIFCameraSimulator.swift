@@ -97,16 +97,26 @@ public final class ONVIFCameraSimulator: Sendable {
     /// Requests received, by `service:Operation` (authenticated or not).
     public func received(_ operation: String) -> Int { self.state.withLockedValue { $0.received[operation] ?? 0 } }
     public var allReceived: [String: Int] { self.state.withLockedValue { $0.received } }
-    public var isLockedOut: Bool { self.state.withLockedValue { $0.lockedUntil.map { ContinuousClock.now < $0 } ?? false } }
+    public var isLockedOut: Bool {
+        self.state.withLockedValue { $0.lockedUntil.map { ContinuousClock.now < $0 } ?? false }
+    }
     public var failedLogins: Int { self.state.withLockedValue { $0.failures } }
 
     // MARK: Answers
 
-    func answer(method: String, path: String, authorization: String?, body: [UInt8]) -> (Int, [(String, String)], String, [UInt8]) {
+    func answer(
+        method: String,
+        path: String,
+        authorization: String?,
+        body: [UInt8]
+    ) -> (Int, [(String, String)], String, [UInt8]) {
         if method == "GET" {
             guard self.digestValid(authorization, method: "GET") else { return self.unauthorized() }
             // A JPEG's first and last bytes around nothing: enough for a content check.
-            return (200, [], "image/jpeg", [0xFF, 0xD8, 0xFF, 0xE0] + Array("camgw-simulator-snapshot".utf8) + [0xFF, 0xD9])
+            return (
+                200, [], "image/jpeg",
+                [0xFF, 0xD8, 0xFF, 0xE0] + Array("camgw-simulator-snapshot".utf8) + [0xFF, 0xD9]
+            )
         }
         let request: SOAPRequest
         do {
@@ -129,7 +139,9 @@ public final class ONVIFCameraSimulator: Sendable {
         } else if let token = request.usernameToken {
             var verifier = WSUsernameTokenVerifier()
             let now = Date().addingTimeInterval(self.configuration.clockOffset)
-            let outcome = verifier.verify(token, now: now) { $0 == self.configuration.username ? self.configuration.password : nil }
+            let outcome = verifier.verify(token, now: now) {
+                $0 == self.configuration.username ? self.configuration.password : nil
+            }
             authorized = outcome == .valid(user: self.configuration.username)
         } else {
             authorized = self.digestValid(authorization, method: "POST")
@@ -145,7 +157,9 @@ public final class ONVIFCameraSimulator: Sendable {
         }
         self.state.withLockedValue { $0.failures = 0 }
         if let file = self.configuration.fixtureFiles[key],
-            let data = FileManager.default.contents(atPath: self.configuration.fixtures.appendingPathComponent(file).path)
+            let data = FileManager.default.contents(
+                atPath: self.configuration.fixtures.appendingPathComponent(file).path
+            )
         {
             let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
                 of: self.configuration.fixtureHost,
@@ -153,9 +167,13 @@ public final class ONVIFCameraSimulator: Sendable {
             )
             return (200, [], "application/soap+xml; charset=utf-8", Array(text.utf8))
         }
-        if ["SystemReboot", "SetSystemFactoryDefault", "CreateUsers", "DeleteUsers", "SetUser"].contains(request.operation.name) {
+        if ["SystemReboot", "SetSystemFactoryDefault", "CreateUsers", "DeleteUsers", "SetUser"].contains(
+            request.operation.name
+        ) {
             // A camera does what it is told: the gateway must never let these through.
-            return self.soap(XMLElement(namespace: request.operation.namespace, name: request.operation.name + "Response"))
+            return self.soap(
+                XMLElement(namespace: request.operation.namespace, name: request.operation.name + "Response")
+            )
         }
         if request.operation.namespace == ONVIFNamespace.ptz {
             return self.soap(XMLElement(namespace: ONVIFNamespace.ptz, name: request.operation.name + "Response"))
@@ -164,7 +182,10 @@ public final class ONVIFCameraSimulator: Sendable {
     }
 
     private func soap(_ body: XMLElement) -> (Int, [(String, String)], String, [UInt8]) {
-        (200, [], "application/soap+xml; charset=utf-8", Array(XMLWriter.document(SOAPMessage.envelope(body: [body])).utf8))
+        (
+            200, [], "application/soap+xml; charset=utf-8",
+            Array(XMLWriter.document(SOAPMessage.envelope(body: [body])).utf8)
+        )
     }
 
     private func systemDateAndTime() -> XMLElement {
@@ -229,10 +250,14 @@ final class ONVIFSimulatorHandler: ChannelInboundHandler {
                 authorization: head.headers.first(name: "Authorization"),
                 body: self.body
             )
-            var headers = HTTPHeaders([("Content-Type", type), ("Content-Length", String(body.count)), ("Connection", "close")])
+            var headers = HTTPHeaders([
+                ("Content-Type", type), ("Content-Length", String(body.count)), ("Connection", "close"),
+            ])
             for (name, value) in extra { headers.add(name: name, value: value) }
             context.write(
-                Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))),
+                Self.wrapOutboundOut(
+                    .head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))
+                ),
                 promise: nil
             )
             context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)

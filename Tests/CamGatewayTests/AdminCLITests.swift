@@ -149,7 +149,10 @@ import Testing
         ),
         (
             "ONVIF port clash",
-            ["camera", "add", "cam2", "--address", "192.0.2.20", "--stream", "main=/x", "--gateway-onvif-port", "8001"],
+            [
+                "camera", "add", "cam2", "--address", "192.0.2.20", "--stream", "main=/x", "--gateway-onvif-port",
+                "8001",
+            ],
             "gateway_onvif_port 8001 is already camera 'lobby''s"
         ),
         ("unknown policy", ["camera", "set", "lobby", "--policy", "reboot"], "unknown policy 'reboot'"),

@@ -32,7 +32,9 @@ struct ONVIFProxyTests {
         let site = try AdminCLITests.Site()
         let passwordFile = site.directory.appendingPathComponent("cam.password")
         try "Cam-Pass-7\n".write(to: passwordFile, atomically: true, encoding: .utf8)
-        let (rtspCamera, rtspPort) = try await GatewayProcess.simulator(["--user", "admin", "--password-file", passwordFile.path])
+        let (rtspCamera, rtspPort) = try await GatewayProcess.simulator([
+            "--user", "admin", "--password-file", passwordFile.path,
+        ])
         var gateway: GatewayProcess?
         do {
             let add = try await site.camgw(
@@ -51,7 +53,9 @@ struct ONVIFProxyTests {
             #expect(user.status == 0, "\(user.stderr)")
             let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
             gateway = daemon
-            let onvifURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+            let onvifURL = try await daemon.waitForOutput(
+                matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service"
+            )
             let onvifPort = Int(onvifURL.split(separator: ":")[2].split(separator: "/")[0])!
             let rtspURL = try await daemon.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/lobby/main")
 
@@ -65,7 +69,9 @@ struct ONVIFProxyTests {
             )
             #expect(result.status == 0, "\(result.stderr)\n\(daemon.stderr)")
             let report = try JSONDecoder().decode(ClientReport.self, from: Data(result.stdout.utf8))
-            #expect(report.manufacturer == "HIKVISION" || !report.manufacturer.isEmpty)
+            // Forwarded from the camera (the capture's manufacturer and model), the serial replaced.
+            #expect(report.manufacturer == "ONVIF")
+            #expect(report.model == "ENP1A14-IR/25X")
             #expect(report.serial == VirtualDevice(cameraName: "lobby").serial, "the camera's serial stays behind")
             #expect(!report.profiles.isEmpty)
             #expect(report.stream_uri == rtspURL)

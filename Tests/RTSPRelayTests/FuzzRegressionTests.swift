@@ -12,6 +12,7 @@ import Testing
         "FuzzSDP": FuzzProperties.sdp,
         "FuzzRTP": FuzzProperties.rtp,
         "FuzzRelayInput": FuzzProperties.relayInput,
+        "FuzzSOAP": FuzzProperties.soap,
     ]
 
     static let inputs: [String] = ["fuzz/seeds", "Tests/Fuzz/regressions"].flatMap { folder in

@@ -35,7 +35,10 @@ struct UserCommand: ParsableCommand {
         @Option(help: "Read the password from this file.")
         var passwordFile: String?
 
-        @Flag(help: "Also let the user sign in to the virtual ONVIF devices with a WS-UsernameToken, which needs the password itself: it is kept in a 0600 secrets file.")
+        @Flag(
+            help:
+                "Also let the user sign in to the virtual ONVIF devices with a WS-UsernameToken, which needs the password itself: it is kept in a 0600 secrets file."
+        )
         var onvif = false
 
         func changes(user: String, realm: String) throws -> (ConfigEditor.UserChanges, onvifPassword: String?) {
@@ -92,9 +95,14 @@ struct UserCommand: ParsableCommand {
         }
 
         func run() throws {
-            let (changes, onvifPassword) = try self.settings.changes(user: self.name, realm: UserCommand.realm(self.options.config))
-            let secrets = onvifPassword.map { [ConfigEdit.Secret(relativePath: changes.onvifPasswordFile!, value: $0)] } ?? []
-            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' added", secrets: secrets) {
+            let (changes, onvifPassword) = try self.settings.changes(
+                user: self.name,
+                realm: UserCommand.realm(self.options.config)
+            )
+            let secrets =
+                onvifPassword.map { [ConfigEdit.Secret(relativePath: changes.onvifPasswordFile!, value: $0)] } ?? []
+            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' added", secrets: secrets)
+            {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.addUser(self.name, changes)
             }
@@ -109,10 +117,18 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() throws {
-            let (changes, onvifPassword) = try self.settings.changes(user: self.name, realm: UserCommand.realm(self.options.config))
+            let (changes, onvifPassword) = try self.settings.changes(
+                user: self.name,
+                realm: UserCommand.realm(self.options.config)
+            )
             guard !changes.lines.isEmpty else { throw ValidationError("nothing to change: give at least one setting") }
-            let secrets = onvifPassword.map { [ConfigEdit.Secret(relativePath: changes.onvifPasswordFile!, value: $0)] } ?? []
-            try ConfigEdit.perform(configPath: self.options.config, what: "user '\(self.name)' changed", secrets: secrets) {
+            let secrets =
+                onvifPassword.map { [ConfigEdit.Secret(relativePath: changes.onvifPasswordFile!, value: $0)] } ?? []
+            try ConfigEdit.perform(
+                configPath: self.options.config,
+                what: "user '\(self.name)' changed",
+                secrets: secrets
+            ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.setUser(self.name, changes)
             }

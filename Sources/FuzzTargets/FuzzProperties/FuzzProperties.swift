@@ -1,4 +1,5 @@
 import NIOCore
+import ONVIF
 @_spi(Benchmark) import RTSPRelay
 
 /// The properties the libFuzzer targets check, one function per target. They trap (`precondition`) when a
@@ -133,4 +134,31 @@ private func frames(_ input: ByteBuffer, chunk: Int, limits: RTSPLimits) -> (fra
         }
     } while remaining.readableBytes > 0
     return (result, nil)
+
+}
+
+extension FuzzProperties {
+    /// The SOAP/XML path of the ONVIF proxy (hardened libxml2 parse, envelope checks, UsernameToken, WS-Discovery).
+    /// Properties: a refused request gets a fault that is itself a well-formed fault envelope; an accepted one,
+    /// written again from its parsed tree, parses to the same operation; a Probe that parses can be answered.
+    public static func soap(_ start: UnsafeRawPointer, _ count: Int) {
+        let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
+        do {
+            let request = try SOAPRequest.parse(bytes)
+            let written = XMLWriter.document(SOAPMessage.envelope(body: [request.body]))
+            let again = try? SOAPRequest.parse(Array(written.utf8))
+            precondition(again?.operation == request.operation, "operation lost in rewriting: \(request.operation)")
+        } catch {
+            let fault = try? HardenedXMLParser.parse(Array(error.document.utf8))
+            precondition(fault?.name == "Envelope", "a fault that is not an envelope")
+        }
+        if let probe = try? WSDiscovery.parseProbe(bytes) {
+            let answer = WSDiscovery.probeMatches(messageID: "urn:uuid:1", relatesTo: probe.messageID, matches: [])
+            precondition(
+                (try? WSDiscovery.parseProbeMatches(Array(answer.utf8)))?.relatesTo == probe.messageID,
+                "unanswerable Probe"
+            )
+        }
+        _ = try? WSDiscovery.parseProbeMatches(bytes)
+    }
 }

@@ -66,7 +66,9 @@ public enum HTTPExchange {
         head.headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
         head.headers.replaceOrAdd(name: "Connection", value: "close")
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if !body.isEmpty { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+        if !body.isEmpty {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+        }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let deadline = channel.eventLoop.scheduleTask(in: timeout) { promise.fail(Failure.timeout) }
         defer {

@@ -59,7 +59,12 @@ final class ONVIFHTTPHandler: ChannelInboundHandler {
             if self.tooLarge {
                 let fault = SOAPFault.sender("ter:InvalidArgVal", reason: "Request over 64 KiB")
                 return Self.write(
-                    .init(status: 413, contentType: "application/soap+xml; charset=utf-8", headers: [], body: Array(fault.document.utf8)),
+                    .init(
+                        status: 413,
+                        contentType: "application/soap+xml; charset=utf-8",
+                        headers: [],
+                        body: Array(fault.document.utf8)
+                    ),
                     keepAlive: false,
                     context: context
                 )
@@ -91,7 +96,10 @@ final class ONVIFHTTPHandler: ChannelInboundHandler {
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: response.status)
-        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))),
+            promise: nil
+        )
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
         let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
         if !keepAlive {

@@ -56,9 +56,12 @@ public final class ONVIFCameraClient: Sendable {
     /// Sends `body` (an operation element) to the camera and returns the Body element of its answer.
     public func call(_ body: XMLElement, namespace: String) async throws(SOAPFault) -> XMLElement {
         if let until = self.state.withLockedValue({ $0.brokenUntil }), ContinuousClock.now < until {
-            throw SOAPFault.cameraUnavailable("authentication to the camera failed repeatedly; not retrying before the break ends")
+            throw SOAPFault.cameraUnavailable(
+                "authentication to the camera failed repeatedly; not retrying before the break ends"
+            )
         }
-        if self.configuration.username != nil, self.state.withLockedValue({ $0.clockOffset == nil && $0.digest == nil }) {
+        if self.configuration.username != nil, self.state.withLockedValue({ $0.clockOffset == nil && $0.digest == nil })
+        {
             await self.learnClockOffset()
         }
         var refreshedClock = false
@@ -67,7 +70,8 @@ public final class ONVIFCameraClient: Sendable {
             if response.status == 401 {
                 let challenges = response.headers[canonicalForm: "WWW-Authenticate"].map(String.init)
                 let switched = self.state.withLockedValue { state -> Bool in
-                    guard state.digest == nil, let user = self.configuration.username, let password = self.configuration.password,
+                    guard state.digest == nil, let user = self.configuration.username,
+                        let password = self.configuration.password,
                         !challenges.isEmpty
                     else { return false }
                     var authenticator = RTSPClientAuthenticator(username: user, password: password)
@@ -188,7 +192,11 @@ public final class ONVIFCameraClient: Sendable {
         }
     }
 
-    private func send(_ body: XMLElement, namespace: String, signed: Bool) async throws(HTTPExchange.Failure) -> HTTPExchange.Response {
+    private func send(
+        _ body: XMLElement,
+        namespace: String,
+        signed: Bool
+    ) async throws(HTTPExchange.Failure) -> HTTPExchange.Response {
         let path = self.state.withLockedValue { $0.servicePaths[namespace] } ?? Self.conventionalPath(namespace)
         var header: [XMLElement] = []
         var headers = HTTPHeaders()
@@ -202,7 +210,8 @@ public final class ONVIFCameraClient: Sendable {
             } else {
                 let offset = self.state.withLockedValue { $0.clockOffset } ?? 0
                 header.append(
-                    WSUsernameToken.make(username: user, password: password, created: Date().addingTimeInterval(offset)).securityHeader
+                    WSUsernameToken.make(username: user, password: password, created: Date().addingTimeInterval(offset))
+                        .securityHeader
                 )
             }
         }
@@ -234,7 +243,11 @@ public final class ONVIFCameraClient: Sendable {
         var headers = HTTPHeaders()
         for attempt in 0..<2 {
             if attempt == 1 {
-                guard let digest = self.state.withLockedValue({ $0.digest?.authorization(method: RTSPMethod("GET"), uri: path) }) else { break }
+                guard
+                    let digest = self.state.withLockedValue({
+                        $0.digest?.authorization(method: RTSPMethod("GET"), uri: path)
+                    })
+                else { break }
                 headers.replaceOrAdd(name: "Authorization", value: digest)
             }
             let response: HTTPExchange.Response

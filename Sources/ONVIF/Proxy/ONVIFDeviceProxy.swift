@@ -81,7 +81,15 @@ public final class ONVIFDeviceProxy: Sendable {
         public var localHost: String
         public var localPort: Int
 
-        public init(method: String, path: String, authorization: String?, body: [UInt8], source: String, localHost: String, localPort: Int) {
+        public init(
+            method: String,
+            path: String,
+            authorization: String?,
+            body: [UInt8],
+            source: String,
+            localHost: String,
+            localPort: Int
+        ) {
             self.method = method
             self.path = path
             self.authorization = authorization
@@ -130,7 +138,12 @@ public final class ONVIFDeviceProxy: Sendable {
     public func handle(_ request: Request) async -> Response {
         if request.method == "GET", request.path.hasPrefix("/snapshot/") { return await self.snapshot(request) }
         guard request.method == "POST" else {
-            return Response(status: 405, contentType: "text/plain", headers: [("Allow", "POST")], body: Array("POST SOAP 1.2 only\n".utf8))
+            return Response(
+                status: 405,
+                contentType: "text/plain",
+                headers: [("Allow", "POST")],
+                body: Array("POST SOAP 1.2 only\n".utf8)
+            )
         }
         let soap: SOAPRequest
         do {
@@ -169,18 +182,26 @@ public final class ONVIFDeviceProxy: Sendable {
             else { return self.fault(.actionNotSupported(operation.description)) }
             return self.ok(body)
         case .fakeSuccess:
-            self.logger.info("ONVIF configuration write answered without changing the camera", metadata: ["operation": "\(operation)"])
+            self.logger.info(
+                "ONVIF configuration write answered without changing the camera",
+                metadata: ["operation": "\(operation)"]
+            )
             return self.ok(LocalAnswers.emptyResponse(to: operation))
         case .forward:
             do throws(SOAPFault) {
                 let answer = try await self.client.call(soap.body, namespace: operation.namespace)
                 guard answer.namespace == operation.namespace, answer.name == operation.name + "Response" else {
-                    throw SOAPFault.cameraUnavailable("the camera answered \(answer.name), not \(operation.name)Response")
+                    throw SOAPFault.cameraUnavailable(
+                        "the camera answered \(answer.name), not \(operation.name)Response"
+                    )
                 }
                 let rewriter = ResponseRewriter(
                     gatewayBaseURL: "http://\(host):\(request.localPort)",
                     streamURLs: self.configuration.streams.map {
-                        ($0.cameraPath, "rtsp://\(host):\(self.configuration.rtspPort)/\(self.configuration.cameraName)/\($0.name)")
+                        (
+                            $0.cameraPath,
+                            "rtsp://\(host):\(self.configuration.rtspPort)/\(self.configuration.cameraName)/\($0.name)"
+                        )
                     },
                     policy: self.configuration.policy,
                     device: self.device,
@@ -210,7 +231,9 @@ public final class ONVIFDeviceProxy: Sendable {
     }
 
     private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
-        let users = self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
+        let users = self.configuration.users.filter {
+            $0.mayUse(camera: self.configuration.cameraName, source: request.source)
+        }
         if let token = soap.usernameToken {
             let outcome = self.tokens.withLockedValue { verifier in
                 verifier.verify(token, now: Date()) { name in users.first { $0.name == name }?.onvifPassword }
@@ -239,14 +262,19 @@ public final class ONVIFDeviceProxy: Sendable {
 
     private func refuseLogin(_ reason: String, _ request: Request) -> Authentication {
         self.counts.withLockedValue { $0.authFailures += 1 }
-        self.logger.notice("ONVIF login failed", metadata: ["source": "\(request.source)", "reason": "\(reason)", "audit": "true"])
+        self.logger.notice(
+            "ONVIF login failed",
+            metadata: ["source": "\(request.source)", "reason": "\(reason)", "audit": "true"]
+        )
         return .failure(self.challenge(SOAPFault.notAuthorized))
     }
 
     private func challenge(_ fault: SOAPFault) -> Response {
         var response = self.fault(fault)
         for algorithm in [DigestAlgorithm.sha256, .md5] {
-            let challenge = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm).challenge(nonce: self.nonce)
+            let challenge = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm).challenge(
+                nonce: self.nonce
+            )
             response.headers.append(("WWW-Authenticate", challenge))
         }
         return response
@@ -257,7 +285,8 @@ public final class ONVIFDeviceProxy: Sendable {
     /// The camera's snapshot path, when its URL names the camera itself (never another host).
     private func snapshotPath(_ url: String) -> String? {
         guard let components = URLComponents(string: url), components.scheme == "http",
-            let host = components.host, self.configuration.cameraHosts.contains(host) || host == self.client.configuration.host
+            let host = components.host,
+            self.configuration.cameraHosts.contains(host) || host == self.client.configuration.host
         else { return nil }
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         return path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
@@ -266,10 +295,13 @@ public final class ONVIFDeviceProxy: Sendable {
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
-        guard let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first else {
+        guard let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first
+        else {
             return self.challenge(.notAuthorized)
         }
-        let users = self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
+        let users = self.configuration.users.filter {
+            $0.mayUse(camera: self.configuration.cameraName, source: request.source)
+        }
         for algorithm in [DigestAlgorithm.sha256, .md5] {
             let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
             let user = verifier.verify(
@@ -289,12 +321,22 @@ public final class ONVIFDeviceProxy: Sendable {
 
     private func fetchSnapshot(_ token: String) async -> Response {
         guard let path = self.snapshots.withLockedValue({ $0[token] }) else {
-            return Response(status: 404, contentType: "text/plain", headers: [], body: Array("ask GetSnapshotUri first\n".utf8))
+            return Response(
+                status: 404,
+                contentType: "text/plain",
+                headers: [],
+                body: Array("ask GetSnapshotUri first\n".utf8)
+            )
         }
         do {
             let answer = try await self.client.snapshot(path: path)
             guard answer.status == 200 else {
-                return Response(status: 502, contentType: "text/plain", headers: [], body: Array("camera answered \(answer.status)\n".utf8))
+                return Response(
+                    status: 502,
+                    contentType: "text/plain",
+                    headers: [],
+                    body: Array("camera answered \(answer.status)\n".utf8)
+                )
             }
             let type = answer.headers.first(name: "Content-Type") ?? "image/jpeg"
             guard type.hasPrefix("image/") else {

@@ -210,7 +210,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ONVIFTests",
-            dependencies: ["ONVIF", "TestSupport"],
+            dependencies: ["ONVIF", "TestSupport", "CameraSimulator", "RTSPRelay"],
             swiftSettings: strict
         ),
         .testTarget(

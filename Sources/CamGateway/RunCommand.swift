@@ -202,6 +202,7 @@ struct ONVIFService: Service {
             )
         }
         var channels: [any Channel] = []
+        var discoverable: [WSDiscovery.Match] = []
         for camera in self.configuration.relay.cameras {
             guard let settings = self.configuration.cameras[camera.name], let port = settings.gatewayONVIFPort else {
                 continue
@@ -235,6 +236,16 @@ struct ONVIFService: Service {
             do {
                 let channel = try await ONVIFHTTPServer.start(host: host, port: port, proxy: proxy)
                 channels.append(channel)
+                if let interface = self.configuration.onvif.discoveryInterface {
+                    discoverable.append(
+                        WSDiscovery.Match(
+                            endpoint: proxy.device.uuid,
+                            types: [.networkVideoTransmitter, .device],
+                            scopes: LocalAnswers.scopes(proxy.device),
+                            xAddrs: ["http://\(interface):\(channel.localAddress?.port ?? port)/onvif/device_service"]
+                        )
+                    )
+                }
                 let shown = host == "0.0.0.0" ? "127.0.0.1" : host
                 printFlushed(
                     "onvif: http://\(shown.contains(":") ? "[\(shown)]" : shown):\(channel.localAddress?.port ?? port)"
@@ -247,7 +258,23 @@ struct ONVIFService: Service {
                 )
             }
         }
+        var responder: DiscoveryResponder?
+        if let interface = self.configuration.onvif.discoveryInterface, !discoverable.isEmpty {
+            do {
+                responder = try await DiscoveryResponder.start(
+                    interfaceAddress: interface,
+                    devices: discoverable,
+                    logger: self.logger
+                )
+            } catch {
+                self.logger.error(
+                    "WS-Discovery not started",
+                    metadata: ["interface": "\(interface)", "error": "\(error)"]
+                )
+            }
+        }
         try? await gracefulShutdown()
+        await responder?.stop()
         for channel in channels { try? await channel.close() }
     }
 }

@@ -38,7 +38,8 @@ public final class NetworkNamespace: Sendable {
     public func link(
         address: String,
         to other: NetworkNamespace,
-        address otherAddress: String
+        address otherAddress: String,
+        multicastRoute: Bool = true
     ) async throws -> (String, String) {
         let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
         let mine = "gw\(suffix)"
@@ -50,7 +51,7 @@ public final class NetworkNamespace: Sendable {
         try await self.ip(["-n", self.name, "link", "set", mine, "up"])
         try await self.ip(["-n", other.name, "addr", "add", otherAddress, "dev", theirs])
         try await self.ip(["-n", other.name, "link", "set", theirs, "up"])
-        try await self.ip(["-n", self.name, "route", "add", "224.0.0.0/4", "dev", mine])
+        if multicastRoute { try await self.ip(["-n", self.name, "route", "add", "224.0.0.0/4", "dev", mine]) }
         try await self.ip(["-n", other.name, "route", "add", "224.0.0.0/4", "dev", theirs])
         return (mine, theirs)
     }

@@ -114,7 +114,22 @@ enum GatewayConfig {
         if let onvif = table["onvif"] {
             attempt(line: document.line(ofTable: "onvif")) { () throws(Problem) in
                 guard let onvif = onvif.table else { throw problem("[onvif] must be a table") }
-                try self.checkKeys(onvif, allowed: ["listen", "fake_enrollment_writes"], at: "[onvif]", file: file)
+                try self.checkKeys(
+                    onvif,
+                    allowed: ["listen", "fake_enrollment_writes", "discovery_interface"],
+                    at: "[onvif]",
+                    file: file
+                )
+                if let value = onvif["discovery_interface"] {
+                    guard let address = value.string,
+                        (try? SocketAddress(ipAddress: address, port: 0))?.protocol == .inet
+                    else {
+                        throw problem(
+                            "[onvif] discovery_interface must be the gateway's IPv4 address on the VMS network"
+                        )
+                    }
+                    configuration.onvif.discoveryInterface = address
+                }
                 if let listen = onvif["listen"] {
                     guard let host = listen.string, (try? SocketAddress(ipAddress: host, port: 0)) != nil else {
                         throw problem("[onvif] listen must be an IP address")

@@ -17,6 +17,8 @@ struct ONVIFSettings: Sendable, Hashable {
     var listen: String?
     /// Configuration writes VMSes make while enrolling: a success that changes nothing (true), or refused.
     var fakeEnrollmentWrites = true
+    /// The gateway's IPv4 address on the VMS network: WS-Discovery answers there, and nowhere else. nil: off.
+    var discoveryInterface: String?
 }
 
 /// Per-camera settings that are not the relay's.

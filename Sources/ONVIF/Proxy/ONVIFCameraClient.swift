@@ -66,9 +66,15 @@ public final class ONVIFCameraClient: Sendable {
         }
         var refreshedClock = false
         for _ in 0..<3 {
+            // Every refused attempt counts: the breaker must open before the camera's own lockout.
+            if let until = self.state.withLockedValue({ $0.brokenUntil }), ContinuousClock.now < until {
+                throw SOAPFault.cameraUnavailable(
+                    "authentication to the camera failed repeatedly; not retrying before the break ends"
+                )
+            }
             let response = try await self.post(body, namespace: namespace)
             if response.status == 401 {
-                let challenges = response.headers[canonicalForm: "WWW-Authenticate"].map(String.init)
+                let challenges = response.headers["WWW-Authenticate"]
                 let switched = self.state.withLockedValue { state -> Bool in
                     guard state.digest == nil, let user = self.configuration.username,
                         let password = self.configuration.password,
@@ -95,13 +101,13 @@ public final class ONVIFCameraClient: Sendable {
             if answer.namespace == ONVIFNamespace.soapEnvelope, answer.name == "Fault" {
                 let subcodes = Self.subcodes(of: answer)
                 if subcodes.contains(where: { $0.hasSuffix("NotAuthorized") || $0.hasSuffix("FailedAuthentication") }) {
-                    // A camera whose clock moved: learn it again once, then count a failure.
+                    self.authenticationFailed()
+                    // A camera whose clock moved: learn it again once and retry.
                     if !refreshedClock, self.state.withLockedValue({ $0.digest == nil }) {
                         refreshedClock = true
                         await self.learnClockOffset()
                         continue
                     }
-                    self.authenticationFailed()
                     throw SOAPFault.cameraUnavailable("the camera refused the gateway's credentials")
                 }
                 // The camera's own refusal, passed on without its wording (which can name its internals).
@@ -265,7 +271,7 @@ public final class ONVIFCameraClient: Sendable {
                 throw SOAPFault.cameraUnavailable("\(error)")
             }
             guard response.status == 401 else { return response }
-            let challenges = response.headers[canonicalForm: "WWW-Authenticate"].map(String.init)
+            let challenges = response.headers["WWW-Authenticate"]
             self.state.withLockedValue { state in
                 guard let user = self.configuration.username, let password = self.configuration.password else { return }
                 var authenticator = RTSPClientAuthenticator(username: user, password: password)

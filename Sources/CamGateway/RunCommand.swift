@@ -126,11 +126,11 @@ struct RunCommand: AsyncParsableCommand {
             services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
         }
         if gateway.cameras.values.contains(where: { $0.gatewayONVIFPort != nil }) {
-            services.append(ONVIFService(relay: relay, configuration: gateway, logger: logger))
+            services.append(ONVIFService(relay: relay, configuration: gateway, daemon: daemon, logger: logger))
         }
         if let metricsPort = gateway.admin.metricsPort {
             services.append(
-                MetricsService(relay: relay, host: gateway.admin.metricsHost, port: metricsPort, logger: logger)
+                MetricsService(daemon: daemon, host: gateway.admin.metricsHost, port: metricsPort, logger: logger)
             )
         }
         let group = ServiceGroup(
@@ -182,6 +182,7 @@ struct RelayService: Service {
 struct ONVIFService: Service {
     let relay: Relay
     let configuration: GatewayConfiguration
+    let daemon: GatewayDaemon
     let logger: Logger
 
     func run() async throws {
@@ -232,6 +233,7 @@ struct ONVIFService: Service {
             )
             proxyConfiguration.allowAnonymous = access.allowAnonymous
             let proxy = ONVIFDeviceProxy(configuration: proxyConfiguration, client: client, logger: self.logger)
+            self.daemon.onvifDevices.withLockedValue { $0[camera.name] = proxy }
             let host = self.configuration.onvif.listen ?? self.configuration.relay.listenHost
             do {
                 let channel = try await ONVIFHTTPServer.start(host: host, port: port, proxy: proxy)
@@ -281,7 +283,7 @@ struct ONVIFService: Service {
 
 /// The Prometheus endpoint, for the lifetime of the daemon; prints its URL once bound.
 struct MetricsService: Service {
-    let relay: Relay
+    let daemon: GatewayDaemon
     let host: String
     let port: Int
     let logger: Logger
@@ -289,12 +291,12 @@ struct MetricsService: Service {
     func run() async throws {
         let metrics = GatewayMetrics()
         metrics.bootstrap()
-        let relay = self.relay
+        let daemon = self.daemon
         let channel: any Channel
         do {
             channel = try await MetricsServer.start(host: self.host, port: self.port) {
-                guard let stats = try? await relay.stats() else { return "" }
-                return metrics.scrape(stats)
+                guard let stats = try? await daemon.relay.stats() else { return "" }
+                return metrics.scrape(stats, onvif: daemon.onvifDevices.withLockedValue { $0.mapValues(\.callCounts) })
             }
         } catch {
             self.logger.error(

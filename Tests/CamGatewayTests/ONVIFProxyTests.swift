@@ -15,6 +15,7 @@ struct ONVIFProxyTests {
         var serial: String
         var profiles: [String]
         var stream_uri: String
+        var snapshot_uri: String
         var reboot: String
         var ptz: String
         var ptz_listed: Bool
@@ -95,6 +96,39 @@ struct ONVIFProxyTests {
                 timeout: 30
             )
             #expect(play.status == 0, "\(play.stderr)")
+
+            // The snapshot proxy fetches exactly the camera's snapshot URL, with the camera's credentials.
+            #expect(report.snapshot_uri == "http://127.0.0.1:\(onvifPort)/snapshot/\(report.profiles[0])")
+            let snapshot = try await ExternalTool.run(
+                "curl",
+                ["-sf", "--digest", "-u", "vms:Vms-Onvif-8", "-o", "-", "-w", "%{content_type}", report.snapshot_uri],
+                timeout: 20
+            )
+            #expect(snapshot.status == 0, "\(snapshot.stderr)")
+            #expect(snapshot.stdout.contains("camgw-simulator-snapshot") && snapshot.stdout.hasSuffix("image/jpeg"))
+            let anonymous = try await ExternalTool.run(
+                "curl",
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}", report.snapshot_uri],
+                timeout: 20
+            )
+            #expect(anonymous.stdout == "401")
+
+            // Status and metrics count what the policy refused.
+            let status = try await site.camgw(["status", "--json"])
+            #expect(status.stdout.contains("\"device:SystemReboot\" : 1"), "\(status.stdout)")
+            #expect(status.stdout.contains("\"ptz:ContinuousMove\" : 1"))
+            let metricsURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/metrics")
+            let metrics = try await ExternalTool.run("curl", ["-sf", metricsURL], timeout: 10)
+            #expect(
+                metrics.stdout.contains(
+                    "camgw_onvif_calls_total{camera=\"lobby\",operation=\"device:SystemReboot\",result=\"refused\"} 1"
+                )
+            )
+            #expect(
+                metrics.stdout.contains(
+                    "camgw_onvif_calls_total{camera=\"lobby\",operation=\"media:GetStreamUri\",result=\"allowed\"} 1"
+                )
+            )
         } catch {
             Issue.record(error)
         }

@@ -34,6 +34,7 @@ async def main():
         request.ProfileToken = profiles[0].token
         request.StreamSetup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
         out["stream_uri"] = (await media.GetStreamUri(request)).Uri
+        out["snapshot_uri"] = (await media.GetSnapshotUri({"ProfileToken": profiles[0].token})).Uri
         try:
             await device.SystemReboot()
             out["reboot"] = "done"

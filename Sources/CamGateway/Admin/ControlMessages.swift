@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import ONVIF
 import RTSPRelay
 
 /// The control socket's replies: one JSON object per request.
@@ -19,6 +20,9 @@ struct GatewayStatus: Codable, Sendable {
         var address: String
         var mode: String
         var policy: String
+        /// ONVIF calls the policy refused, by operation; nil when the camera has no virtual device.
+        var onvifRefused: [String: Int]?
+        var onvifAllowed: Int?
         var streams: [Stream]
     }
 
@@ -45,7 +49,12 @@ struct GatewayStatus: Codable, Sendable {
     var cameras: [Camera]
     var authFailures: Int
 
-    init(configuration: GatewayConfiguration, stats: RelayStats, now: NIODeadline = .now()) {
+    init(
+        configuration: GatewayConfiguration,
+        stats: RelayStats,
+        onvif: [String: ONVIFDeviceProxy.Counts] = [:],
+        now: NIODeadline = .now()
+    ) {
         self.authFailures = stats.authFailures
         self.cameras = configuration.relay.cameras.map { camera in
             Camera(
@@ -53,6 +62,8 @@ struct GatewayStatus: Codable, Sendable {
                 address: camera.host,
                 mode: camera.onDemand ? "on-demand" : "always-on",
                 policy: configuration.cameras[camera.name]?.policyDescription ?? "read-only",
+                onvifRefused: onvif[camera.name]?.refused,
+                onvifAllowed: onvif[camera.name].map { $0.allowed.values.reduce(0, +) },
                 streams: camera.streams.map { stream in
                     let live = stats.stream(camera.name, stream.name)
                     return Stream(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import ONVIF
 import RTSPRelay
 
 /// The running gateway's administration: reloads (from SIGHUP or the control socket) and status. A reload reads
@@ -14,6 +15,8 @@ final class GatewayDaemon: Sendable {
     let listen: String?
     let port: Int?
     private let current: NIOLockedValueBox<GatewayConfiguration>
+    /// The running virtual ONVIF devices, by camera (their call counts go into status and metrics).
+    let onvifDevices = NIOLockedValueBox<[String: ONVIFDeviceProxy]>([:])
     /// One reload at a time: a second waits for the first.
     private let reloading = NIOLockedValueBox(false)
 
@@ -77,7 +80,11 @@ final class GatewayDaemon: Sendable {
     func status() async -> ControlReply {
         do {
             let stats = try await self.relay.stats()
-            return ControlReply(ok: true, status: GatewayStatus(configuration: self.configuration, stats: stats))
+            let counts = self.onvifDevices.withLockedValue { $0.mapValues(\.callCounts) }
+            return ControlReply(
+                ok: true,
+                status: GatewayStatus(configuration: self.configuration, stats: stats, onvif: counts)
+            )
         } catch {
             return .failure("\(error)")
         }

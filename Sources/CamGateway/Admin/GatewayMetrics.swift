@@ -1,5 +1,6 @@
 import Metrics
 import NIOConcurrencyHelpers
+import ONVIF
 import Prometheus
 import RTSPRelay
 
@@ -26,8 +27,8 @@ final class GatewayMetrics: Sendable {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: self.registry))
     }
 
-    /// The exposition text after bringing every series up to date with `stats`.
-    func scrape(_ stats: RelayStats) -> String {
+    /// The exposition text after bringing every series up to date with `stats` and the ONVIF call counts.
+    func scrape(_ stats: RelayStats, onvif: [String: ONVIFDeviceProxy.Counts] = [:]) -> String {
         self.state.withLockedValue { state in
             var present = Set<String>()
             for stream in stats.streams {
@@ -75,6 +76,27 @@ final class GatewayMetrics: Sendable {
                 }
                 state.seriesByStream[streamKey] = nil
             }
+            for (camera, counts) in onvif {
+                for (result, table) in [("allowed", counts.allowed), ("refused", counts.refused)] {
+                    for (operation, count) in table {
+                        let labels = [("camera", camera), ("operation", operation), ("result", result)]
+                        Self.advance(&state, key: Self.key("camgw_onvif_calls_total", labels), to: count) {
+                            self.registry.makeCounter(
+                                descriptor: Self.descriptor("camgw_onvif_calls_total"),
+                                labels: labels
+                            )
+                        }
+                    }
+                }
+                let labels = [("camera", camera)]
+                Self.advance(&state, key: Self.key("camgw_onvif_auth_failures_total", labels), to: counts.authFailures)
+                {
+                    self.registry.makeCounter(
+                        descriptor: Self.descriptor("camgw_onvif_auth_failures_total"),
+                        labels: labels
+                    )
+                }
+            }
             Self.advance(&state, key: "camgw_auth_failures_total", to: stats.authFailures) {
                 self.registry.makeCounter(descriptor: Self.descriptor("camgw_auth_failures_total"))
             }
@@ -102,6 +124,8 @@ final class GatewayMetrics: Sendable {
         "camgw_packets_dropped_total": "Packets not forwarded, by reason (bad packets from the camera, slow readers).",
         "camgw_readers": "Readers playing the stream.",
         "camgw_auth_failures_total": "Failed VMS logins.",
+        "camgw_onvif_calls_total": "ONVIF calls of the VMS by operation, allowed or refused by the camera's policy.",
+        "camgw_onvif_auth_failures_total": "Failed VMS logins to a virtual ONVIF device.",
     ]
 
     private static func descriptor(_ name: String) -> MetricNameDescriptor {

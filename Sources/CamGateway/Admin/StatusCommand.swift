@@ -42,22 +42,26 @@ struct StatusCommand: ParsableCommand {
                     stream.upstream == "playing" || stream.upstream == "idle"
                     ? stream.upstream : TextTable.alert(stream.upstream)
                 let drops = stream.dropped.values.reduce(0, +)
+                let blocked = camera.onvifRefused.map { String($0.values.reduce(0, +)) } ?? "-"
                 rows.append([
                     "\(camera.name)/\(stream.name)", state, Self.bitrate(stream.bitsPerSecond),
-                    String(stream.readers.count), String(drops), camera.policy, camera.mode,
+                    String(stream.readers.count), String(drops), camera.policy, blocked, camera.mode,
                     stream.lastError ?? "",
                 ])
                 for reader in stream.readers {
                     rows.append([
                         "  ↳ \(reader.address)", reader.transport, "since \(reader.seconds) s",
-                        "\(reader.packetsSent) sent", "\(reader.dropped) dropped", "", "", "",
+                        "\(reader.packetsSent) sent", "\(reader.dropped) dropped", "", "", "", "",
                     ])
                 }
             }
         }
         print(
             TextTable.render(
-                header: ["STREAM", "UPSTREAM", "BITRATE", "READERS", "DROPS", "POLICY", "MODE", "LAST ERROR"],
+                header: [
+                    "STREAM", "UPSTREAM", "BITRATE", "READERS", "DROPS", "POLICY", "ONVIF BLOCKED", "MODE",
+                    "LAST ERROR",
+                ],
                 rows: rows
             )
         )

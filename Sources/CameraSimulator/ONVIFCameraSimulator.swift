@@ -27,8 +27,8 @@ public final class ONVIFCameraSimulator: Sendable {
         /// The directory of `<prefix><Operation>Response.xml` fixture files and the prefixes, by namespace.
         public var fixtures: URL
         public var fixtureFiles: [String: String]
-        /// The address the fixtures were captured from, replaced by this simulator's, as a camera names itself.
-        public var fixtureHost = "192.168.1.182"
+        /// The addresses the fixtures were captured from, replaced by this simulator's, as a camera names itself.
+        public var fixtureHosts = ["192.168.1.182", "192.168.8.120"]
 
         public init(fixtures: URL, fixtureFiles: [String: String]) {
             self.fixtures = fixtures
@@ -53,6 +53,8 @@ public final class ONVIFCameraSimulator: Sendable {
                     "ptz:GetPresets": prefix + "ptz_GetPresetsResponse.xml",
                     "device:GetNTP": "exonvif_get_ntp.xml",
                     "events:GetEventProperties": "exonvif_get_event_properties.xml",
+                    "events:CreatePullPointSubscription": "exonvif_create_pull_point_subscription.xml",
+                    "events:PullMessages": "exonvif_pull_messages.xml",
                 ]
             )
         }
@@ -161,10 +163,10 @@ public final class ONVIFCameraSimulator: Sendable {
                 atPath: self.configuration.fixtures.appendingPathComponent(file).path
             )
         {
-            let text = String(decoding: data, as: UTF8.self).replacingOccurrences(
-                of: self.configuration.fixtureHost,
-                with: self.configuration.host
-            )
+            var text = String(decoding: data, as: UTF8.self)
+            for host in self.configuration.fixtureHosts {
+                text = text.replacingOccurrences(of: host, with: self.configuration.host)
+            }
             return (200, [], "application/soap+xml; charset=utf-8", Array(text.utf8))
         }
         if ["SystemReboot", "SetSystemFactoryDefault", "CreateUsers", "DeleteUsers", "SetUser"].contains(
@@ -175,7 +177,9 @@ public final class ONVIFCameraSimulator: Sendable {
                 XMLElement(namespace: request.operation.namespace, name: request.operation.name + "Response")
             )
         }
-        if request.operation.namespace == ONVIFNamespace.ptz {
+        if request.operation.namespace == ONVIFNamespace.ptz || request.operation.namespace == ONVIFNamespace.wsnt
+            || request.operation.name == "SetSynchronizationPoint"
+        {
             return self.soap(XMLElement(namespace: ONVIFNamespace.ptz, name: request.operation.name + "Response"))
         }
         return (500, [], "application/soap+xml", Array(SOAPFault.actionNotSupported(key).document.utf8))

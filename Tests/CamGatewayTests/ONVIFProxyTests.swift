@@ -137,4 +137,76 @@ struct ONVIFProxyTests {
         try? await onvifCamera.stop()
         site.remove()
     }
+
+    struct GrantedReport: Decodable {
+        var xaddrs: [String: String]
+        var ptz: String
+        var subscription: String?
+        var messages: Int
+        var topics: [String]
+        var unsubscribed: Bool
+    }
+
+    /// With `--policy ptz,events`: PTZ moves reach the camera, and PullPoint events flow through a subscription
+    /// address of the gateway's (the camera's own never reaches the client).
+    @Test func ptzAndEventsWhenTheirPolicyGrantsThem() async throws {
+        var onvifConfiguration = ONVIFCameraSimulator.Configuration.hikvision(
+            fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision")
+        )
+        onvifConfiguration.username = "admin"
+        onvifConfiguration.password = "Cam-Pass-7"
+        let onvifCamera = ONVIFCameraSimulator(configuration: onvifConfiguration)
+        try await onvifCamera.start()
+        let site = try AdminCLITests.Site()
+        var gateway: GatewayProcess?
+        do {
+            let add = try await site.camgw(
+                [
+                    "camera", "add", "dome", "--address", "127.0.0.1", "--onvif-port", String(onvifCamera.port),
+                    "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101", "--policy", "ptz,events",
+                    "--username", "admin", "--password-stdin",
+                ],
+                input: "Cam-Pass-7\n"
+            )
+            #expect(add.status == 0, "\(add.stderr)")
+            _ = try await site.camgw(
+                ["user", "add", "vms", "--stream", "dome/*", "--password-stdin", "--onvif"],
+                input: "Vms-Onvif-8\n"
+            )
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let onvifURL = try await daemon.waitForOutput(
+                matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service"
+            )
+            let onvifPort = Int(onvifURL.split(separator: ":")[2].split(separator: "/")[0])!
+            let result = try await ExternalTool.run(
+                ExternalTool.peerPython!,
+                [
+                    ExternalTool.peerScript("onvif_ptz_events.py"), "--host", "127.0.0.1", "--port", String(onvifPort),
+                    "--user", "vms", "--password", "Vms-Onvif-8",
+                ],
+                timeout: 60
+            )
+            #expect(result.status == 0, "\(result.stderr)\n\(daemon.stderr)")
+            let report = try JSONDecoder().decode(GrantedReport.self, from: Data(result.stdout.utf8))
+            #expect(report.ptz == "moved")
+            #expect(onvifCamera.received("ptz:ContinuousMove") == 1)
+            #expect(onvifCamera.received("ptz:Stop") == 1)
+            let subscription = try #require(report.subscription)
+            #expect(subscription.hasPrefix("http://127.0.0.1:\(onvifPort)/onvif/subscription/"), "\(subscription)")
+            #expect(!subscription.contains("PullSubManager"), "the camera's own address stays behind")
+            #expect(report.messages > 0)
+            #expect(
+                report.topics.contains { $0.contains("VideoSource") || $0.contains("Motion") || $0.contains("tns1") }
+            )
+            #expect(onvifCamera.received("events:PullMessages") >= 1)
+            #expect(onvifCamera.received("wsnt:Unsubscribe") == 1)
+            #expect(report.unsubscribed)
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        try? await onvifCamera.stop()
+        site.remove()
+    }
 }

@@ -53,8 +53,9 @@ public final class ONVIFCameraClient: Sendable {
         self.state.withLockedValue { $0.brokenUntil.map { ContinuousClock.now < $0 } ?? false }
     }
 
-    /// Sends `body` (an operation element) to the camera and returns the Body element of its answer.
-    public func call(_ body: XMLElement, namespace: String) async throws(SOAPFault) -> XMLElement {
+    /// Sends `body` (an operation element) to the camera and returns the Body element of its answer. `path`: a
+    /// path on the camera other than the service's (a PullPoint subscription's).
+    public func call(_ body: XMLElement, namespace: String, path: String? = nil) async throws(SOAPFault) -> XMLElement {
         if let until = self.state.withLockedValue({ $0.brokenUntil }), ContinuousClock.now < until {
             throw SOAPFault.cameraUnavailable(
                 "authentication to the camera failed repeatedly; not retrying before the break ends"
@@ -72,7 +73,7 @@ public final class ONVIFCameraClient: Sendable {
                     "authentication to the camera failed repeatedly; not retrying before the break ends"
                 )
             }
-            let response = try await self.post(body, namespace: namespace)
+            let response = try await self.post(body, namespace: namespace, path: path)
             if response.status == 401 {
                 let challenges = response.headers["WWW-Authenticate"]
                 let switched = self.state.withLockedValue { state -> Bool in
@@ -190,9 +191,13 @@ public final class ONVIFCameraClient: Sendable {
         return codes
     }
 
-    private func post(_ body: XMLElement, namespace: String) async throws(SOAPFault) -> HTTPExchange.Response {
+    private func post(
+        _ body: XMLElement,
+        namespace: String,
+        path: String?
+    ) async throws(SOAPFault) -> HTTPExchange.Response {
         do {
-            return try await self.send(body, namespace: namespace, signed: true)
+            return try await self.send(body, namespace: namespace, signed: true, path: path)
         } catch {
             throw SOAPFault.cameraUnavailable("\(error)")
         }
@@ -201,9 +206,10 @@ public final class ONVIFCameraClient: Sendable {
     private func send(
         _ body: XMLElement,
         namespace: String,
-        signed: Bool
+        signed: Bool,
+        path: String? = nil
     ) async throws(HTTPExchange.Failure) -> HTTPExchange.Response {
-        let path = self.state.withLockedValue { $0.servicePaths[namespace] } ?? Self.conventionalPath(namespace)
+        let path = path ?? self.state.withLockedValue { $0.servicePaths[namespace] } ?? Self.conventionalPath(namespace)
         var header: [XMLElement] = []
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/soap+xml; charset=utf-8")

@@ -123,6 +123,10 @@ public final class ONVIFDeviceProxy: Sendable {
     private let counts = NIOLockedValueBox(Counts())
     /// Profile token → the camera's snapshot path, learned from its GetSnapshotUri answers.
     private let snapshots = NIOLockedValueBox([String: String]())
+    /// PullPoint subscriptions: the gateway's id → the camera's subscription path (its address never reaches the
+    /// VMS). Bounded: the oldest goes when a 65th is made.
+    private let subscriptions = NIOLockedValueBox([(id: String, path: String)]())
+    static let subscriptionPrefix = "/onvif/subscription/"
 
     public init(configuration: Configuration, client: ONVIFCameraClient, logger: Logger) {
         self.configuration = configuration
@@ -158,7 +162,14 @@ public final class ONVIFDeviceProxy: Sendable {
             case .failure(let response): return response
             }
         }
-        let decision = self.configuration.policy.decide(operation)
+        var decision = self.configuration.policy.decide(operation)
+        // A subscription's address takes only that subscription's operations.
+        var subscriptionPath: String?
+        if request.path.hasPrefix(Self.subscriptionPrefix) {
+            let id = String(request.path.dropFirst(Self.subscriptionPrefix.count).prefix { $0 != "?" })
+            subscriptionPath = self.subscriptions.withLockedValue { $0.first { $0.id == id }?.path }
+            if decision != .forward(.events) || subscriptionPath == nil { decision = .refuse }
+        }
         if decision == .refuse {
             self.counts.withLockedValue { $0.refused[operation.description, default: 0] += 1 }
             self.logger.notice(
@@ -189,7 +200,11 @@ public final class ONVIFDeviceProxy: Sendable {
             return self.ok(LocalAnswers.emptyResponse(to: operation))
         case .forward:
             do throws(SOAPFault) {
-                let answer = try await self.client.call(soap.body, namespace: operation.namespace)
+                let answer = try await self.client.call(
+                    soap.body,
+                    namespace: operation.namespace,
+                    path: subscriptionPath
+                )
                 guard answer.namespace == operation.namespace, answer.name == operation.name + "Response" else {
                     throw SOAPFault.cameraUnavailable(
                         "the camera answered \(answer.name), not \(operation.name)Response"
@@ -209,7 +224,17 @@ public final class ONVIFDeviceProxy: Sendable {
                     gatewayHost: request.localHost
                 )
                 let profile = soap.body.elements.first { $0.name == "ProfileToken" }?.trimmedText
-                let result = try rewriter.rewrite(answer, operation: operation, profileToken: profile)
+                var result = try rewriter.rewrite(answer, operation: operation, profileToken: profile)
+                if operation.name == "CreatePullPointSubscription" {
+                    result.body = try self.mapSubscription(
+                        original: answer,
+                        rewritten: result.body,
+                        base: rewriter.gatewayBaseURL
+                    )
+                }
+                if operation.name == "Unsubscribe", let subscriptionPath {
+                    self.subscriptions.withLockedValue { $0.removeAll { $0.path == subscriptionPath } }
+                }
                 if let snapshot = result.cameraSnapshotURL, let path = self.snapshotPath(snapshot) {
                     self.snapshots.withLockedValue { $0[profile ?? "default"] = path }
                 }
@@ -280,10 +305,39 @@ public final class ONVIFDeviceProxy: Sendable {
         return response
     }
 
-    // MARK: Snapshots
+    // MARK: Events
 
-    /// The camera's snapshot path, when its URL names the camera itself (never another host).
-    private func snapshotPath(_ url: String) -> String? {
+    /// The camera's subscription address becomes the gateway's: `/onvif/subscription/<id>` on this device.
+    private func mapSubscription(
+        original: XMLElement,
+        rewritten: XMLElement,
+        base: String
+    ) throws(SOAPFault) -> XMLElement {
+        let addressing = ["http://www.w3.org/2005/08/addressing", ONVIFNamespace.addressing]
+        func address(_ element: XMLElement) -> XMLElement? {
+            guard let reference = element.first(namespace: ONVIFNamespace.events, name: "SubscriptionReference") else {
+                return nil
+            }
+            return addressing.lazy.compactMap { reference.first(namespace: $0, name: "Address") }.first
+        }
+        guard let cameraURL = address(original)?.trimmedText, let path = self.cameraPath(cameraURL) else {
+            throw SOAPFault.cameraUnavailable("the camera's subscription address is not its own")
+        }
+        let id = randomHex(bytes: 12)
+        self.subscriptions.withLockedValue { subscriptions in
+            subscriptions.append((id, path))
+            if subscriptions.count > 64 { subscriptions.removeFirst() }
+        }
+        return rewritten.mapElements { element in
+            guard element.name == "Address", addressing.contains(element.namespace ?? "") else { return element }
+            var element = element
+            element.children = [.text(base + Self.subscriptionPrefix + id)]
+            return element
+        }
+    }
+
+    /// The path and query of a URL on the camera itself (never another host).
+    private func cameraPath(_ url: String) -> String? {
         guard let components = URLComponents(string: url), components.scheme == "http",
             let host = components.host,
             self.configuration.cameraHosts.contains(host) || host == self.client.configuration.host
@@ -291,6 +345,11 @@ public final class ONVIFDeviceProxy: Sendable {
         let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
         return path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
     }
+
+    // MARK: Snapshots
+
+    /// The camera's snapshot path, when its URL names the camera itself (never another host).
+    private func snapshotPath(_ url: String) -> String? { self.cameraPath(url) }
 
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))

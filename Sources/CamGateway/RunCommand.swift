@@ -125,8 +125,8 @@ struct RunCommand: AsyncParsableCommand {
         if self.config != nil {
             services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
         }
-        if gateway.cameras.values.contains(where: { $0.gatewayONVIFPort != nil }) {
-            services.append(ONVIFService(relay: relay, configuration: gateway, daemon: daemon, logger: logger))
+        if self.config != nil {
+            services.append(ONVIFService(relay: relay, daemon: daemon))
         }
         if let metricsPort = gateway.admin.metricsPort {
             services.append(
@@ -178,12 +178,11 @@ struct RelayService: Service {
 }
 
 /// The virtual ONVIF devices, one HTTP port per camera that has `gateway_onvif_port`; each prints its URL once
-/// bound. Started after the relay, whose RTSP port goes into the stream URIs.
+/// bound. Started after the relay, whose RTSP port goes into the stream URIs; reloads change them through the
+/// daemon.
 struct ONVIFService: Service {
     let relay: Relay
-    let configuration: GatewayConfiguration
     let daemon: GatewayDaemon
-    let logger: Logger
 
     func run() async throws {
         var rtspPort = 0
@@ -191,93 +190,11 @@ struct ONVIFService: Service {
             rtspPort = await self.relay.port
             if rtspPort == 0 { try await Task.sleep(for: .milliseconds(20)) }
         }
-        let access = self.configuration.relay.access
-        let users = access.users.map { user in
-            ONVIFDeviceProxy.User(
-                name: user.name,
-                ha1MD5: user.ha1MD5,
-                ha1SHA256: user.ha1SHA256,
-                onvifPassword: self.configuration.onvifPasswords[user.name],
-                streams: user.streams,
-                sources: user.sources
-            )
-        }
-        var channels: [any Channel] = []
-        var discoverable: [WSDiscovery.Match] = []
-        for camera in self.configuration.relay.cameras {
-            guard let settings = self.configuration.cameras[camera.name], let port = settings.gatewayONVIFPort else {
-                continue
-            }
-            let cameraPort = settings.onvifPort ?? 80
-            let client = ONVIFCameraClient(
-                configuration: .init(
-                    host: camera.host,
-                    port: cameraPort,
-                    username: camera.username,
-                    password: camera.password
-                ),
-                logger: self.logger
-            )
-            var proxyConfiguration = ONVIFDeviceProxy.Configuration(
-                cameraName: camera.name,
-                policy: ONVIFPolicy(
-                    ptz: settings.policy.contains(.ptz),
-                    events: settings.policy.contains(.events),
-                    fakeEnrollmentWrites: self.configuration.onvif.fakeEnrollmentWrites
-                ),
-                streams: camera.streams.map { ($0.path, $0.name) },
-                rtspPort: rtspPort,
-                realm: access.realm,
-                users: users,
-                cameraHosts: [camera.host, "\(camera.host):\(cameraPort)", "\(camera.host):\(camera.port)"]
-            )
-            proxyConfiguration.allowAnonymous = access.allowAnonymous
-            let proxy = ONVIFDeviceProxy(configuration: proxyConfiguration, client: client, logger: self.logger)
-            self.daemon.onvifDevices.withLockedValue { $0[camera.name] = proxy }
-            let host = self.configuration.onvif.listen ?? self.configuration.relay.listenHost
-            do {
-                let channel = try await ONVIFHTTPServer.start(host: host, port: port, proxy: proxy)
-                channels.append(channel)
-                if let interface = self.configuration.onvif.discoveryInterface {
-                    discoverable.append(
-                        WSDiscovery.Match(
-                            endpoint: proxy.device.uuid,
-                            types: [.networkVideoTransmitter, .device],
-                            scopes: LocalAnswers.scopes(proxy.device),
-                            xAddrs: ["http://\(interface):\(channel.localAddress?.port ?? port)/onvif/device_service"]
-                        )
-                    )
-                }
-                let shown = host == "0.0.0.0" ? "127.0.0.1" : host
-                printFlushed(
-                    "onvif: http://\(shown.contains(":") ? "[\(shown)]" : shown):\(channel.localAddress?.port ?? port)"
-                        + "/onvif/device_service \(camera.name)"
-                )
-            } catch {
-                self.logger.error(
-                    "virtual ONVIF device not started",
-                    metadata: ["camera": "\(camera.name)", "port": "\(port)", "error": "\(error)"]
-                )
-            }
-        }
-        var responder: DiscoveryResponder?
-        if let interface = self.configuration.onvif.discoveryInterface, !discoverable.isEmpty {
-            do {
-                responder = try await DiscoveryResponder.start(
-                    interfaceAddress: interface,
-                    devices: discoverable,
-                    logger: self.logger
-                )
-            } catch {
-                self.logger.error(
-                    "WS-Discovery not started",
-                    metadata: ["interface": "\(interface)", "error": "\(error)"]
-                )
-            }
+        for (camera, url) in await self.daemon.startONVIF(rtspPort: rtspPort) {
+            printFlushed("onvif: \(url) \(camera)")
         }
         try? await gracefulShutdown()
-        await responder?.stop()
-        for channel in channels { try? await channel.close() }
+        await self.daemon.virtualDevices.stop()
     }
 }
 
@@ -296,7 +213,7 @@ struct MetricsService: Service {
         do {
             channel = try await MetricsServer.start(host: self.host, port: self.port) {
                 guard let stats = try? await daemon.relay.stats() else { return "" }
-                return metrics.scrape(stats, onvif: daemon.onvifDevices.withLockedValue { $0.mapValues(\.callCounts) })
+                return metrics.scrape(stats, onvif: daemon.onvifDevices.mapValues(\.callCounts))
             }
         } catch {
             self.logger.error(

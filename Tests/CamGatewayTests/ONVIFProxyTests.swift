@@ -209,4 +209,66 @@ struct ONVIFProxyTests {
         try? await onvifCamera.stop()
         site.remove()
     }
+
+    /// Virtual devices follow reloads: one added by the CLI answers, one removed stops answering.
+    @Test func virtualDevicesFollowReloads() async throws {
+        let site = try AdminCLITests.Site()
+        var gateway: GatewayProcess?
+        do {
+            try await site.camgw([
+                "camera", "add", "one", "--address", "192.0.2.10", "--stream", "main=/x", "--gateway-onvif-port", "0",
+            ])
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            _ = try await daemon.waitForOutput(
+                matching: "onvif: http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service one"
+            )
+            let added = try await site.camgw([
+                "camera", "add", "two", "--address", "192.0.2.11", "--stream", "main=/x", "--gateway-onvif-port", "0",
+            ])
+            #expect(added.status == 0, "\(added.stderr)")
+            struct Status: Decodable {
+                struct Camera: Decodable {
+                    var name: String
+                    var onvifURL: String?
+                }
+                var cameras: [Camera]
+            }
+            func urls() async throws -> [String: String] {
+                let status = try await site.camgw(["status", "--json"])
+                let decoded = try JSONDecoder().decode(Status.self, from: Data(status.stdout.utf8))
+                return Dictionary(
+                    uniqueKeysWithValues: decoded.cameras.compactMap { camera in
+                        camera.onvifURL.map { (camera.name, $0) }
+                    }
+                )
+            }
+            let both = try await urls()
+            let two = try #require(both["two"])
+            #expect(both["one"] != nil)
+            // The pre-auth time query answers on the new device.
+            let time = """
+                <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>\
+                <GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>
+                """
+            let answer = try await ExternalTool.run(
+                "curl",
+                ["-s", "-H", "Content-Type: application/soap+xml", "--data", time, two],
+                timeout: 10
+            )
+            #expect(answer.stdout.contains("GetSystemDateAndTimeResponse"), "\(answer.stdout)")
+            try await site.camgw(["camera", "remove", "two"])
+            #expect(try await urls()["two"] == nil)
+            let gone = try await ExternalTool.run(
+                "curl",
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--data", time, two],
+                timeout: 10
+            )
+            #expect(gone.stdout == "000", "the removed device still answers")
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        site.remove()
+    }
 }

@@ -23,6 +23,8 @@ struct GatewayStatus: Codable, Sendable {
         /// ONVIF calls the policy refused, by operation; nil when the camera has no virtual device.
         var onvifRefused: [String: Int]?
         var onvifAllowed: Int?
+        /// The virtual device's address, while it runs.
+        var onvifURL: String?
         var streams: [Stream]
     }
 
@@ -53,6 +55,7 @@ struct GatewayStatus: Codable, Sendable {
         configuration: GatewayConfiguration,
         stats: RelayStats,
         onvif: [String: ONVIFDeviceProxy.Counts] = [:],
+        onvifURLs: [String: String] = [:],
         now: NIODeadline = .now()
     ) {
         self.authFailures = stats.authFailures
@@ -64,6 +67,7 @@ struct GatewayStatus: Codable, Sendable {
                 policy: configuration.cameras[camera.name]?.policyDescription ?? "read-only",
                 onvifRefused: onvif[camera.name]?.refused,
                 onvifAllowed: onvif[camera.name].map { $0.allowed.values.reduce(0, +) },
+                onvifURL: onvifURLs[camera.name],
                 streams: camera.streams.map { stream in
                     let live = stats.stream(camera.name, stream.name)
                     return Stream(

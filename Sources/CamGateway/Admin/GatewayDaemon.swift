@@ -15,8 +15,17 @@ final class GatewayDaemon: Sendable {
     let listen: String?
     let port: Int?
     private let current: NIOLockedValueBox<GatewayConfiguration>
-    /// The running virtual ONVIF devices, by camera (their call counts go into status and metrics).
-    let onvifDevices = NIOLockedValueBox<[String: ONVIFDeviceProxy]>([:])
+    /// The running virtual ONVIF devices (their call counts go into status and metrics).
+    let virtualDevices: VirtualDevices
+    /// The relay's bound RTSP port, once the ONVIF devices started (their stream URIs name it).
+    private let rtspPort = NIOLockedValueBox<Int?>(nil)
+
+    var onvifDevices: [String: ONVIFDeviceProxy] { self.virtualDevices.proxies }
+
+    func startONVIF(rtspPort: Int) async -> [(camera: String, url: String)] {
+        self.rtspPort.withLockedValue { $0 = rtspPort }
+        return await self.virtualDevices.apply(self.configuration, rtspPort: rtspPort)
+    }
     /// One reload at a time: a second waits for the first.
     private let reloading = NIOLockedValueBox(false)
 
@@ -34,6 +43,7 @@ final class GatewayDaemon: Sendable {
         self.port = port
         self.logger = logger
         self.current = NIOLockedValueBox(configuration)
+        self.virtualDevices = VirtualDevices(logger: logger)
     }
 
     var configuration: GatewayConfiguration { self.current.withLockedValue { $0 } }
@@ -70,6 +80,9 @@ final class GatewayDaemon: Sendable {
             let summary = try await self.relay.apply(configuration.relay)
             try? await self.relay.reloadTLS()
             self.current.withLockedValue { $0 = configuration }
+            if let rtspPort = self.rtspPort.withLockedValue({ $0 }) {
+                await self.virtualDevices.apply(configuration, rtspPort: rtspPort)
+            }
             return ControlReply(ok: true, reload: summary)
         } catch {
             self.logger.error("reload refused; the running configuration stays", metadata: ["reason": "\(error)"])
@@ -80,10 +93,15 @@ final class GatewayDaemon: Sendable {
     func status() async -> ControlReply {
         do {
             let stats = try await self.relay.stats()
-            let counts = self.onvifDevices.withLockedValue { $0.mapValues(\.callCounts) }
+            let counts = self.onvifDevices.mapValues(\.callCounts)
             return ControlReply(
                 ok: true,
-                status: GatewayStatus(configuration: self.configuration, stats: stats, onvif: counts)
+                status: GatewayStatus(
+                    configuration: self.configuration,
+                    stats: stats,
+                    onvif: counts,
+                    onvifURLs: self.virtualDevices.urls
+                )
             )
         } catch {
             return .failure("\(error)")

@@ -71,9 +71,30 @@ struct RunCommand: AsyncParsableCommand {
             var relayConfiguration = RelayConfiguration(cameras: [demo])
             // The demo serves loopback without VMS credentials, and says so; a configuration must ask for it.
             relayConfiguration.access = ReaderAccessPolicy(allowAnonymous: true)
+            // Its ONVIF side: the simulator answering as the demo camera, behind a virtual device on port 8000 (a
+            // free one with --port 0), which a VMS user "demo" signs in to.
+            let onvifCamera = ONVIFCameraSimulator(
+                configuration: {
+                    var configuration = ONVIFCameraSimulator.Configuration.demo(rtspURL: simulator.url)
+                    configuration.username = "admin"
+                    configuration.password = password
+                    return configuration
+                }()
+            )
+            try await onvifCamera.start()
+            services.append(ONVIFSimulatorService(simulator: onvifCamera))
+            let vmsPassword = randomHex(bytes: 6)
+            relayConfiguration.access.users = [
+                .withPassword("demo", vmsPassword, realm: relayConfiguration.access.realm, streams: ["*"])
+            ]
             gateway = GatewayConfiguration(relay: relayConfiguration)
+            gateway.cameras["demo"] = CameraSettings(
+                onvifPort: onvifCamera.port,
+                gatewayONVIFPort: self.port == 0 ? 0 : 8000
+            )
+            gateway.onvifPasswords["demo"] = vmsPassword
             gateway.admin.metricsPort = nil
-            demoCredentials = ("admin", password)
+            demoCredentials = ("demo", vmsPassword)
         }
         var relayConfiguration = gateway.relay
         if let listen = self.listen { relayConfiguration.listenHost = listen }
@@ -105,8 +126,9 @@ struct RunCommand: AsyncParsableCommand {
                 if isDemo, let url = urls.first {
                     printFlushed(
                         """
-                        CamGateway demo: a simulated camera (H.264, 640x360, 25 fps, Digest-protected with \
-                        \(credentials?.user ?? "admin")/\(credentials?.password ?? "")) is relayed by the gateway.
+                        CamGateway demo: a simulated camera (H.264, 640x360, 25 fps, Digest-protected like a real \
+                        one) is relayed by the gateway, and served as a virtual ONVIF device (user \
+                        \(credentials?.user ?? "demo"), password \(credentials?.password ?? ""); its URL follows).
                           RTSP URL: \(url)
                         Open it with:
                           ffplay -rtsp_transport tcp \(url)
@@ -125,9 +147,7 @@ struct RunCommand: AsyncParsableCommand {
         if self.config != nil {
             services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
         }
-        if self.config != nil {
-            services.append(ONVIFService(relay: relay, daemon: daemon))
-        }
+        services.append(ONVIFService(relay: relay, daemon: daemon))
         if let metricsPort = gateway.admin.metricsPort {
             services.append(
                 MetricsService(daemon: daemon, host: gateway.admin.metricsHost, port: metricsPort, logger: logger)
@@ -259,6 +279,16 @@ struct ControlService: Service {
         try? await gracefulShutdown()
         try? await channel.close()
         unlink(self.settings.socketPath)
+    }
+}
+
+/// Keeps the demo's ONVIF camera until graceful shutdown.
+struct ONVIFSimulatorService: Service {
+    let simulator: ONVIFCameraSimulator
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await self.simulator.stop()
     }
 }
 

@@ -29,6 +29,8 @@ public final class ONVIFCameraSimulator: Sendable {
         public var fixtureFiles: [String: String]
         /// The addresses the fixtures were captured from, replaced by this simulator's, as a camera names itself.
         public var fixtureHosts = ["192.168.1.182", "192.168.8.120"]
+        /// Without fixtures: the demo camera's own answers, its stream at this RTSP URL.
+        public var demoRTSPURL: String?
 
         public init(fixtures: URL, fixtureFiles: [String: String]) {
             self.fixtures = fixtures
@@ -36,6 +38,13 @@ public final class ONVIFCameraSimulator: Sendable {
         }
 
         /// The Hikvision ENP1A14 captures in `../shared/fixtures/onvif/hikvision`, keyed by operation.
+        /// The demo camera: answers of its own (no fixture files), its stream at `rtspURL`.
+        public static func demo(rtspURL: String) -> Configuration {
+            var configuration = Configuration(fixtures: URL(fileURLWithPath: "/nonexistent"), fixtureFiles: [:])
+            configuration.demoRTSPURL = rtspURL
+            return configuration
+        }
+
         public static func hikvision(fixtures: URL) -> Configuration {
             let prefix = "easyonvif_ENP1A14_"
             return Configuration(
@@ -168,6 +177,16 @@ public final class ONVIFCameraSimulator: Sendable {
                 text = text.replacingOccurrences(of: host, with: self.configuration.host)
             }
             return (200, [], "application/soap+xml; charset=utf-8", Array(text.utf8))
+        }
+        if let rtspURL = self.configuration.demoRTSPURL,
+            let body = DemoONVIFAnswers.response(
+                to: request.operation,
+                host: self.configuration.host,
+                port: self.port,
+                rtspURL: rtspURL
+            )
+        {
+            return self.soap(body)
         }
         if ["SystemReboot", "SetSystemFactoryDefault", "CreateUsers", "DeleteUsers", "SetUser"].contains(
             request.operation.name

@@ -5,6 +5,12 @@ public struct XMLElement: Hashable, Sendable {
         public var namespace: String?
         public var name: String
         public var value: String
+
+        public init(namespace: String?, name: String, value: String) {
+            self.namespace = namespace
+            self.name = name
+            self.value = value
+        }
     }
 
     public enum Node: Hashable, Sendable {

@@ -22,6 +22,34 @@ import Testing
         #expect(await gateway.terminate() == 0)
     }
 
+    /// The demo is also a virtual ONVIF device: onvif-zeep-async signs in with the printed demo credentials and
+    /// gets the demo stream's gateway URI.
+    @Test(.enabled(if: ExternalTool.peerPython != nil, "needs .build-venv: run scripts/test.sh"))
+    func demoIsAVirtualONVIFDevice() async throws {
+        let gateway = try GatewayProcess(arguments: ["run", "--port", "0"])
+        let url = try await gateway.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/demo/main")
+        let onvif = try await gateway.waitForOutput(
+            matching: "onvif: http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service demo"
+        )
+        let password = try await gateway.waitForOutput(matching: "user demo, password [0-9a-f]+").split(separator: " ")
+            .last!
+        let port = onvif.split(separator: "127.0.0.1:")[1].split(separator: "/")[0]
+        let result = try await ExternalTool.run(
+            ExternalTool.peerPython!,
+            [
+                ExternalTool.peerScript("onvif_client.py"), "--host", "127.0.0.1", "--port", String(port), "--user",
+                "demo",
+                "--password", String(password),
+            ],
+            timeout: 60
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("\"manufacturer\": \"CamGateway\""))
+        #expect(result.stdout.contains("\"stream_uri\": \"\(url)\""), "\(result.stdout)")
+        #expect(result.stdout.contains("\"reboot\": \"refused"))
+        #expect(await gateway.terminate() == 0)
+    }
+
     @Test func helpShowsExamples() async throws {
         let help = try await ExternalTool.run(GatewayProcess.executable.path, ["--help"], timeout: 10)
         #expect(help.status == 0)

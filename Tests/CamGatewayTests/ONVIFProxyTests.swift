@@ -271,4 +271,41 @@ struct ONVIFProxyTests {
         if let gateway { _ = await gateway.terminate() }
         site.remove()
     }
+
+    /// Path mode: every device also under `/onvif/<camera>/` of one port; unknown cameras get a fault.
+    @Test func pathMode() async throws {
+        let site = try AdminCLITests.Site(AdminCLITests.Site.initial + "\n[onvif]\npath_mode_port = 0\n")
+        var gateway: GatewayProcess?
+        do {
+            try await site.camgw([
+                "camera", "add", "one", "--address", "192.0.2.10", "--stream", "main=/x", "--gateway-onvif-port", "0",
+            ])
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let line = try await daemon.waitForOutput(
+                matching: "onvif: http://127\\.0\\.0\\.1:[0-9]+/onvif/<camera>/device_service"
+            )
+            let base = String(line.dropFirst("onvif: ".count).prefix { $0 != "<" })
+            let time = """
+                <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>\
+                <GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>
+                """
+            let answer = try await ExternalTool.run(
+                "curl",
+                ["-s", "--data", time, base + "one/device_service"],
+                timeout: 10
+            )
+            #expect(answer.stdout.contains("GetSystemDateAndTimeResponse"), "\(answer.stdout)")
+            let unknown = try await ExternalTool.run(
+                "curl",
+                ["-s", "-w", " %{http_code}", "--data", time, base + "two/device_service"],
+                timeout: 10
+            )
+            #expect(unknown.stdout.hasSuffix(" 404") && unknown.stdout.contains("Fault"), "\(unknown.stdout)")
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        site.remove()
+    }
 }

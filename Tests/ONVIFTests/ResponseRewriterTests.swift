@@ -142,4 +142,27 @@ import Testing
         #expect(VirtualDevice(cameraName: "door").uuid != Self.device.uuid)
         #expect(Self.device.uuid.hasPrefix("urn:uuid:"))
     }
+
+    /// Path mode: the device's services below its own path on the shared port.
+    @Test func pathModeServiceAddresses() throws {
+        let services = try HardenedXMLParser.parse(
+            Array(
+                try Fixtures.text("onvif/hikvision/easyonvif_ENP1A14_device_management_GetServicesResponse.xml").utf8
+            ),
+            limits: .cameraResponse
+        )
+        let answer = try #require(services.first(namespace: ONVIFNamespace.soapEnvelope, name: "Body")?.elements.first)
+        var rewriter = Self.rewriter(ONVIFPolicy(), cameraHosts: ["192.168.1.182"])
+        rewriter.gatewayBaseURL = "http://198.51.100.1:8080/onvif/lobby"
+        let result = try rewriter.rewrite(
+            answer,
+            operation: .init(ONVIFNamespace.device, "GetServices"),
+            profileToken: nil
+        )
+        let addresses = result.body.elements.compactMap {
+            $0.first(namespace: ONVIFNamespace.device, name: "XAddr")?.trimmedText
+        }
+        #expect(addresses.contains("http://198.51.100.1:8080/onvif/lobby/device_service"))
+        #expect(addresses.contains("http://198.51.100.1:8080/onvif/lobby/Media"))
+    }
 }

@@ -25,6 +25,8 @@ struct GatewayStatus: Codable, Sendable {
         var onvifAllowed: Int?
         /// The virtual device's address, while it runs.
         var onvifURL: String?
+        /// ONVIF sign-in to the camera paused after repeated failures.
+        var onvifCameraLoginPaused: Bool?
         var streams: [Stream]
     }
 
@@ -68,6 +70,7 @@ struct GatewayStatus: Codable, Sendable {
                 onvifRefused: onvif[camera.name]?.refused,
                 onvifAllowed: onvif[camera.name].map { $0.allowed.values.reduce(0, +) },
                 onvifURL: onvifURLs[camera.name],
+                onvifCameraLoginPaused: onvif[camera.name]?.cameraLoginPaused,
                 streams: camera.streams.map { stream in
                     let live = stats.stream(camera.name, stream.name)
                     return Stream(

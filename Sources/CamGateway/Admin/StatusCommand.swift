@@ -42,7 +42,8 @@ struct StatusCommand: ParsableCommand {
                     stream.upstream == "playing" || stream.upstream == "idle"
                     ? stream.upstream : TextTable.alert(stream.upstream)
                 let drops = stream.dropped.values.reduce(0, +)
-                let blocked = camera.onvifRefused.map { String($0.values.reduce(0, +)) } ?? "-"
+                var blocked = camera.onvifRefused.map { String($0.values.reduce(0, +)) } ?? "-"
+                if camera.onvifCameraLoginPaused == true { blocked += TextTable.alert(" (camera login paused)") }
                 rows.append([
                     "\(camera.name)/\(stream.name)", state, Self.bitrate(stream.bitsPerSecond),
                     String(stream.readers.count), String(drops), camera.policy, blocked, camera.mode,

@@ -29,6 +29,7 @@ final class VirtualDevices: Sendable {
 
     private struct State {
         var devices: [String: Running] = [:]
+        var router: (host: String, port: Int, channel: any Channel)?
         var discovery: (interface: String, matches: [WSDiscovery.Match], responder: DiscoveryResponder)?
     }
 
@@ -81,17 +82,25 @@ final class VirtualDevices: Sendable {
             }
         }
         await self.applyDiscovery(configuration.onvif.discoveryInterface)
+        if let url = await self.applyRouter(
+            host: configuration.onvif.listen ?? configuration.relay.listenHost,
+            port: configuration.onvif.pathModePort
+        ) {
+            started.append(("*", url))
+        }
         return started
     }
 
     func stop() async {
-        let (devices, discovery) = self.state.withLockedValue { state in
+        let (devices, discovery, router) = self.state.withLockedValue { state in
             defer {
                 state.devices = [:]
                 state.discovery = nil
+                state.router = nil
             }
-            return (Array(state.devices.values), state.discovery)
+            return (Array(state.devices.values), state.discovery, state.router)
         }
+        try? await router?.channel.close()
         await discovery?.responder.stop()
         for device in devices { try? await device.channel.close() }
     }
@@ -138,6 +147,32 @@ final class VirtualDevices: Sendable {
             "http://\(shown.contains(":") ? "[\(shown)]" : shown):\(channel.localAddress?.port ?? spec.port)/onvif/device_service"
         self.logger.info("virtual ONVIF device started", metadata: ["camera": "\(camera.name)", "url": "\(url)"])
         return Running(spec: spec, proxy: proxy, channel: channel, url: url)
+    }
+
+    /// Path mode's shared port, (re)started when its address changes; devices are looked up per request. Returns
+    /// the URL pattern when it starts.
+    private func applyRouter(host: String, port: Int?) async -> String? {
+        let current = self.state.withLockedValue { $0.router }
+        if let current, current.host == host, current.port == port { return nil }
+        if let current {
+            try? await current.channel.close()
+            self.state.withLockedValue { $0.router = nil }
+        }
+        guard let port else { return nil }
+        do {
+            let channel = try await ONVIFHTTPServer.startRouter(host: host, port: port) { [weak self] name in
+                self?.state.withLockedValue { $0.devices[name]?.proxy }
+            }
+            self.state.withLockedValue { $0.router = (host, port, channel) }
+            let shown = host == "0.0.0.0" ? "127.0.0.1" : host
+            let url =
+                "http://\(shown.contains(":") ? "[\(shown)]" : shown):\(channel.localAddress?.port ?? port)/onvif/<camera>/device_service"
+            self.logger.info("virtual ONVIF devices in path mode", metadata: ["url": "\(url)"])
+            return url
+        } catch {
+            self.logger.error("ONVIF path mode not started", metadata: ["port": "\(port)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// WS-Discovery for the running devices, restarted (Bye, then Hello) when the set changes.

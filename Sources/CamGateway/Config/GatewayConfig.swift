@@ -116,10 +116,11 @@ enum GatewayConfig {
                 guard let onvif = onvif.table else { throw problem("[onvif] must be a table") }
                 try self.checkKeys(
                     onvif,
-                    allowed: ["listen", "fake_enrollment_writes", "discovery_interface"],
+                    allowed: ["listen", "fake_enrollment_writes", "discovery_interface", "path_mode_port"],
                     at: "[onvif]",
                     file: file
                 )
+                configuration.onvif.pathModePort = try self.integer(onvif, "path_mode_port", 0...65535, "[onvif]", file)
                 if let value = onvif["discovery_interface"] {
                     guard let address = value.string,
                         (try? SocketAddress(ipAddress: address, port: 0))?.protocol == .inet

@@ -19,6 +19,8 @@ struct ONVIFSettings: Sendable, Hashable {
     var fakeEnrollmentWrites = true
     /// The gateway's IPv4 address on the VMS network: WS-Discovery answers there, and nowhere else. nil: off.
     var discoveryInterface: String?
+    /// Path mode: every virtual device also at `/onvif/<camera>/device_service` on this one port. nil: off.
+    var pathModePort: Int?
 }
 
 /// Per-camera settings that are not the relay's.

@@ -7,6 +7,26 @@ import NIOPosix
 public enum ONVIFHTTPServer {
     public static let maxRequestBytes = 64 * 1024
 
+    /// Path mode: one port for every device, each at `/onvif/<camera>/…`; `devices` is read per request, so devices
+    /// added or removed by a reload appear and go at once.
+    public static func startRouter(
+        host: String,
+        port: Int,
+        devices: @escaping @Sendable (String) -> ONVIFDeviceProxy?,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(route: .path(devices)))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+
     public static func start(
         host: String,
         port: Int,
@@ -18,7 +38,7 @@ public enum ONVIFHTTPServer {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(proxy: proxy))
+                    try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(route: .device(proxy)))
                 }
             }
             .bind(host: host, port: port)
@@ -30,13 +50,34 @@ final class ONVIFHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let proxy: ONVIFDeviceProxy
+    enum Route: Sendable {
+        case device(ONVIFDeviceProxy)
+        case path(@Sendable (String) -> ONVIFDeviceProxy?)
+    }
+
+    private let route: Route
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var tooLarge = false
 
-    init(proxy: ONVIFDeviceProxy) {
-        self.proxy = proxy
+    init(route: Route) {
+        self.route = route
+    }
+
+    /// The device for a request path, the path within it, and where it is mounted.
+    private func resolve(_ path: String) -> (ONVIFDeviceProxy, String, String)? {
+        switch self.route {
+        case .device(let proxy):
+            return (proxy, path, "")
+        case .path(let lookup):
+            let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count >= 3, parts[0].isEmpty, parts[1] == "onvif",
+                let proxy = lookup(String(parts[2].prefix { $0 != "/" && $0 != "?" }))
+            else { return nil }
+            let camera = String(parts[2].prefix { $0 != "/" && $0 != "?" })
+            let rest = String(path.dropFirst("/onvif/\(camera)".count))
+            return (proxy, rest.isEmpty ? "/" : rest, "/onvif/\(camera)")
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,20 +110,37 @@ final class ONVIFHTTPHandler: ChannelInboundHandler {
                     context: context
                 )
             }
-            let request = ONVIFDeviceProxy.Request(
+            guard let (proxy, path, mount) = self.resolve(head.uri) else {
+                let fault = SOAPFault.sender(
+                    "ter:InvalidArgVal",
+                    reason: "No device at this path; try /onvif/<camera>/device_service"
+                )
+                return Self.write(
+                    .init(
+                        status: 404,
+                        contentType: "application/soap+xml; charset=utf-8",
+                        headers: [],
+                        body: Array(fault.document.utf8)
+                    ),
+                    keepAlive: head.isKeepAlive,
+                    context: context
+                )
+            }
+            var request = ONVIFDeviceProxy.Request(
                 method: head.method.rawValue,
-                path: head.uri,
+                path: path,
                 authorization: head.headers.first(name: "Authorization"),
                 body: self.body,
                 source: context.channel.remoteAddress?.ipAddress ?? "",
                 localHost: context.channel.localAddress?.ipAddress ?? "127.0.0.1",
                 localPort: context.channel.localAddress?.port ?? 80
             )
+            request.mount = mount
             self.body = []
-            let proxy = self.proxy
             let keepAlive = head.isKeepAlive
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.makeFutureWithTask { await proxy.handle(request) }.whenSuccess { response in
+            let ready = request
+            context.eventLoop.makeFutureWithTask { await proxy.handle(ready) }.whenSuccess { response in
                 Self.write(response, keepAlive: keepAlive, context: bound.value)
             }
         }

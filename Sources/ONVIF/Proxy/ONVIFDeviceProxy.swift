@@ -80,6 +80,8 @@ public final class ONVIFDeviceProxy: Sendable {
         public var source: String
         public var localHost: String
         public var localPort: Int
+        /// Path mode: where this device is mounted on the shared port (`/onvif/<camera>`); empty on its own port.
+        public var mount = ""
 
         public init(
             method: String,
@@ -112,6 +114,9 @@ public final class ONVIFDeviceProxy: Sendable {
         public var allowed: [String: Int] = [:]
         public var refused: [String: Int] = [:]
         public var authFailures = 0
+        /// The gateway stopped signing in to the camera for a while after repeated failures (so as not to lock
+        /// its account); ONVIF calls fail until the pause ends.
+        public var cameraLoginPaused = false
     }
 
     public let configuration: Configuration
@@ -137,7 +142,11 @@ public final class ONVIFDeviceProxy: Sendable {
         self.logger = logger
     }
 
-    public var callCounts: Counts { self.counts.withLockedValue { $0 } }
+    public var callCounts: Counts {
+        var counts = self.counts.withLockedValue { $0 }
+        counts.cameraLoginPaused = self.client.breakerOpen
+        return counts
+    }
 
     public func handle(_ request: Request) async -> Response {
         if request.method == "GET", request.path.hasPrefix("/snapshot/") { return await self.snapshot(request) }
@@ -211,7 +220,7 @@ public final class ONVIFDeviceProxy: Sendable {
                     )
                 }
                 let rewriter = ResponseRewriter(
-                    gatewayBaseURL: "http://\(host):\(request.localPort)",
+                    gatewayBaseURL: "http://\(host):\(request.localPort)\(request.mount)",
                     streamURLs: self.configuration.streams.map {
                         (
                             $0.cameraPath,

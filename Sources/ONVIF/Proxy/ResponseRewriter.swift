@@ -48,8 +48,12 @@ public struct ResponseRewriter: Sendable {
         return services
     }
 
+    /// A service of this device at the gateway: `/onvif/<service>`, or below the device's own path in path mode
+    /// (where the base already ends in `/onvif/<camera>`).
     func serviceURL(_ namespace: String) -> String {
-        "\(self.gatewayBaseURL)/onvif/\(self.allowedServices[namespace] ?? "device_service")"
+        let service = self.allowedServices[namespace] ?? "device_service"
+        return self.gatewayBaseURL.hasSuffix("/onvif/\(self.device.cameraName)")
+            ? "\(self.gatewayBaseURL)/\(service)" : "\(self.gatewayBaseURL)/onvif/\(service)"
     }
 
     public func rewrite(

@@ -21,6 +21,8 @@ public final class ONVIFCameraSimulator: Sendable {
         public var clockOffset: TimeInterval = 0
         /// Accept only HTTP Digest (some Hikvision firmware), not UsernameToken.
         public var digestOnly = false
+        /// Each Digest nonce is good for one request, and the next 401 brings a new one (Dahua).
+        public var freshNoncePerRequest = false
         /// Failed logins before the lockout, and its length.
         public var lockoutAfter = 5
         public var lockout: Duration = .seconds(1800)
@@ -70,6 +72,7 @@ public final class ONVIFCameraSimulator: Sendable {
     }
 
     struct State {
+        var nonce = randomHex(bytes: 16)
         var received: [String: Int] = [:]
         var failures = 0
         var lockedUntil: ContinuousClock.Instant?
@@ -78,7 +81,7 @@ public final class ONVIFCameraSimulator: Sendable {
 
     public let configuration: Configuration
     private let state = NIOLockedValueBox(State())
-    private let nonce = randomHex(bytes: 16)
+    private var nonce: String { self.state.withLockedValue { $0.nonce } }
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -146,7 +149,8 @@ public final class ONVIFCameraSimulator: Sendable {
         let authorized: Bool
         if self.configuration.digestOnly {
             authorized = self.digestValid(authorization, method: "POST")
-            if !authorized, authorization == nil { return self.unauthorized() }
+            // No credentials, or a nonce no longer current: a new challenge, not a failed login.
+            if !authorized, authorization == nil || self.staleNonce(authorization) { return self.unauthorized() }
         } else if let token = request.usernameToken {
             var verifier = WSUsernameTokenVerifier()
             let now = Date().addingTimeInterval(self.configuration.clockOffset)
@@ -229,20 +233,33 @@ public final class ONVIFCameraSimulator: Sendable {
         return (401, [("WWW-Authenticate", challenge)], "text/plain", Array("401 Unauthorized\n".utf8))
     }
 
+    private func staleNonce(_ authorization: String?) -> Bool {
+        guard let authorization, let credentials = try? AuthenticationParameters.parseList(authorization).first,
+            let nonce = credentials["nonce"]
+        else { return false }
+        return nonce != self.nonce
+    }
+
     private func digestValid(_ authorization: String?, method: String) -> Bool {
         guard let authorization, let credentials = try? AuthenticationParameters.parseList(authorization).first else {
             return false
         }
         let verifier = DigestVerifier(realm: Self.realm, algorithm: .md5)
-        return verifier.verify(
-            credentials,
-            method: RTSPMethod(method),
-            isValidNonce: { $0 == self.nonce },
-            storedHA1: { name in
-                name == self.configuration.username
-                    ? DigestAlgorithm.md5.hash("\(name):\(Self.realm):\(self.configuration.password)") : nil
-            }
-        ) != nil
+        let current = self.nonce
+        let valid =
+            verifier.verify(
+                credentials,
+                method: RTSPMethod(method),
+                isValidNonce: { $0 == current },
+                storedHA1: { name in
+                    name == self.configuration.username
+                        ? DigestAlgorithm.md5.hash("\(name):\(Self.realm):\(self.configuration.password)") : nil
+                }
+            ) != nil
+        if valid, self.configuration.freshNoncePerRequest {
+            self.state.withLockedValue { $0.nonce = randomHex(bytes: 16) }
+        }
+        return valid
     }
 }
 

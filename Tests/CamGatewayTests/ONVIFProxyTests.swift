@@ -308,4 +308,53 @@ struct ONVIFProxyTests {
         if let gateway { _ = await gateway.terminate() }
         site.remove()
     }
+
+    /// HTTP Digest instead of a UsernameToken, with the same digests as RTSP; no credentials or wrong ones get 401,
+    /// a Digest challenge and a NotAuthorized fault.
+    @Test func httpDigestSignIn() async throws {
+        let site = try AdminCLITests.Site()
+        var gateway: GatewayProcess?
+        do {
+            try await site.camgw([
+                "camera", "add", "one", "--address", "192.0.2.10", "--stream", "main=/x", "--gateway-onvif-port", "0",
+            ])
+            try await site.camgw(
+                ["user", "add", "vms", "--stream", "one/*", "--password-stdin"],
+                input: "Vms-Digest-9\n"
+            )
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let line = try await daemon.waitForOutput(
+                matching: "onvif: http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service one"
+            )
+            let url = String(line.dropFirst("onvif: ".count).prefix { $0 != " " })
+            let hostname = """
+                <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>\
+                <GetHostname xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>
+                """
+            let signedIn = try await ExternalTool.run(
+                "curl",
+                [
+                    "-s", "--digest", "-u", "vms:Vms-Digest-9", "-H", "Content-Type: application/soap+xml", "--data",
+                    hostname, url,
+                ],
+                timeout: 10
+            )
+            #expect(signedIn.stdout.contains("<tt:Name>one</tt:Name>"), "\(signedIn.stdout)")
+            for credentials in [[], ["--digest", "-u", "vms:wrong"]] {
+                let refused = try await ExternalTool.run(
+                    "curl",
+                    ["-s", "-i"] + credentials + ["--data", hostname, url],
+                    timeout: 10
+                )
+                #expect(refused.stdout.hasPrefix("HTTP/1.1 401"), "\(refused.stdout)")
+                #expect(refused.stdout.contains("WWW-Authenticate: Digest"))
+                #expect(refused.stdout.contains("ter:NotAuthorized"))
+            }
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        site.remove()
+    }
 }

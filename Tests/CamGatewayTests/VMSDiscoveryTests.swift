@@ -50,6 +50,13 @@ struct VMSDiscoveryTests {
               name = "main"
               path = "/Streaming/Channels/101"
             """.write(to: config, atomically: true, encoding: .utf8)
+            // A listener on the VMS network hears the device say Hello when it starts and Bye when it stops.
+            async let announcements = vms.run(
+                ExternalTool.peerPython!,
+                [ExternalTool.peerScript("wsdiscovery_listen.py"), "--interface", "198.51.100.10", "--seconds", "12"],
+                timeout: 30
+            )
+            try await Task.sleep(for: .milliseconds(500))
             let daemon = try GatewayProcess(arguments: ["run", "--config", config.path], namespace: gateway)
             _ = try await daemon.waitForOutput(matching: "onvif: http://198\\.51\\.100\\.1:8001/onvif/device_service")
             try await Task.sleep(for: .milliseconds(300))
@@ -78,6 +85,20 @@ struct VMSDiscoveryTests {
                 "the camera side got an answer"
             )
             _ = await daemon.terminate()
+            struct Announcement: Decodable, Equatable {
+                var action: String
+                var endpoint: String?
+            }
+            let heard = try await announcements
+            let decoded = try JSONDecoder().decode(
+                [Announcement].self,
+                from: Data((heard.stdout.split(separator: "\n").last ?? "[]").utf8)
+            )
+            let uuid = VirtualDevice(cameraName: "lobby").uuid
+            #expect(
+                decoded == [.init(action: "Hello", endpoint: uuid), .init(action: "Bye", endpoint: uuid)],
+                "\(heard.stdout) \(heard.stderr)"
+            )
         } catch {
             Issue.record(error)
         }

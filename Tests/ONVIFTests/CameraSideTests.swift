@@ -59,6 +59,23 @@ import Testing
         try await simulator.stop()
     }
 
+    /// Dahua firmware hands out a new Digest nonce with every 401 and takes each once: the client follows without
+    /// counting those as failures.
+    @Test func aFreshNonceOnEveryRequest() async throws {
+        let simulator = try await Self.simulator {
+            $0.digestOnly = true
+            $0.freshNoncePerRequest = true
+        }
+        let client = Self.client(simulator)
+        for _ in 0..<4 {
+            let answer = try await client.call(Self.getDeviceInformation, namespace: ONVIFNamespace.device)
+            #expect(answer.name == "GetDeviceInformationResponse")
+        }
+        #expect(!client.breakerOpen)
+        #expect(simulator.failedLogins == 0)
+        try await simulator.stop()
+    }
+
     /// Wrong credentials: the client stops after three failures, under the camera's lockout threshold of five,
     /// and says so instead of trying again.
     @Test func theBreakerOpensBeforeTheCameraLocksUs() async throws {

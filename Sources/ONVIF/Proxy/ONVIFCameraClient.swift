@@ -66,6 +66,7 @@ public final class ONVIFCameraClient: Sendable {
             await self.learnClockOffset()
         }
         var refreshedClock = false
+        var renewedNonce = false
         for _ in 0..<3 {
             // Every refused attempt counts: the breaker must open before the camera's own lockout.
             if let until = self.state.withLockedValue({ $0.brokenUntil }), ContinuousClock.now < until {
@@ -76,13 +77,16 @@ public final class ONVIFCameraClient: Sendable {
             let response = try await self.post(body, namespace: namespace, path: path)
             if response.status == 401 {
                 let challenges = response.headers["WWW-Authenticate"]
+                // The first 401 switches to HTTP Digest. A later one with a new nonce is a camera that hands out
+                // a fresh nonce per request (Dahua): take it once per call, without counting a failure.
                 let switched = self.state.withLockedValue { state -> Bool in
-                    guard state.digest == nil, let user = self.configuration.username,
+                    guard state.digest == nil || !renewedNonce, let user = self.configuration.username,
                         let password = self.configuration.password,
                         !challenges.isEmpty
                     else { return false }
                     var authenticator = RTSPClientAuthenticator(username: user, password: password)
                     guard (try? authenticator.receivedChallenges(challenges)) != nil else { return false }
+                    if state.digest != nil { renewedNonce = true }
                     state.digest = authenticator
                     return true
                 }

@@ -158,6 +158,10 @@ public final class ONVIFDeviceProxy: Sendable {
                 body: Array("POST SOAP 1.2 only\n".utf8)
             )
         }
+        // HTTP clients doing Digest (curl, some VMSes) probe with an empty POST first, expecting the challenge.
+        if request.body.isEmpty, !self.configuration.allowAnonymous, request.authorization == nil {
+            return self.challenge(.notAuthorized)
+        }
         let soap: SOAPRequest
         do {
             soap = try SOAPRequest.parse(request.body)

@@ -172,12 +172,23 @@ struct RelayService: Service {
         let relay = self.daemon.relay
         try await relay.start()
         self.announce(await relay.port, await relay.tlsPort)
+        // systemd: ready once the relay listens; the watchdog fed from the relay's own event loop, so that a
+        // stuck loop (the one every packet goes through) gets the service restarted.
+        let notifier = SystemdNotifier()
+        notifier.send("READY=1\nSTATUS=relaying")
+        let watchdog = notifier.watchdogInterval.map { interval in
+            relay.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
+                notifier.send("WATCHDOG=1")
+            }
+        }
         let daemon = self.daemon
         let logger = self.logger
         let reloads = Task {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 if daemon.configPath != nil {
+                    notifier.send("RELOADING=1")
                     let reply = await daemon.reload()
+                    notifier.send("READY=1")
                     if reply.ok { logger.info("SIGHUP: configuration reloaded") }
                     continue
                 }
@@ -192,6 +203,8 @@ struct RelayService: Service {
             }
         }
         try? await gracefulShutdown()
+        notifier.send("STOPPING=1")
+        watchdog?.cancel()
         reloads.cancel()
         try await relay.stop()
     }

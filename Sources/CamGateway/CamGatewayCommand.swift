@@ -20,7 +20,8 @@ struct CamGatewayCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, CameraCommand.self, UserCommand.self, CheckCommand.self, StatusCommand.self,
-            ReloadCommand.self, DiscoverCommand.self, SimulatorCommand.self, HashPasswordCommand.self,
+            ReloadCommand.self, DiscoverCommand.self, FirewallCommand.self, SimulatorCommand.self,
+            HashPasswordCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

@@ -79,7 +79,7 @@ public final class GatewayProcess: @unchecked Sendable {
         namespace: NetworkNamespace? = nil
     ) async throws -> (process: GatewayProcess, port: Int) {
         let process = try GatewayProcess(arguments: ["simulator", "--port", "0"] + arguments, namespace: namespace)
-        let url = try await process.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/")
+        let url = try await process.waitForOutput(matching: "rtsp://[0-9.]+:[0-9]+/")
         guard let port = url.split(separator: ":").last?.split(separator: "/").first.flatMap({ Int($0) }) else {
             throw ExternalTool.NotInstalled(tool: "a port in \(url)")
         }

@@ -39,10 +39,11 @@ public final class NetworkNamespace: Sendable {
         address: String,
         to other: NetworkNamespace,
         address otherAddress: String,
-        multicastRoute: Bool = true
+        multicastRoute: Bool = true,
+        name: String? = nil
     ) async throws -> (String, String) {
         let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
-        let mine = "gw\(suffix)"
+        let mine = name ?? "gw\(suffix)"
         let theirs = "cam\(suffix)"
         try await self.ip([
             "-n", self.name, "link", "add", mine, "type", "veth", "peer", "name", theirs, "netns", other.name,
@@ -54,6 +55,24 @@ public final class NetworkNamespace: Sendable {
         if multicastRoute { try await self.ip(["-n", self.name, "route", "add", "224.0.0.0/4", "dev", mine]) }
         try await self.ip(["-n", other.name, "route", "add", "224.0.0.0/4", "dev", theirs])
         return (mine, theirs)
+    }
+
+    /// `ip route add default via <gateway>` inside the namespace.
+    public func defaultRoute(via gateway: String) async throws {
+        try await self.ip(["-n", self.name, "route", "add", "default", "via", gateway])
+    }
+
+    /// The MAC address of an interface inside the namespace.
+    public func mac(of interface: String) async throws -> String {
+        let result = try await ExternalTool.run(
+            "/usr/sbin/ip",
+            ["-n", self.name, "-br", "link", "show", interface],
+            timeout: 10
+        )
+        guard let mac = result.stdout.split(separator: " ").first(where: { $0.split(separator: ":").count == 6 }) else {
+            throw Failure(command: "ip link show \(interface)", result.stdout + result.stderr)
+        }
+        return String(mac)
     }
 
     /// Kills what still runs inside and deletes the namespace.

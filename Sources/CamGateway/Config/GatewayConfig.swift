@@ -88,7 +88,7 @@ enum GatewayConfig {
         attempt(line: nil) { () throws(Problem) in
             try self.checkKeys(
                 table,
-                allowed: ["server", "relay", "camera", "user", "tls", "admin", "onvif"],
+                allowed: ["server", "relay", "camera", "user", "tls", "admin", "onvif", "appliance"],
                 at: "top level",
                 file: file
             )
@@ -109,6 +109,33 @@ enum GatewayConfig {
             attempt(line: document.line(ofTable: "admin")) { () throws(Problem) in
                 guard let admin = admin.table else { throw problem("[admin] must be a table") }
                 configuration.admin = try self.admin(admin, directory: directory, file: file)
+            }
+        }
+        if let appliance = table["appliance"] {
+            attempt(line: document.line(ofTable: "appliance")) { () throws(Problem) in
+                guard let appliance = appliance.table else { throw problem("[appliance] must be a table") }
+                try self.checkKeys(
+                    appliance,
+                    allowed: ["camera_interface", "camera_side_address", "nflog_group"],
+                    at: "[appliance]",
+                    file: file
+                )
+                guard let interface = appliance["camera_interface"]?.string, !interface.isEmpty,
+                    interface.utf8.count <= 15,
+                    interface.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+                else { throw problem("[appliance] camera_interface must be an interface name (at most 15 characters)") }
+                guard let address = appliance["camera_side_address"]?.string,
+                    (try? SocketAddress(ipAddress: address, port: 0))?.protocol == .inet
+                else {
+                    throw problem(
+                        "[appliance] camera_side_address must be the gateway's IPv4 address on the camera side"
+                    )
+                }
+                var settings = ApplianceSettings(cameraInterface: interface, cameraSideAddress: address)
+                if let group = try self.integer(appliance, "nflog_group", 0...65535, "[appliance]", file) {
+                    settings.nflogGroup = group
+                }
+                configuration.appliance = settings
             }
         }
         if let onvif = table["onvif"] {

@@ -7,8 +7,20 @@ struct GatewayConfiguration: Sendable {
     var cameras: [String: CameraSettings] = [:]
     var admin = AdminSettings()
     var onvif = ONVIFSettings()
+    /// `[appliance]`: the camera-side interface the egress lock guards; nil when not configured.
+    var appliance: ApplianceSettings?
     /// WS-UsernameToken needs the password itself: per user, from `onvif_password_file`.
     var onvifPasswords: [String: String] = [:]
+}
+
+/// `[appliance]`: the two-interface layout the firewall is rendered for.
+struct ApplianceSettings: Sendable, Hashable {
+    /// The interface facing the cameras (e.g. `cam0`).
+    var cameraInterface: String
+    /// The gateway's IPv4 address on it: the only address cameras may talk to (its relay pulls and decoys).
+    var cameraSideAddress: String
+    /// Where dropped attempts are logged (rate-limited), for the egress report's reader.
+    var nflogGroup = 1
 }
 
 /// `[onvif]`: the VMS side of the virtual devices.

@@ -1,0 +1,186 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The egress lock with the rendered ruleset loaded, in four network namespaces the test makes: a camera host
+/// (the simulator), the gateway, a VMS host and an "internet" host, on documentation addresses that exist only
+/// inside them. The VMS reads the camera through the gateway; nothing else crosses, and what the camera tries is
+/// counted per destination and port.
+@Suite(
+    .enabled(if: NetworkNamespace.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"))
+)
+struct EgressLockTests {
+    @Test func theCameraReachesOnlyTheGateway() async throws {
+        let gateway = try await NetworkNamespace.create()
+        let camera = try await NetworkNamespace.create()
+        let vms = try await NetworkNamespace.create()
+        let internet = try await NetworkNamespace.create()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var processes: [GatewayProcess] = []
+        do {
+            let (_, cameraInterface) = try await gateway.link(
+                address: "192.0.2.1/24",
+                to: camera,
+                address: "192.0.2.10/24",
+                multicastRoute: false,
+                name: "cam0"
+            )
+            try await gateway.link(
+                address: "198.51.100.1/24",
+                to: vms,
+                address: "198.51.100.10/24",
+                multicastRoute: false
+            )
+            try await gateway.link(
+                address: "203.0.113.1/24",
+                to: internet,
+                address: "203.0.113.10/24",
+                multicastRoute: false
+            )
+            try await camera.defaultRoute(via: "192.0.2.1")
+            try await vms.defaultRoute(via: "198.51.100.1")
+            try await internet.defaultRoute(via: "203.0.113.1")
+            _ = try await gateway.run("/usr/sbin/sysctl", ["-w", "net.ipv4.ip_forward=0"], timeout: 10)
+            let mac = try await camera.mac(of: cameraInterface)
+
+            // The internet host records whatever reaches it on TCP 80 and UDP 9999.
+            async let internetHeard = internet.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, select, time
+                    t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 80)); t.listen()
+                    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 9999))
+                    print("ready", flush=True); end = time.time() + 12
+                    while time.time() < end:
+                        r, _, _ = select.select([t, u], [], [], 0.2)
+                        for s in r:
+                            if s is t: c, a = t.accept(); print("tcp", a[0], flush=True); c.close()
+                            else: d, a = u.recvfrom(2048); print("udp", a[0], flush=True)
+                    """,
+                ],
+                timeout: 30
+            )
+
+            let (simulator, cameraPort) = try await GatewayProcess.simulator(
+                ["--listen", "192.0.2.10"],
+                namespace: camera
+            )
+            processes.append(simulator)
+            let config = directory.appendingPathComponent("gateway.toml")
+            try """
+            [server]
+            listen = "198.51.100.1"
+            port = 0
+            allow_anonymous = true
+
+            [admin]
+            socket = "control.sock"
+            metrics_port = 0
+
+            [appliance]
+            camera_interface = "cam0"
+            camera_side_address = "192.0.2.1"
+
+            [[camera]]
+            name = "lobby"
+            address = "192.0.2.10"
+            port = \(cameraPort)
+            mac = "\(mac)"
+
+              [[camera.stream]]
+              name = "main"
+              path = "/Streaming/Channels/101"
+            """.write(to: config, atomically: true, encoding: .utf8)
+            let apply = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["firewall", "apply", "--config", config.path],
+                timeout: 30
+            )
+            #expect(apply.status == 0, "\(apply.stderr)")
+            let daemon = try GatewayProcess(arguments: ["run", "--config", config.path], namespace: gateway)
+            processes.append(daemon)
+            let url = try await daemon.waitForOutput(matching: "rtsp://198\\.51\\.100\\.1:[0-9]+/lobby/main")
+            let relayPort = url.split(separator: ":")[2].split(separator: "/")[0]
+
+            // The VMS reads the camera through the gateway…
+            let read = try await vms.run(
+                "ffmpeg",
+                ["-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-frames:v", "25", "-f", "null", "-"],
+                timeout: 40
+            )
+            #expect(read.status == 0, "\(read.stderr)")
+            // …and cannot reach the camera itself.
+            let direct = try await vms.run(
+                "curl",
+                ["-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://192.0.2.10:\(cameraPort)/"],
+                timeout: 10
+            )
+            #expect(direct.stdout == "000")
+
+            // The camera tries the internet (TCP, UDP, ICMP) and the gateway's own relay port: all fail.
+            let tcp = try await camera.run(
+                "curl",
+                ["-s", "-m", "2", "-o", "/dev/null", "http://203.0.113.10/"],
+                timeout: 10
+            )
+            #expect(tcp.status != 0)
+            _ = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); [s.sendto(b'x', ('203.0.113.10', 9999)) for _ in range(3)]",
+                ],
+                timeout: 10
+            )
+            // An ICMP echo, from a raw socket (no ping binary needed); no reply comes back.
+            let ping = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, struct
+                    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(1)
+                    header = struct.pack("!BBHHH", 8, 0, 0, 1, 1); total = sum(struct.unpack("!HHHH", header))
+                    checksum = ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF
+                    s.sendto(struct.pack("!BBHHH", 8, 0, checksum, 1, 1), ("203.0.113.10", 0))
+                    try: s.recvfrom(1024); print("reply")
+                    except socket.timeout: print("no reply")
+                    """,
+                ],
+                timeout: 10
+            )
+            #expect(ping.stdout.contains("no reply"), "\(ping.stdout) \(ping.stderr)")
+            let lateral = try await camera.run(
+                "curl",
+                ["-s", "-m", "2", "-o", "/dev/null", "http://192.0.2.1:\(relayPort)/"],
+                timeout: 10
+            )
+            #expect(lateral.status != 0, "the camera reached the gateway's relay port")
+
+            // Each attempt is in the egress set, with its destination, protocol and port.
+            let egress = try await gateway.run(
+                "/usr/sbin/nft",
+                ["list", "set", "inet", "camgw", "egress"],
+                timeout: 10
+            )
+            #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . tcp . 80"), "\(egress.stdout)")
+            #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . udp . 9999"))
+            #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . icmp . 0"))
+            #expect(egress.stdout.contains("192.0.2.10 . 192.0.2.1 . tcp . \(relayPort)"))
+
+            let heard = try await internetHeard
+            #expect(
+                heard.stdout.split(separator: "\n").map(String.init) == ["ready"],
+                "the internet host heard: \(heard.stdout)"
+            )
+        } catch {
+            Issue.record(error)
+        }
+        for process in processes { _ = await process.terminate() }
+        for namespace in [gateway, camera, vms, internet] { await namespace.delete() }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

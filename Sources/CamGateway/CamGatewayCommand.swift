@@ -20,7 +20,7 @@ struct CamGatewayCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, CameraCommand.self, UserCommand.self, CheckCommand.self, StatusCommand.self,
-            ReloadCommand.self, DiscoverCommand.self, FirewallCommand.self, SimulatorCommand.self,
+            ReloadCommand.self, DiscoverCommand.self, FirewallCommand.self, EgressCommand.self, SimulatorCommand.self,
             HashPasswordCommand.self,
         ],
         defaultSubcommand: RunCommand.self

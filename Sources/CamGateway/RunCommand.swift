@@ -148,6 +148,9 @@ struct RunCommand: AsyncParsableCommand {
             services.append(ControlService(daemon: daemon, settings: gateway.admin, logger: logger))
         }
         services.append(ONVIFService(relay: relay, daemon: daemon))
+        if let appliance = gateway.appliance {
+            services.append(DecoyService(daemon: daemon, appliance: appliance, logger: logger))
+        }
         if let metricsPort = gateway.admin.metricsPort {
             services.append(
                 MetricsService(daemon: daemon, host: gateway.admin.metricsHost, port: metricsPort, logger: logger)
@@ -292,6 +295,31 @@ struct ControlService: Service {
         try? await gracefulShutdown()
         try? await channel.close()
         unlink(self.settings.socketPath)
+    }
+}
+
+/// The camera-side DNS and NTP decoys, for the lifetime of the daemon; not fatal when they cannot bind.
+struct DecoyService: Service {
+    let daemon: GatewayDaemon
+    let appliance: ApplianceSettings
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            let ports = try await self.daemon.decoys.start(
+                address: self.appliance.cameraSideAddress,
+                learn: self.appliance.dnsLearnMode,
+                dnsPort: self.appliance.decoyDNSPort,
+                ntpPort: self.appliance.decoyNTPPort
+            )
+            printFlushed(
+                "decoys: dns \(self.appliance.cameraSideAddress):\(ports.dns) ntp \(self.appliance.cameraSideAddress):\(ports.ntp)"
+            )
+        } catch {
+            self.logger.error("camera-side decoys not started", metadata: ["error": "\(error)"])
+        }
+        try? await gracefulShutdown()
+        await self.daemon.decoys.stop()
     }
 }
 

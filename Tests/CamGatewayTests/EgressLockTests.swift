@@ -171,6 +171,58 @@ struct EgressLockTests {
             #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . icmp . 0"))
             #expect(egress.stdout.contains("192.0.2.10 . 192.0.2.1 . tcp . \(relayPort)"))
 
+            // DNS aimed at a public resolver reaches the decoy instead: NXDOMAIN, and the name is recorded.
+            let dns = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, struct
+                    name = b"".join(bytes([len(p)]) + p for p in b"litedev.hik-connect.com".split(b".")) + b"\\0"
+                    query = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+                    s.sendto(query, ("8.8.8.8", 53)); data, source = s.recvfrom(512)
+                    print(source[0], data[3] & 0x0F, struct.unpack("!H", data[:2])[0] == 0x4242)
+                    """,
+                ],
+                timeout: 10
+            )
+            #expect(
+                dns.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "8.8.8.8 3 True",
+                "\(dns.stdout) \(dns.stderr)"
+            )
+            // NTP aimed at the internet host is answered by the gateway's clock.
+            let ntp = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, struct, time
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+                    s.sendto(b"\\x23" + 47 * b"\\0", ("203.0.113.10", 123)); data, _ = s.recvfrom(512)
+                    seconds = struct.unpack("!I", data[40:44])[0] - 2208988800
+                    print(data[0] & 7, abs(seconds - time.time()) < 5)
+                    """,
+                ],
+                timeout: 10
+            )
+            #expect(
+                ntp.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "4 True",
+                "\(ntp.stdout) \(ntp.stderr)"
+            )
+
+            // The phone-home report: the name, and each destination, under the camera's name.
+            let report = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["egress", "--json", "--config", config.path],
+                timeout: 20
+            )
+            #expect(report.status == 0, "\(report.stderr)")
+            #expect(report.stdout.contains("\"camera\" : \"lobby\""))
+            #expect(report.stdout.contains("\"name\" : \"litedev.hik-connect.com\""), "\(report.stdout)")
+            #expect(report.stdout.contains("\"address\" : \"203.0.113.10\""))
+            #expect(report.stdout.contains("\"port\" : 9999"))
+
             let heard = try await internetHeard
             #expect(
                 heard.stdout.split(separator: "\n").map(String.init) == ["ready"],

@@ -9,6 +9,8 @@ struct ControlReply: Codable, Sendable {
     var error: String?
     var reload: RelayReloadSummary?
     var status: GatewayStatus?
+    /// The DNS decoy's record: by camera address, the names it looked up.
+    var egress: [String: [DecoyServer.Lookup]]?
 
     static func failure(_ reason: String) -> ControlReply { ControlReply(ok: false, error: reason) }
 }

@@ -15,6 +15,8 @@ final class GatewayDaemon: Sendable {
     let listen: String?
     let port: Int?
     private let current: NIOLockedValueBox<GatewayConfiguration>
+    /// The camera-side decoys, when the appliance runs them.
+    let decoys: DecoyServer
     /// The running virtual ONVIF devices (their call counts go into status and metrics).
     let virtualDevices: VirtualDevices
     /// The relay's bound RTSP port, once the ONVIF devices started (their stream URIs name it).
@@ -44,6 +46,7 @@ final class GatewayDaemon: Sendable {
         self.logger = logger
         self.current = NIOLockedValueBox(configuration)
         self.virtualDevices = VirtualDevices(logger: logger)
+        self.decoys = DecoyServer(logger: logger)
     }
 
     var configuration: GatewayConfiguration { self.current.withLockedValue { $0 } }
@@ -53,7 +56,8 @@ final class GatewayDaemon: Sendable {
         case "reload": return await self.reload()
         case "status": return await self.status()
         case "ping": return ControlReply(ok: true)
-        default: return .failure("unknown command '\(command.prefix(32))' (reload, status)")
+        case "egress": return ControlReply(ok: true, egress: self.decoys.records)
+        default: return .failure("unknown command '\(command.prefix(32))' (reload, status, egress)")
         }
     }
 

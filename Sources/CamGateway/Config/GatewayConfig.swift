@@ -116,7 +116,10 @@ enum GatewayConfig {
                 guard let appliance = appliance.table else { throw problem("[appliance] must be a table") }
                 try self.checkKeys(
                     appliance,
-                    allowed: ["camera_interface", "camera_side_address", "nflog_group"],
+                    allowed: [
+                        "camera_interface", "camera_side_address", "nflog_group", "dns_mode", "decoy_dns_port",
+                        "decoy_ntp_port",
+                    ],
                     at: "[appliance]",
                     file: file
                 )
@@ -134,6 +137,18 @@ enum GatewayConfig {
                 var settings = ApplianceSettings(cameraInterface: interface, cameraSideAddress: address)
                 if let group = try self.integer(appliance, "nflog_group", 0...65535, "[appliance]", file) {
                     settings.nflogGroup = group
+                }
+                if let mode = appliance["dns_mode"] {
+                    guard let text = mode.string, ["nxdomain", "learn"].contains(text) else {
+                        throw problem("[appliance] dns_mode must be \"nxdomain\" or \"learn\"")
+                    }
+                    settings.dnsLearnMode = text == "learn"
+                }
+                if let port = try self.integer(appliance, "decoy_dns_port", 0...65535, "[appliance]", file) {
+                    settings.decoyDNSPort = port
+                }
+                if let port = try self.integer(appliance, "decoy_ntp_port", 0...65535, "[appliance]", file) {
+                    settings.decoyNTPPort = port
                 }
                 configuration.appliance = settings
             }

@@ -21,6 +21,11 @@ struct ApplianceSettings: Sendable, Hashable {
     var cameraSideAddress: String
     /// Where dropped attempts are logged (rate-limited), for the egress report's reader.
     var nflogGroup = 1
+    /// The DNS decoy's answer: NXDOMAIN, or (learn mode) the gateway's own address, to see what a camera does next.
+    var dnsLearnMode = false
+    /// The DNS and NTP decoys (on the camera-side address, ports 53 and 123; 0 picks free ones, for tests).
+    var decoyDNSPort = 53
+    var decoyNTPPort = 123
 }
 
 /// `[onvif]`: the VMS side of the virtual devices.

@@ -249,7 +249,14 @@ struct MetricsService: Service {
         do {
             channel = try await MetricsServer.start(host: self.host, port: self.port) {
                 guard let stats = try? await daemon.relay.stats() else { return "" }
-                return metrics.scrape(stats, onvif: daemon.onvifDevices.mapValues(\.callCounts))
+                let configuration = daemon.configuration
+                let names = Dictionary(uniqueKeysWithValues: configuration.relay.cameras.map { ($0.host, $0.name) })
+                var lookups: [String: Int] = [:]
+                for (address, records) in daemon.decoys.records {
+                    guard let camera = names[address] else { continue }
+                    lookups[camera] = records.reduce(0) { $0 + $1.count }
+                }
+                return metrics.scrape(stats, onvif: daemon.onvifDevices.mapValues(\.callCounts), dnsLookups: lookups)
             }
         } catch {
             self.logger.error(

@@ -223,6 +223,60 @@ struct EgressLockTests {
             #expect(report.stdout.contains("\"address\" : \"203.0.113.10\""))
             #expect(report.stdout.contains("\"port\" : 9999"))
 
+            // Also in status and the metrics.
+            let status = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["status", "--json", "--config", config.path],
+                timeout: 20
+            )
+            #expect(status.stdout.contains("\"dnsNames\" : 1"), "\(status.stdout)")
+            let metricsURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/metrics")
+            let metrics = try await gateway.run("curl", ["-sf", metricsURL], timeout: 10)
+            #expect(metrics.stdout.contains("camgw_decoy_dns_queries_total{camera=\"lobby\"} 1"), "\(metrics.stdout)")
+
+            // Vendor discovery and UPnP (SSDP 239.255.255.250:1900, Hikvision SADP :37020) never leave either, and
+            // are in the report; packets from a spoofed address are dropped at layer 2, before anything counts them.
+            _ = try await camera.run(
+                "/usr/sbin/ip",
+                ["addr", "add", "192.0.2.99/24", "dev", cameraInterface],
+                timeout: 10
+            )
+            _ = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("192.0.2.10"))
+                    for port in (1900, 37020): s.sendto(b"M-SEARCH * HTTP/1.1\\r\\n\\r\\n", ("239.255.255.250", port))
+                    spoof = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); spoof.bind(("192.0.2.99", 0))
+                    for _ in range(3): spoof.sendto(b"spoofed", ("203.0.113.10", 9999))
+                    """,
+                ],
+                timeout: 10
+            )
+            let afterDiscovery = try await gateway.run(
+                "/usr/sbin/nft",
+                ["list", "set", "inet", "camgw", "egress"],
+                timeout: 10
+            )
+            #expect(
+                afterDiscovery.stdout.contains("192.0.2.10 . 239.255.255.250 . udp . 1900"),
+                "\(afterDiscovery.stdout)"
+            )
+            #expect(afterDiscovery.stdout.contains("192.0.2.10 . 239.255.255.250 . udp . 37020"))
+            #expect(!afterDiscovery.stdout.contains("192.0.2.99"), "a spoofed source got past layer 2")
+            let guardChain = try await gateway.run(
+                "/usr/sbin/nft",
+                ["list", "chain", "netdev", "camgw_l2", "ingress"],
+                timeout: 10
+            )
+            let dropped = guardChain.stdout.split(separator: "\n").filter {
+                $0.contains("counter packets") && !$0.contains("packets 0 ")
+            }
+            #expect(dropped.contains { $0.contains("ip saddr . ether saddr") }, "\(guardChain.stdout)")
+
             let heard = try await internetHeard
             #expect(
                 heard.stdout.split(separator: "\n").map(String.init) == ["ready"],

@@ -29,6 +29,8 @@ struct GatewayStatus: Codable, Sendable {
         var onvifURL: String?
         /// ONVIF sign-in to the camera paused after repeated failures.
         var onvifCameraLoginPaused: Bool?
+        /// Names the camera looked up at the DNS decoy (distinct), when the decoys run.
+        var dnsNames: Int?
         var streams: [Stream]
     }
 
@@ -60,6 +62,7 @@ struct GatewayStatus: Codable, Sendable {
         stats: RelayStats,
         onvif: [String: ONVIFDeviceProxy.Counts] = [:],
         onvifURLs: [String: String] = [:],
+        dnsLookups: [String: [DecoyServer.Lookup]]? = nil,
         now: NIODeadline = .now()
     ) {
         self.authFailures = stats.authFailures
@@ -73,6 +76,7 @@ struct GatewayStatus: Codable, Sendable {
                 onvifAllowed: onvif[camera.name].map { $0.allowed.values.reduce(0, +) },
                 onvifURL: onvifURLs[camera.name],
                 onvifCameraLoginPaused: onvif[camera.name]?.cameraLoginPaused,
+                dnsNames: dnsLookups.map { $0[camera.host]?.count ?? 0 },
                 streams: camera.streams.map { stream in
                     let live = stats.stream(camera.name, stream.name)
                     return Stream(

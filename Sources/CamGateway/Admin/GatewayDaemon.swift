@@ -104,7 +104,8 @@ final class GatewayDaemon: Sendable {
                     configuration: self.configuration,
                     stats: stats,
                     onvif: counts,
-                    onvifURLs: self.virtualDevices.urls
+                    onvifURLs: self.virtualDevices.urls,
+                    dnsLookups: self.configuration.appliance == nil ? nil : self.decoys.records
                 )
             )
         } catch {

@@ -28,7 +28,11 @@ final class GatewayMetrics: Sendable {
     }
 
     /// The exposition text after bringing every series up to date with `stats` and the ONVIF call counts.
-    func scrape(_ stats: RelayStats, onvif: [String: ONVIFDeviceProxy.Counts] = [:]) -> String {
+    func scrape(
+        _ stats: RelayStats,
+        onvif: [String: ONVIFDeviceProxy.Counts] = [:],
+        dnsLookups: [String: Int] = [:]
+    ) -> String {
         self.state.withLockedValue { state in
             var present = Set<String>()
             for stream in stats.streams {
@@ -97,6 +101,15 @@ final class GatewayMetrics: Sendable {
                     )
                 }
             }
+            for (camera, count) in dnsLookups {
+                let labels = [("camera", camera)]
+                Self.advance(&state, key: Self.key("camgw_decoy_dns_queries_total", labels), to: count) {
+                    self.registry.makeCounter(
+                        descriptor: Self.descriptor("camgw_decoy_dns_queries_total"),
+                        labels: labels
+                    )
+                }
+            }
             Self.advance(&state, key: "camgw_auth_failures_total", to: stats.authFailures) {
                 self.registry.makeCounter(descriptor: Self.descriptor("camgw_auth_failures_total"))
             }
@@ -126,6 +139,7 @@ final class GatewayMetrics: Sendable {
         "camgw_auth_failures_total": "Failed VMS logins.",
         "camgw_onvif_calls_total": "ONVIF calls of the VMS by operation, allowed or refused by the camera's policy.",
         "camgw_onvif_auth_failures_total": "Failed VMS logins to a virtual ONVIF device.",
+        "camgw_decoy_dns_queries_total": "DNS queries a camera sent (to any resolver), answered by the decoy.",
     ]
 
     private static func descriptor(_ name: String) -> MetricNameDescriptor {

@@ -44,6 +44,7 @@ struct StatusCommand: ParsableCommand {
                 let drops = stream.dropped.values.reduce(0, +)
                 var blocked = camera.onvifRefused.map { String($0.values.reduce(0, +)) } ?? "-"
                 if camera.onvifCameraLoginPaused == true { blocked += TextTable.alert(" (camera login paused)") }
+                if let names = camera.dnsNames, names > 0 { blocked += TextTable.alert(" dns:\(names)") }
                 rows.append([
                     "\(camera.name)/\(stream.name)", state, Self.bitrate(stream.bitsPerSecond),
                     String(stream.readers.count), String(drops), camera.policy, blocked, camera.mode,

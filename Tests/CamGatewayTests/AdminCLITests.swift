@@ -67,7 +67,7 @@ import Testing
         let secret = site.directory.appendingPathComponent("secrets/lobby.password").path
         #expect(try String(contentsOfFile: secret, encoding: .utf8) == "Cam-Secret-1\n")
         let mode = try FileManager.default.attributesOfItem(atPath: secret)[.posixPermissions] as? Int
-        #expect(mode == 0o600)
+        #expect(mode == 0o640, "the owner and the service's group only")
         #expect(!site.text.contains("Cam-Secret-1"))
         #expect(site.text.hasPrefix("# Site gateway: written by hand; camgw keeps this comment."))
 

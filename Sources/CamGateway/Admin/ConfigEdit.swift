@@ -9,7 +9,7 @@ import Glibc
 /// (as the daemon would read it), write it atomically with a backup, then ask the running daemon to reload. A
 /// refused edit names the reason and leaves the file byte for byte as it was.
 enum ConfigEdit {
-    /// A secret to store beside the configuration (mode 0600, the configuration's owner).
+    /// A secret to store beside the configuration (mode 0640, the configuration's owner and group).
     struct Secret {
         var relativePath: String
         var value: String
@@ -87,8 +87,9 @@ enum ConfigEdit {
         print("daemon reloaded: " + parts.joined(separator: "; "))
     }
 
-    /// Writes a secret file atomically: mode 0600 in a 0700 directory, owned like the configuration file (so
-    /// the service user can read it when root edits).
+    /// Writes a secret file atomically: mode 0640 in a 0750 directory, with the configuration file's owner and
+    /// group (root and the service's group `camgw` on an appliance, see deploy/README.md): the daemon reads it,
+    /// the admins' group and everyone else do not.
     private static func writeSecret(_ secret: Secret, configPath: String) throws {
         let directory = (configPath as NSString).deletingLastPathComponent
         let path = GatewayConfig.resolve(secret.relativePath, in: directory.isEmpty ? "." : directory)
@@ -96,9 +97,9 @@ enum ConfigEdit {
         try FileManager.default.createDirectory(
             atPath: parent,
             withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700]
+            attributes: [.posixPermissions: 0o750]
         )
-        try AtomicFile.write(secret.value + "\n", to: path, mode: 0o600, keepBackup: true)
+        try AtomicFile.write(secret.value + "\n", to: path, mode: 0o640, keepBackup: true)
         var owner = stat()
         if getuid() == 0, stat(configPath, &owner) == 0 || stat(directory, &owner) == 0 {
             chown(parent, owner.st_uid, owner.st_gid)

@@ -37,7 +37,7 @@ struct UserCommand: ParsableCommand {
 
         @Flag(
             help:
-                "Also let the user sign in to the virtual ONVIF devices with a WS-UsernameToken, which needs the password itself: it is kept in a 0600 secrets file."
+                "Also let the user sign in to the virtual ONVIF devices with a WS-UsernameToken, which needs the password itself: it is kept in a 0640 secrets file (root and the service group)."
         )
         var onvif = false
 

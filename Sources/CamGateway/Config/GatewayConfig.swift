@@ -506,7 +506,9 @@ enum GatewayConfig {
             camera.backchannel = backchannel
         }
         if table["password"] != nil {
-            throw problem("camera '\(name)': inline password refused; use password_file (mode 0600) or password_env")
+            throw problem(
+                "camera '\(name)': inline password refused; use password_file (readable by the service only) or password_env"
+            )
         }
         if let value = table["tls_fingerprint"] {
             // SHA-256 of the camera certificate's DER, as `openssl x509 -noout -fingerprint -sha256` prints it.

@@ -65,6 +65,10 @@ import Testing
         while try await site.camgw(["status"]).status != 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }
+        // The control socket is for the owner and the admins' group only.
+        let socket = site.directory.appendingPathComponent("control.sock").path
+        let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
+        #expect(mode == 0o660, "control socket mode \(String(mode ?? 0, radix: 8))")
         return Daemon(site: site, camera: camera, gateway: gateway, port: port, metricsURL: metrics)
     }
 

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RTSPRelay
 
 /// WS-Discovery on the VMS side only: joins 239.255.255.250 on the VMS-side interface and nowhere else, ignores
 /// anything that arrives on another interface (the camera side above all), answers a matching Probe after a
@@ -101,35 +102,14 @@ public final class DiscoveryResponder: Sendable {
 /// At most 20 answers a second, bursts of 40, and 4 a second to one source: a flood of probes cannot turn the
 /// gateway into an amplifier.
 struct Limiter {
-    var total = TokenBucket(rate: 20, burst: 40)
-    var perSource: [String: TokenBucket] = [:]
+    var total = PacketRateLimiter(rate: 20, burst: 40)
+    var perSource: [String: PacketRateLimiter] = [:]
 
     mutating func admit(_ source: String, now: NIODeadline) -> Bool {
         if self.perSource.count > 1024 { self.perSource.removeAll() }
-        var bucket = self.perSource[source] ?? TokenBucket(rate: 4, burst: 4)
+        var bucket = self.perSource[source] ?? PacketRateLimiter(rate: 4, burst: 4)
         defer { self.perSource[source] = bucket }
-        return bucket.admit(now) && self.total.admit(now)
-    }
-}
-
-struct TokenBucket {
-    let rate: Double
-    let burst: Double
-    var tokens: Double
-    var last: NIODeadline?
-
-    init(rate: Double, burst: Double) {
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-    }
-
-    mutating func admit(_ now: NIODeadline) -> Bool {
-        if let last { self.tokens = min(self.burst, self.tokens + Double((now - last).nanoseconds) / 1e9 * self.rate) }
-        self.last = now
-        guard self.tokens >= 1 else { return false }
-        self.tokens -= 1
-        return true
+        return bucket.admit(now: now) && self.total.admit(now: now)
     }
 }
 

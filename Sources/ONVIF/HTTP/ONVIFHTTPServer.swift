@@ -15,16 +15,7 @@ public enum ONVIFHTTPServer {
         devices: @escaping @Sendable (String) -> ONVIFDeviceProxy?,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(route: .path(devices)))
-                }
-            }
-            .bind(host: host, port: port)
-            .get()
+        try await self.bind(host: host, port: port, route: .path(devices), group: group)
     }
 
     public static func start(
@@ -33,12 +24,21 @@ public enum ONVIFHTTPServer {
         proxy: ONVIFDeviceProxy,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any Channel {
+        try await self.bind(host: host, port: port, route: .device(proxy), group: group)
+    }
+
+    private static func bind(
+        host: String,
+        port: Int,
+        route: ONVIFHTTPHandler.Route,
+        group: any EventLoopGroup
+    ) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(route: .device(proxy)))
+                    try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(route: route))
                 }
             }
             .bind(host: host, port: port)

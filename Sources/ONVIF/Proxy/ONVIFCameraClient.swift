@@ -80,12 +80,8 @@ public final class ONVIFCameraClient: Sendable {
                 // The first 401 switches to HTTP Digest. A later one with a new nonce is a camera that hands out
                 // a fresh nonce per request (Dahua): take it once per call, without counting a failure.
                 let switched = self.state.withLockedValue { state -> Bool in
-                    guard state.digest == nil || !renewedNonce, let user = self.configuration.username,
-                        let password = self.configuration.password,
-                        !challenges.isEmpty
+                    guard state.digest == nil || !renewedNonce, let authenticator = self.digest(answering: challenges)
                     else { return false }
-                    var authenticator = RTSPClientAuthenticator(username: user, password: password)
-                    guard (try? authenticator.receivedChallenges(challenges)) != nil else { return false }
                     if state.digest != nil { renewedNonce = true }
                     state.digest = authenticator
                     return true
@@ -129,6 +125,15 @@ public final class ONVIFCameraClient: Sendable {
             return answer
         }
         throw SOAPFault.cameraUnavailable("the camera kept asking for authentication")
+    }
+
+    /// HTTP Digest with the camera's credentials, answering these challenges; nil without credentials or a
+    /// usable challenge.
+    private func digest(answering challenges: [String]) -> RTSPClientAuthenticator? {
+        guard let user = self.configuration.username, let password = self.configuration.password else { return nil }
+        var authenticator = RTSPClientAuthenticator(username: user, password: password)
+        guard (try? authenticator.receivedChallenges(challenges)) != nil else { return nil }
+        return authenticator
     }
 
     private func authenticationFailed() {
@@ -282,10 +287,8 @@ public final class ONVIFCameraClient: Sendable {
             }
             guard response.status == 401 else { return response }
             let challenges = response.headers["WWW-Authenticate"]
-            self.state.withLockedValue { state in
-                guard let user = self.configuration.username, let password = self.configuration.password else { return }
-                var authenticator = RTSPClientAuthenticator(username: user, password: password)
-                if (try? authenticator.receivedChallenges(challenges)) != nil { state.digest = authenticator }
+            if let authenticator = self.digest(answering: challenges) {
+                self.state.withLockedValue { $0.digest = authenticator }
             }
         }
         self.authenticationFailed()

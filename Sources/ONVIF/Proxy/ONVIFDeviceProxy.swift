@@ -248,7 +248,7 @@ public final class ONVIFDeviceProxy: Sendable {
                 if operation.name == "Unsubscribe", let subscriptionPath {
                     self.subscriptions.withLockedValue { $0.removeAll { $0.path == subscriptionPath } }
                 }
-                if let snapshot = result.cameraSnapshotURL, let path = self.snapshotPath(snapshot) {
+                if let snapshot = result.cameraSnapshotURL, let path = self.cameraPath(snapshot) {
                     self.snapshots.withLockedValue { $0[profile ?? "default"] = path }
                 }
                 return self.ok(result.body)
@@ -268,10 +268,32 @@ public final class ONVIFDeviceProxy: Sendable {
         case failure(Response)
     }
 
-    private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
-        let users = self.configuration.users.filter {
-            $0.mayUse(camera: self.configuration.cameraName, source: request.source)
+    /// The users who may use this camera from the request's source.
+    private func users(for request: Request) -> [User] {
+        self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
+    }
+
+    /// The user of valid HTTP Digest credentials (SHA-256 or MD5, over the same HA1s as RTSP), or nil.
+    private func digestUser(_ credentials: AuthenticationParameters, _ request: Request) -> String? {
+        let users = self.users(for: request)
+        for algorithm in [DigestAlgorithm.sha256, .md5] {
+            let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
+            let user = verifier.verify(
+                credentials,
+                method: RTSPMethod(request.method),
+                isValidNonce: { $0 == self.nonce },
+                storedHA1: { name in
+                    let user = users.first { $0.name == name }
+                    return algorithm == .md5 ? user?.ha1MD5 : user?.ha1SHA256
+                }
+            )
+            if let user { return user }
         }
+        return nil
+    }
+
+    private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
+        let users = self.users(for: request)
         if let token = soap.usernameToken {
             let outcome = self.tokens.withLockedValue { verifier in
                 verifier.verify(token, now: Date()) { name in users.first { $0.name == name }?.onvifPassword }
@@ -280,19 +302,7 @@ public final class ONVIFDeviceProxy: Sendable {
             if case .invalid(let reason) = outcome { return self.refuseLogin(reason, request) }
         }
         if let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first {
-            for algorithm in [DigestAlgorithm.sha256, .md5] {
-                let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
-                let user = verifier.verify(
-                    credentials,
-                    method: RTSPMethod(request.method),
-                    isValidNonce: { $0 == self.nonce },
-                    storedHA1: { name in
-                        let user = users.first { $0.name == name }
-                        return algorithm == .md5 ? user?.ha1MD5 : user?.ha1SHA256
-                    }
-                )
-                if let user { return .success(user) }
-            }
+            if let user = self.digestUser(credentials, request) { return .success(user) }
             return self.refuseLogin("wrong HTTP Digest credentials", request)
         }
         return .failure(self.challenge(SOAPFault.notAuthorized))
@@ -361,9 +371,6 @@ public final class ONVIFDeviceProxy: Sendable {
 
     // MARK: Snapshots
 
-    /// The camera's snapshot path, when its URL names the camera itself (never another host).
-    private func snapshotPath(_ url: String) -> String? { self.cameraPath(url) }
-
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
@@ -371,22 +378,7 @@ public final class ONVIFDeviceProxy: Sendable {
         else {
             return self.challenge(.notAuthorized)
         }
-        let users = self.configuration.users.filter {
-            $0.mayUse(camera: self.configuration.cameraName, source: request.source)
-        }
-        for algorithm in [DigestAlgorithm.sha256, .md5] {
-            let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
-            let user = verifier.verify(
-                credentials,
-                method: RTSPMethod("GET"),
-                isValidNonce: { $0 == self.nonce },
-                storedHA1: { name in
-                    let user = users.first { $0.name == name }
-                    return algorithm == .md5 ? user?.ha1MD5 : user?.ha1SHA256
-                }
-            )
-            if user != nil { return await self.fetchSnapshot(token) }
-        }
+        if self.digestUser(credentials, request) != nil { return await self.fetchSnapshot(token) }
         _ = self.refuseLogin("wrong snapshot credentials", request)
         return self.challenge(.notAuthorized)
     }

@@ -1,10 +1,12 @@
 import Foundation
+import Logging
+import TestSupport
 import Testing
 
 @testable import CamGateway
 
 /// The decoys' protocol pieces: a DNS query read and answered (NXDOMAIN, or the gateway in learn mode), hostile
-/// queries refused, NTP answered from our clock.
+/// queries refused, NTP answered from our clock; DNS over TCP answered on the same port as UDP.
 @Suite struct DecoyProtocolTests {
     static func query(_ name: String, type: UInt16 = 1, id: UInt16 = 0x1234) -> [UInt8] {
         var bytes: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
@@ -54,5 +56,42 @@ import Testing
         server[0] = 0x24
         #expect(NTPAnswer.answer(to: server, now: now) == nil, "a server packet is not answered (no reflection)")
         #expect(NTPAnswer.answer(to: [0x23], now: now) == nil)
+    }
+
+    /// A resolver that falls back to TCP (a truncated answer, or one that always uses it) meets the decoy there too:
+    /// two queries on one connection, each answered and recorded; a message that is not a query ends it.
+    @Test func dnsOverTCP() async throws {
+        let decoys = DecoyServer(logger: Logger(label: "test"))
+        let ports = try await decoys.start(address: "127.0.0.1", learn: false, dnsPort: 0, ntpPort: 0)
+        let client = try await ExternalTool.run(
+            "python3",
+            [
+                "-c",
+                """
+                import socket, struct, sys
+                def query(name, id):
+                    q = struct.pack("!HHHHHH", id, 0x0100, 1, 0, 0, 0)
+                    q += b"".join(bytes([len(p)]) + p for p in name.encode().split(b".")) + b"\\0" + struct.pack("!HH", 1, 1)
+                    return struct.pack("!H", len(q)) + q
+                def answer(s):
+                    length = struct.unpack("!H", s.recv(2))[0]; data = b""
+                    while len(data) < length: data += s.recv(length - len(data))
+                    return data
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+                for id, name in ((7, "dev.hik-connect.com"), (8, "www.easy4ipcloud.com")):
+                    s.sendall(query(name, id)); a = answer(s)
+                    print(struct.unpack("!H", a[:2])[0], a[3] & 0x0F)
+                s.sendall(struct.pack("!H", 3) + b"bad")
+                print("closed" if s.recv(2) == b"" else "open")
+                """,
+                String(ports.dns),
+            ],
+            timeout: 20
+        )
+        await decoys.stop()
+        #expect(client.stdout.split(separator: "\n") == ["7 3", "8 3", "closed"], "\(client.stdout) \(client.stderr)")
+        #expect(
+            decoys.records["127.0.0.1"]?.map(\.name) == ["dev.hik-connect.com", "www.easy4ipcloud.com"]
+        )
     }
 }

@@ -4,8 +4,9 @@ import Testing
 
 /// The egress lock with the rendered ruleset loaded, in four network namespaces the test makes: a camera host
 /// (the simulator), the gateway, a VMS host and an "internet" host, on documentation addresses that exist only
-/// inside them. The VMS reads the camera through the gateway; nothing else crosses, and what the camera tries is
-/// counted per destination and port.
+/// inside them. The VMS reads the camera through the gateway; nothing else crosses: TCP, UDP, ICMP, multicast
+/// discovery, DNS and NTP aimed at the internet (answered by the decoys), an IP and an ARP spoof, IPv6. Each shows
+/// in `camgw egress` under the camera's name, with its name, address and port, or kind.
 @Suite(
     .enabled(if: NetworkNamespace.isAvailable && FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"))
 )
@@ -44,7 +45,7 @@ struct EgressLockTests {
             _ = try await gateway.run("/usr/sbin/sysctl", ["-w", "net.ipv4.ip_forward=0"], timeout: 10)
             let mac = try await camera.mac(of: cameraInterface)
 
-            // The internet host records whatever reaches it on TCP 80 and UDP 9999.
+            // The internet host records whatever reaches it on TCP 80 and UDP 9999, until told to stop from inside.
             async let internetHeard = internet.run(
                 "python3",
                 [
@@ -53,15 +54,18 @@ struct EgressLockTests {
                     import socket, select, time
                     t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); t.bind(("0.0.0.0", 80)); t.listen()
                     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 9999))
-                    print("ready", flush=True); end = time.time() + 12
+                    print("ready", flush=True); end = time.time() + 90
                     while time.time() < end:
                         r, _, _ = select.select([t, u], [], [], 0.2)
                         for s in r:
                             if s is t: c, a = t.accept(); print("tcp", a[0], flush=True); c.close()
-                            else: d, a = u.recvfrom(2048); print("udp", a[0], flush=True)
+                            else:
+                                d, a = u.recvfrom(2048)
+                                if a[0] == "127.0.0.1" and d == b"stop": end = 0
+                                else: print("udp", a[0], flush=True)
                     """,
                 ],
-                timeout: 30
+                timeout: 120
             )
 
             let (simulator, cameraPort) = try await GatewayProcess.simulator(
@@ -160,17 +164,6 @@ struct EgressLockTests {
             )
             #expect(lateral.status != 0, "the camera reached the gateway's relay port")
 
-            // Each attempt is in the egress set, with its destination, protocol and port.
-            let egress = try await gateway.run(
-                "/usr/sbin/nft",
-                ["list", "set", "inet", "camgw", "egress"],
-                timeout: 10
-            )
-            #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . tcp . 80"), "\(egress.stdout)")
-            #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . udp . 9999"))
-            #expect(egress.stdout.contains("192.0.2.10 . 203.0.113.10 . icmp . 0"))
-            #expect(egress.stdout.contains("192.0.2.10 . 192.0.2.1 . tcp . \(relayPort)"))
-
             // DNS aimed at a public resolver reaches the decoy instead: NXDOMAIN, and the name is recorded.
             let dns = try await camera.run(
                 "python3",
@@ -211,31 +204,29 @@ struct EgressLockTests {
                 "\(ntp.stdout) \(ntp.stderr)"
             )
 
-            // The phone-home report: the name, and each destination, under the camera's name.
-            let report = try await gateway.run(
-                GatewayProcess.executable.path,
-                ["egress", "--json", "--config", config.path],
-                timeout: 20
+            // DNS over TCP (the fallback resolvers use) reaches the decoy too.
+            let tcpDNS = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, struct
+                    name = b"".join(bytes([len(p)]) + p for p in b"dev.hik-connect.com".split(b".")) + b"\\0"
+                    query = struct.pack("!HHHHHH", 0x4343, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
+                    s = socket.create_connection(("8.8.8.8", 53), timeout=3); s.sendall(struct.pack("!H", len(query)) + query)
+                    length = struct.unpack("!H", s.recv(2))[0]; data = s.recv(length)
+                    print(data[3] & 0x0F, struct.unpack("!H", data[:2])[0] == 0x4343)
+                    """,
+                ],
+                timeout: 10
             )
-            #expect(report.status == 0, "\(report.stderr)")
-            #expect(report.stdout.contains("\"camera\" : \"lobby\""))
-            #expect(report.stdout.contains("\"name\" : \"litedev.hik-connect.com\""), "\(report.stdout)")
-            #expect(report.stdout.contains("\"address\" : \"203.0.113.10\""))
-            #expect(report.stdout.contains("\"port\" : 9999"))
-
-            // Also in status and the metrics.
-            let status = try await gateway.run(
-                GatewayProcess.executable.path,
-                ["status", "--json", "--config", config.path],
-                timeout: 20
+            #expect(
+                tcpDNS.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "3 True",
+                "\(tcpDNS.stdout) \(tcpDNS.stderr)"
             )
-            #expect(status.stdout.contains("\"dnsNames\" : 1"), "\(status.stdout)")
-            let metricsURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/metrics")
-            let metrics = try await gateway.run("curl", ["-sf", metricsURL], timeout: 10)
-            #expect(metrics.stdout.contains("camgw_decoy_dns_queries_total{camera=\"lobby\"} 1"), "\(metrics.stdout)")
 
-            // Vendor discovery and UPnP (SSDP 239.255.255.250:1900, Hikvision SADP :37020) never leave either, and
-            // are in the report; packets from a spoofed address are dropped at layer 2, before anything counts them.
+            // Vendor discovery and UPnP (SSDP 239.255.255.250:1900, Hikvision SADP :37020) never leave either; a
+            // spoofed source address is dropped at layer 2, before anything routes or counts it at layer 3.
             _ = try await camera.run(
                 "/usr/sbin/ip",
                 ["addr", "add", "192.0.2.99/24", "dev", cameraInterface],
@@ -256,27 +247,143 @@ struct EgressLockTests {
                 ],
                 timeout: 10
             )
-            let afterDiscovery = try await gateway.run(
-                "/usr/sbin/nft",
-                ["list", "set", "inet", "camgw", "egress"],
+            // An ARP spoof: the camera claims 192.0.2.77 in an ARP request to the gateway (raw frames, its own MAC).
+            // Without the guard the gateway would answer and learn 192.0.2.77 at the camera's MAC.
+            let arp = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, struct, sys
+                    mac = bytes.fromhex(sys.argv[2].replace(":", ""))
+                    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0))
+                    arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac, socket.inet_aton("192.0.2.77"), bytes(6),
+                                      socket.inet_aton("192.0.2.1"))
+                    for _ in range(3): s.send(b"\\xff" * 6 + mac + b"\\x08\\x06" + arp)
+                    """,
+                    cameraInterface, mac,
+                ],
                 timeout: 10
             )
-            #expect(
-                afterDiscovery.stdout.contains("192.0.2.10 . 239.255.255.250 . udp . 1900"),
-                "\(afterDiscovery.stdout)"
-            )
-            #expect(afterDiscovery.stdout.contains("192.0.2.10 . 239.255.255.250 . udp . 37020"))
-            #expect(!afterDiscovery.stdout.contains("192.0.2.99"), "a spoofed source got past layer 2")
-            let guardChain = try await gateway.run(
-                "/usr/sbin/nft",
-                ["list", "chain", "netdev", "camgw_l2", "ingress"],
+            #expect(arp.status == 0, "\(arp.stderr)")
+            // IPv6: the camera gets an address and tries the gateway's, and all nodes on the link; a listener on the
+            // gateway hears none of it.
+            _ = try await gateway.run(
+                "/usr/sbin/ip",
+                ["-6", "addr", "add", "2001:db8:1::1/64", "dev", "cam0", "nodad"],
                 timeout: 10
             )
-            let dropped = guardChain.stdout.split(separator: "\n").filter {
-                $0.contains("counter packets") && !$0.contains("packets 0 ")
-            }
-            #expect(dropped.contains { $0.contains("ip saddr . ether saddr") }, "\(guardChain.stdout)")
+            _ = try await camera.run(
+                "/usr/sbin/ip",
+                ["-6", "addr", "add", "2001:db8:1::10/64", "dev", cameraInterface, "nodad"],
+                timeout: 10
+            )
+            async let gatewayHeard6 = gateway.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket
+                    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(("::", 9999)); u.settimeout(4)
+                    print("ready", flush=True)
+                    try: print("heard", u.recvfrom(2048)[1][0], flush=True)
+                    except socket.timeout: pass
+                    """,
+                ],
+                timeout: 20
+            )
+            try await Task.sleep(for: .seconds(1))
+            let six = try await camera.run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import socket, sys
+                    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+                    index = socket.if_nametoindex(sys.argv[1])
+                    for _ in range(3): s.sendto(b"hello", ("ff02::1", 9999, 0, index))
+                    try: s.sendto(b"hello", ("2001:db8:1::1", 9999))
+                    except OSError: pass
+                    """,
+                    cameraInterface,
+                ],
+                timeout: 10
+            )
+            #expect(six.status == 0, "\(six.stderr)")
+            #expect(try await gatewayHeard6.stdout.split(separator: "\n") == ["ready"])
+            let neighbours = try await gateway.run("/usr/sbin/ip", ["neigh", "show", "192.0.2.77"], timeout: 10)
+            #expect(neighbours.stdout.isEmpty, "the ARP spoof was learnt: \(neighbours.stdout)")
 
+            // The phone-home report: each attempt under the camera's name, with its name, address or port.
+            let report = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["egress", "--json", "--config", config.path],
+                timeout: 20
+            )
+            #expect(report.status == 0, "\(report.stderr)")
+            let cameras = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]] ?? []
+            #expect(cameras.map { $0["camera"] as? String } == ["lobby"], "\(report.stdout)")
+            let lobby = cameras.first ?? [:]
+            func list(_ key: String, _ format: ([String: Any]) -> String) -> Set<String> {
+                Set((lobby[key] as? [[String: Any]] ?? []).map(format))
+            }
+            let names = list("names") { "\($0["name"] ?? "")" }
+            #expect(names == ["litedev.hik-connect.com", "dev.hik-connect.com"], "\(report.stdout)")
+            let endpoint: ([String: Any]) -> String = {
+                "\($0["protocolName"] ?? "") \($0["address"] ?? ""):\($0["port"] ?? "")"
+            }
+            let destinations = list("destinations", endpoint)
+            for expected in [
+                "tcp 203.0.113.10:80", "udp 203.0.113.10:9999", "icmp 203.0.113.10:0", "tcp 192.0.2.1:\(relayPort)",
+                "udp 239.255.255.250:1900", "udp 239.255.255.250:37020",
+            ] {
+                #expect(destinations.contains(expected), "\(expected) not in \(destinations)")
+            }
+            #expect(!destinations.contains { $0.contains("192.0.2.99") }, "a spoofed source got past layer 2")
+            #expect(
+                list("decoyed", endpoint) == ["udp 8.8.8.8:53", "tcp 8.8.8.8:53", "udp 203.0.113.10:123"],
+                "\(report.stdout)"
+            )
+            let layer2 = list("layer2") { "\($0["kind"] ?? "") \($0["claimedAddress"] ?? "-")" }
+            #expect(
+                layer2.isSuperset(of: ["ip-spoof 192.0.2.99", "arp-spoof 192.0.2.77", "ipv6 -"]),
+                "\(report.stdout)"
+            )
+            let sixDrops = (lobby["layer2"] as? [[String: Any]] ?? []).first { $0["kind"] as? String == "ipv6" }
+            #expect((sixDrops?["packets"] as? Int ?? 0) >= 3, "\(report.stdout)")
+            for entry in lobby["destinations"] as? [[String: Any]] ?? [] {
+                #expect(entry["first"] != nil && entry["last"] != nil, "\(entry)")
+            }
+            // The table an admin reads.
+            let table = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["egress", "--config", config.path],
+                timeout: 20
+            )
+            #expect(table.stdout.contains("FIRST"), "\(table.stdout)")
+            #expect(table.stdout.contains("arp-spoof"))
+            #expect(table.stdout.contains("ntp (decoy)"))
+
+            // Also in status and the metrics.
+            let status = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["status", "--json", "--config", config.path],
+                timeout: 20
+            )
+            #expect(status.stdout.contains("\"dnsNames\" : 2"), "\(status.stdout)")
+            #expect(status.stdout.contains("\"egressDestinations\" : "), "\(status.stdout)")
+            let metricsURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/metrics")
+            let metrics = try await gateway.run("curl", ["-sf", metricsURL], timeout: 10)
+            #expect(metrics.stdout.contains("camgw_decoy_dns_queries_total{camera=\"lobby\"} 2"), "\(metrics.stdout)")
+
+            _ = try await internet.run(
+                "python3",
+                [
+                    "-c",
+                    "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'stop', ('127.0.0.1', 9999))",
+                ],
+                timeout: 10
+            )
             let heard = try await internetHeard
             #expect(
                 heard.stdout.split(separator: "\n").map(String.init) == ["ready"],

@@ -20,12 +20,18 @@ public final class GatewayProcess: @unchecked Sendable {
     }
 
     /// `namespace`: run inside that network namespace (`ip netns exec` execs camgw in place, so signals reach it).
-    public init(arguments: [String], environment: [String: String]? = nil, namespace: NetworkNamespace? = nil) throws {
+    /// `executable`: another long-running program than camgw, watched the same way.
+    public init(
+        arguments: [String],
+        environment: [String: String]? = nil,
+        namespace: NetworkNamespace? = nil,
+        executable: URL = GatewayProcess.executable
+    ) throws {
         if let namespace {
             self.process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            self.process.arguments = ["netns", "exec", namespace.name, Self.executable.path] + arguments
+            self.process.arguments = ["netns", "exec", namespace.name, executable.path] + arguments
         } else {
-            self.process.executableURL = Self.executable
+            self.process.executableURL = executable
             self.process.arguments = arguments
         }
         if let environment {
@@ -52,6 +58,7 @@ public final class GatewayProcess: @unchecked Sendable {
     public var stdout: String { self.lock.withLock { self.output } }
     public var stderr: String { self.lock.withLock { self.errorOutput } }
     public var isRunning: Bool { self.process.isRunning }
+    public var processIdentifier: Int32 { self.process.processIdentifier }
     public var terminationStatus: Int32 { self.process.terminationStatus }
 
     /// Waits until stdout matches `pattern` (a regular expression) and returns the first match.

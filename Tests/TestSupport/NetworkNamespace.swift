@@ -98,7 +98,7 @@ public final class NetworkNamespace: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var command: String
         public var stderr: String
-        init(command: String, _ stderr: String) {
+        public init(command: String, _ stderr: String) {
             self.command = command
             self.stderr = stderr
         }

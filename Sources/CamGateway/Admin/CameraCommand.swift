@@ -9,7 +9,9 @@ struct CameraCommand: ParsableCommand {
         abstract: "Edit and list the camera allowlist.",
         discussion: """
             Every edit validates the whole resulting file before writing it (atomically, under a lock, keeping \
-            gateway.toml.bak), then asks the running daemon to reload; only the camera edited restarts.
+            gateway.toml.bak), then updates the loaded egress lock's set elements for it (no full reload: the \
+            counts of what cameras tried are kept) and asks the running daemon to reload; only the camera edited \
+            restarts.
 
             Examples:
               printf '%s\\n' "$CAM_PASSWORD" | camgw camera add lobby --address 192.0.2.10 \\
@@ -19,7 +21,8 @@ struct CameraCommand: ParsableCommand {
               camgw camera remove lobby
 
             Exit status: 0 done; 65 refused (the file is unchanged); 69 saved but the daemon refused it; \
-            75 another edit holds the lock or the daemon did not answer.
+            75 another edit holds the lock or the daemon did not answer; 77 saved, but the loaded egress lock \
+            could not be updated (run camgw firewall apply as root).
             """,
         subcommands: [Add.self, Set.self, Remove.self, List.self, Show.self]
     )
@@ -162,7 +165,8 @@ struct CameraCommand: ParsableCommand {
             try ConfigEdit.perform(
                 configPath: self.options.config,
                 what: "camera '\(self.name)' added",
-                secrets: secrets
+                secrets: secrets,
+                updatesFirewall: true
             ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.addCamera(self.name, changes)
@@ -187,7 +191,8 @@ struct CameraCommand: ParsableCommand {
             try ConfigEdit.perform(
                 configPath: self.options.config,
                 what: "camera '\(self.name)' changed",
-                secrets: secrets
+                secrets: secrets,
+                updatesFirewall: true
             ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.setCamera(self.name, changes)
@@ -203,7 +208,11 @@ struct CameraCommand: ParsableCommand {
         var name: String
 
         func run() throws {
-            try ConfigEdit.perform(configPath: self.options.config, what: "camera '\(self.name)' removed") {
+            try ConfigEdit.perform(
+                configPath: self.options.config,
+                what: "camera '\(self.name)' removed",
+                updatesFirewall: true
+            ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
                 try editor.removeCamera(self.name)
             }

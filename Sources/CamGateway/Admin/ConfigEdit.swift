@@ -19,6 +19,7 @@ enum ConfigEdit {
         configPath: String,
         what: String,
         secrets: [Secret] = [],
+        updatesFirewall: Bool = false,
         _ change: (inout ConfigEditor) throws(ConfigEditor.Refused) -> Void
     ) throws {
         let newText: String
@@ -51,9 +52,11 @@ enum ConfigEdit {
             printError("camgw: \(failure)")
             throw AdminExit.busy
         }
-        _ = newText
         print("\(what) (\(configPath))")
+        let firewallStale =
+            updatesFirewall && FirewallSync.report(FirewallSync.afterEdit(text: newText, configPath: configPath))
         try self.notifyDaemon(configPath: configPath)
+        if firewallStale { throw AdminExit.firewallStale }
     }
 
     /// Asks the daemon named in the file's `[admin]` to reload; a daemon that is not running is not an error.

@@ -18,6 +18,8 @@ enum AdminExit {
     static let busy = ExitCode(75)
     /// The file was saved but the running daemon refused it (it keeps its configuration).
     static let daemonRefused = ExitCode(69)
+    /// The file was saved but the loaded egress lock could not be updated (not root): `camgw firewall apply`.
+    static let firewallStale = ExitCode(77)
 }
 
 /// Standard error, for messages that are not the command's output.

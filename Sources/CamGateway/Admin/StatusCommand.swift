@@ -18,6 +18,8 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var options: ConfigOptions
     @Flag(help: "JSON, for scripts.")
     var json = false
+    @Option(help: "The nft executable (with an [appliance], the egress lock's counts are read with it).")
+    var nft = NFT.defaultPath
 
     func run() throws {
         let socket =
@@ -30,9 +32,26 @@ struct StatusCommand: ParsableCommand {
             printError("camgw: \(error)")
             throw AdminExit.busy
         }
-        guard let reply = try? JSONDecoder().decode(ControlReply.self, from: data), let status = reply.status else {
+        guard let reply = try? JSONDecoder().decode(ControlReply.self, from: data), var status = reply.status else {
             printError("camgw: the daemon's answer was not understood")
             throw AdminExit.busy
+        }
+        // With an egress lock, what it dropped from each camera: the kernel's sets, readable by the admin only.
+        if let configuration = try? GatewayConfig.load(path: self.options.config), configuration.appliance != nil {
+            let report = EgressReport(
+                configuration: configuration,
+                names: [:],
+                sets: EgressCommand.kernelSets(nft: self.nft)
+            )
+            for index in status.cameras.indices {
+                guard let camera = report.cameras.first(where: { $0.camera == status.cameras[index].name }) else {
+                    continue
+                }
+                let destinations = camera.destinations + camera.decoyed
+                status.cameras[index].egressDestinations = destinations.count + camera.layer2.count
+                status.cameras[index].egressPackets =
+                    destinations.reduce(0) { $0 + $1.packets } + camera.layer2.reduce(0) { $0 + $1.packets }
+            }
         }
         if self.json { return try printJSON(status) }
         var rows: [[String]] = []
@@ -44,16 +63,20 @@ struct StatusCommand: ParsableCommand {
                 let drops = stream.dropped.values.reduce(0, +)
                 var blocked = camera.onvifRefused.map { String($0.values.reduce(0, +)) } ?? "-"
                 if camera.onvifCameraLoginPaused == true { blocked += TextTable.alert(" (camera login paused)") }
-                if let names = camera.dnsNames, names > 0 { blocked += TextTable.alert(" dns:\(names)") }
+                var egress: [String] = []
+                if let names = camera.dnsNames, names > 0 { egress.append("\(names) names") }
+                if let destinations = camera.egressDestinations, destinations > 0 {
+                    egress.append("\(destinations) destinations, \(camera.egressPackets ?? 0) packets")
+                }
                 rows.append([
                     "\(camera.name)/\(stream.name)", state, Self.bitrate(stream.bitsPerSecond),
                     String(stream.readers.count), String(drops), camera.policy, blocked, camera.mode,
-                    stream.lastError ?? "",
+                    egress.isEmpty ? "-" : TextTable.alert(egress.joined(separator: ", ")), stream.lastError ?? "",
                 ])
                 for reader in stream.readers {
                     rows.append([
                         "  ↳ \(reader.address)", reader.transport, "since \(reader.seconds) s",
-                        "\(reader.packetsSent) sent", "\(reader.dropped) dropped", "", "", "", "",
+                        "\(reader.packetsSent) sent", "\(reader.dropped) dropped", "", "", "", "", "",
                     ])
                 }
             }
@@ -62,7 +85,7 @@ struct StatusCommand: ParsableCommand {
             TextTable.render(
                 header: [
                     "STREAM", "UPSTREAM", "BITRATE", "READERS", "DROPS", "POLICY", "ONVIF BLOCKED", "MODE",
-                    "LAST ERROR",
+                    "EGRESS TRIED", "LAST ERROR",
                 ],
                 rows: rows
             )

@@ -201,6 +201,12 @@ enum GatewayConfig {
                             throw problem("camera '\(parsed.name)' is listed twice")
                         }
                         try self.checkMulticastClash(parsed, against: configuration.relay.cameras, file: file)
+                        // The egress lock is rendered from the allowlist: with an [appliance], every camera fits in it.
+                        if configuration.appliance != nil,
+                            let reason = FirewallElements.problem(camera: parsed, settings: settings)
+                        {
+                            throw problem(reason)
+                        }
                         // Cameras may share their own ports (they have addresses of their own); the virtual
                         // devices share the gateway's address, so their ports must differ.
                         if let port = settings.gatewayONVIFPort, port != 0,

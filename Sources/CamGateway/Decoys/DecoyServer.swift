@@ -2,12 +2,14 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOExtras
 import NIOPosix
 
 /// The DNS and NTP decoys on the camera side (the egress lock sends every camera's DNS and NTP here, whatever
-/// address it aimed at): DNS answers NXDOMAIN, or the gateway's own address in learn mode, and every name each
-/// camera asked for is recorded; NTP answers from the gateway's clock. Bounded: 1024 names per camera, 1024
-/// cameras, oldest sources forgotten first.
+/// address it aimed at): DNS (UDP, and TCP for the resolvers that fall back to it) answers NXDOMAIN, or the
+/// gateway's own address in learn mode, and every name each camera asked for is recorded; NTP answers from the
+/// gateway's clock. Bounded: 1024 names per camera, 1024 cameras; 64 TCP connections, each closed after 10 s
+/// without a query.
 final class DecoyServer: Sendable {
     struct Lookup: Codable, Sendable, Hashable {
         var name: String
@@ -35,19 +37,42 @@ final class DecoyServer: Sendable {
             throw ChannelError.badInterfaceAddressFamily
         }
         let own = withUnsafeBytes(of: local.address.sin_addr.s_addr) { Array($0) }
+        let answer: @Sendable (String, [UInt8]) -> [UInt8]? = { source, bytes in
+            guard let query = try? DNSQuery.parse(bytes) else { return nil }
+            self.record(query.name, from: source)
+            return query.answer(address: learn ? own : nil)
+        }
         let dns = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        DecoyHandler { source, bytes in
-                            guard let query = try? DNSQuery.parse(bytes) else { return nil }
-                            self.record(query.name, from: source)
-                            return query.answer(address: learn ? own : nil)
-                        }
-                    )
+                    try channel.pipeline.syncOperations.addHandler(DecoyHandler(answer: answer))
                 }
             }
             .bind(host: address, port: dnsPort).get()
+        let connections = NIOLockedValueBox(0)
+        // DNS over TCP (RFC 7766): each message after its two-byte length, on the same port as UDP.
+        let dnsTCP = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 16)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                let admitted = connections.withLockedValue { count -> Bool in
+                    guard count < 64 else { return false }
+                    count += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in connections.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
+                    let source = channel.remoteAddress?.ipAddress ?? ""
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: .seconds(10)),
+                        ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
+                        LengthFieldPrepender(lengthFieldBitLength: .twoBytes),
+                        DecoyStreamHandler { bytes in answer(source, bytes) },
+                    ])
+                }
+            }
+            .bind(host: address, port: dns.localAddress?.port ?? dnsPort).get()
         let ntp = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -57,7 +82,7 @@ final class DecoyServer: Sendable {
                 }
             }
             .bind(host: address, port: ntpPort).get()
-        self.channels.withLockedValue { $0 = [dns, ntp] }
+        self.channels.withLockedValue { $0 = [dns, dnsTCP, ntp] }
         self.logger.info(
             "camera-side decoys listening",
             metadata: ["address": "\(address)", "dns": "\(learn ? "learn" : "nxdomain")"]
@@ -114,5 +139,35 @@ final class DecoyHandler: ChannelInboundHandler, Sendable {
             ),
             promise: nil
         )
+    }
+}
+
+/// One framed message in, its answer back on the same connection; anything that is not a query, or 10 s of
+/// silence, ends the connection.
+final class DecoyStreamHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let answer: @Sendable ([UInt8]) -> [UInt8]?
+
+    init(answer: @escaping @Sendable ([UInt8]) -> [UInt8]?) {
+        self.answer = answer
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = Self.unwrapInboundIn(data)
+        guard let reply = self.answer(Array(message.readableBytesView)) else {
+            context.close(promise: nil)
+            return
+        }
+        context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(bytes: reply)), promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }

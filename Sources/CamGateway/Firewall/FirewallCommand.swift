@@ -45,21 +45,14 @@ struct FirewallCommand: ParsableCommand {
 
         func run() throws {
             let ruleset = try FirewallCommand.ruleset(self.options.config)
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-\(UUID().uuidString).nft")
-            try ruleset.write(to: file, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(at: file) }
-            for arguments in [["-c", "-f", file.path], ["-f", file.path]] {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: self.nft)
-                process.arguments = arguments
-                let errors = Pipe()
-                process.standardError = errors
-                try process.run()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
-                    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            for arguments in [["-c", "-f", "-"], ["-f", "-"]] {
+                guard let result = NFT.run(arguments, input: ruleset, executable: self.nft) else {
+                    printError("camgw: cannot run \(self.nft); nothing changed")
+                    throw ExitCode(70)
+                }
+                guard result.status == 0 else {
                     printError(
-                        "camgw: nft \(arguments.joined(separator: " ")) refused the ruleset; nothing changed:\n\(message)"
+                        "camgw: nft \(arguments.joined(separator: " ")) refused the ruleset; nothing changed:\n\(result.errors)"
                     )
                     throw ExitCode(70)
                 }

@@ -16,31 +16,7 @@ enum FirewallRuleset {
         guard let appliance = configuration.appliance else {
             throw Problem(description: "no [appliance] table: camera_interface and camera_side_address are needed")
         }
-        // Cameras by name, each with the lines of its set elements (named in a comment, so an admin reading the
-        // ruleset sees which camera an address is).
-        var cameras: [(name: String, address: String, mac: String, services: [(String, Int)])] = []
-        for camera in configuration.relay.cameras {
-            guard case .v4 = try? SocketAddress(ipAddress: camera.host, port: 0) else {
-                throw Problem(
-                    description: "camera '\(camera.name)': the firewall needs an IPv4 address, not '\(camera.host)'"
-                )
-            }
-            let settings = configuration.cameras[camera.name] ?? CameraSettings()
-            guard let mac = settings.mac else {
-                throw Problem(
-                    description: "camera '\(camera.name)' has no mac; the layer-2 guard binds its address to one "
-                        + "(camgw camera set \(camera.name) --mac …)"
-                )
-            }
-            var services = [("tcp", camera.port)]
-            if settings.gatewayONVIFPort != nil { services.append(("tcp", settings.onvifPort ?? 80)) }
-            var seen = Set<String>()
-            services = services.filter { seen.insert("\($0.0)/\($0.1)").inserted }
-            cameras.append((camera.name, camera.host, mac, services))
-        }
-        cameras.sort { $0.name < $1.name }
-        // Cameras pulled over UDP send RTP from ports their SETUP answer names: to the gateway's high ports.
-        let udpCameras = configuration.relay.cameras.filter { $0.transport == .udp }.map(\.host).sorted()
+        let elements = try FirewallElements(configuration)
         let interface = appliance.cameraInterface
         let gateway = appliance.cameraSideAddress
         var out: [String] = []
@@ -50,19 +26,15 @@ enum FirewallRuleset {
         out.append("table inet camgw")
         out.append("delete table inet camgw")
         out.append("table inet camgw {")
-        out.append(contentsOf: Self.set("cameras", type: "ipv4_addr", cameras.map { "\($0.address)" }))
-        out.append(
-            contentsOf: Self.set(
-                "camera_services",
-                type: "ipv4_addr . inet_proto . inet_service",
-                cameras.flatMap { camera in camera.services.map { "\(camera.address) . \($0.0) . \($0.1)" } }
-            )
-        )
-        out.append(contentsOf: Self.set("udp_cameras", type: "ipv4_addr", udpCameras))
+        for set in [FirewallElements.SetName.cameras, .cameraServices, .udpCameras] {
+            out.append(contentsOf: Self.set(set, elements))
+        }
         out.append(
             """
                 # Everything a camera tried that was dropped: source, destination, protocol, port, with a packet
-                # count each (`camgw egress` reads it). Bounded: the oldest entries go after a week.
+                # count each (`camgw egress` reads it). Each attempt restarts the element's week, so its time left
+                # tells when it was last tried; egress_first is only added to, so its time left tells the first.
+                # Bounded: an element goes a week after its last (first) attempt, and each set holds 65536.
                 set egress {
                     type ipv4_addr . ipv4_addr . inet_proto . inet_service
                     size 65536
@@ -71,11 +43,37 @@ enum FirewallRuleset {
                     counter
                 }
 
-                # DNS and NTP from a camera go to the gateway's decoys, whatever address they were aimed at.
+                set egress_first {
+                    type ipv4_addr . ipv4_addr . inet_proto . inet_service
+                    size 65536
+                    flags dynamic,timeout
+                    timeout 7d
+                }
+
+                # The DNS and NTP servers cameras aimed at (hard-coded public ones, often), before their traffic was
+                # sent to the decoys: a count of connections (a NAT chain sees each one's first packet), first and
+                # last seen as for egress.
+                set decoyed {
+                    type ipv4_addr . ipv4_addr . inet_proto . inet_service
+                    size 65536
+                    flags dynamic,timeout
+                    timeout 7d
+                    counter
+                }
+
+                set decoyed_first {
+                    type ipv4_addr . ipv4_addr . inet_proto . inet_service
+                    size 65536
+                    flags dynamic,timeout
+                    timeout 7d
+                }
+
+                # DNS and NTP from a camera go to the gateway's decoys, whatever address they were aimed at. Counting
+                # and verdicts are separate rules throughout: a full set stops its rule, and must not skip a verdict.
                 chain prerouting {
                     type nat hook prerouting priority dstnat; policy accept;
-                    iifname "\(interface)" ip saddr @cameras udp dport { 53, 123 } dnat ip to \(gateway)
-                    iifname "\(interface)" ip saddr @cameras tcp dport 53 dnat ip to \(gateway)
+                    iifname "\(interface)" ip saddr @cameras meta l4proto . th dport { udp . 53, tcp . 53, udp . 123 } add @decoyed_first { ip saddr . ip daddr . meta l4proto . th dport } update @decoyed { ip saddr . ip daddr . meta l4proto . th dport }
+                    iifname "\(interface)" ip saddr @cameras meta l4proto . th dport { udp . 53, tcp . 53, udp . 123 } dnat ip to \(gateway)
                 }
 
                 # Whatever a camera sends to anything but the gateway's camera-side address (the internet, the VMS
@@ -115,8 +113,8 @@ enum FirewallRuleset {
 
                 # Counted per camera, destination and port, logged (rate-limited) to NFLOG group \(appliance.nflogGroup), dropped.
                 chain camera_egress {
-                    meta nfproto ipv4 meta l4proto { tcp, udp } update @egress { ip saddr . ip daddr . meta l4proto . th dport }
-                    meta nfproto ipv4 meta l4proto != { tcp, udp } update @egress { ip saddr . ip daddr . meta l4proto . 0 }
+                    meta nfproto ipv4 meta l4proto { tcp, udp } add @egress_first { ip saddr . ip daddr . meta l4proto . th dport } update @egress { ip saddr . ip daddr . meta l4proto . th dport }
+                    meta nfproto ipv4 meta l4proto != { tcp, udp } add @egress_first { ip saddr . ip daddr . meta l4proto . 0 } update @egress { ip saddr . ip daddr . meta l4proto . 0 }
                     limit rate 20/second log prefix "camgw-egress " group \(appliance.nflogGroup)
                     counter drop
                 }
@@ -127,21 +125,35 @@ enum FirewallRuleset {
             table netdev camgw_l2 {
             """
         )
-        out.append(
-            contentsOf: Self.set(
-                "camera_macs",
-                type: "ipv4_addr . ether_addr",
-                cameras.map { "\($0.address) . \($0.mac)" }
-            )
-        )
+        out.append(contentsOf: Self.set(.cameraMACs, elements))
         out.append(
             """
+                # Every frame the guard drops, by the MAC that sent it (which names the camera in `camgw egress`),
+                # its type and the IPv4 address it claimed (0.0.0.0 for IPv6); first and last seen as for egress.
+                set l2_drops {
+                    type ether_addr . ether_type . ipv4_addr
+                    size 65536
+                    flags dynamic,timeout
+                    timeout 7d
+                    counter
+                }
+
+                set l2_first {
+                    type ether_addr . ether_type . ipv4_addr
+                    size 65536
+                    flags dynamic,timeout
+                    timeout 7d
+                }
+
                 # Before anything else sees a frame from the camera network: each camera's IPv4 only from its own MAC
                 # (ARP and IP spoofs dropped), no IPv6 at all (router advertisements, SLAAC, link-local chatter).
                 chain ingress {
                     type filter hook ingress device "\(interface)" priority -500; policy accept;
+                    ether type ip6 add @l2_first { ether saddr . ether type . 0.0.0.0 } update @l2_drops { ether saddr . ether type . 0.0.0.0 }
                     ether type ip6 counter drop
+                    ether type arp arp saddr ip . arp saddr ether != @camera_macs add @l2_first { ether saddr . ether type . arp saddr ip } update @l2_drops { ether saddr . ether type . arp saddr ip }
                     ether type arp arp saddr ip . arp saddr ether != @camera_macs counter drop
+                    ether type ip ip saddr . ether saddr != @camera_macs add @l2_first { ether saddr . ether type . ip saddr } update @l2_drops { ether saddr . ether type . ip saddr }
                     ether type ip ip saddr . ether saddr != @camera_macs counter drop
                 }
             }
@@ -150,8 +162,9 @@ enum FirewallRuleset {
         return out.joined(separator: "\n") + "\n"
     }
 
-    private static func set(_ name: String, type: String, _ elements: [String]) -> [String] {
-        var lines = ["    set \(name) {", "        type \(type)"]
+    private static func set(_ name: FirewallElements.SetName, _ all: FirewallElements) -> [String] {
+        let elements = all[name]
+        var lines = ["    set \(name.rawValue) {", "        type \(name.type)"]
         if !elements.isEmpty {
             lines.append("        elements = {")
             for (index, element) in elements.enumerated() {

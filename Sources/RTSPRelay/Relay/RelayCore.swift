@@ -104,7 +104,7 @@ final class RelayCore: @unchecked Sendable {
         return
             bootstrap
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -461,7 +461,7 @@ final class RelayStream {
         let pin = self.camera.tlsFingerprint
         let connect = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(self.configuration.connectTimeout.timeAmount)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let pin {

@@ -256,7 +256,12 @@ struct MetricsService: Service {
                     guard let camera = names[address] else { continue }
                     lookups[camera] = records.reduce(0) { $0 + $1.count }
                 }
-                return metrics.scrape(stats, onvif: daemon.onvifDevices.mapValues(\.callCounts), dnsLookups: lookups)
+                return metrics.scrape(
+                    stats,
+                    onvif: daemon.onvifDevices.mapValues(\.callCounts),
+                    dnsLookups: lookups,
+                    egress: daemon.egressCounts.withLockedValue { $0 }
+                )
             }
         } catch {
             self.logger.error(

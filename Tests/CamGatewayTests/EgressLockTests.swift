@@ -372,9 +372,31 @@ struct EgressLockTests {
             )
             #expect(status.stdout.contains("\"dnsNames\" : 2"), "\(status.stdout)")
             #expect(status.stdout.contains("\"egressDestinations\" : "), "\(status.stdout)")
+            // The daemon cannot read the kernel's sets: `camgw egress --push` (the egress unit's job) hands it the
+            // counts for its metrics.
+            let push = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["egress", "--push", "--config", config.path],
+                timeout: 20
+            )
+            #expect(push.status == 0, "\(push.stderr)")
             let metricsURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/metrics")
             let metrics = try await gateway.run("curl", ["-sf", metricsURL], timeout: 10)
             #expect(metrics.stdout.contains("camgw_decoy_dns_queries_total{camera=\"lobby\"} 2"), "\(metrics.stdout)")
+            let series = metrics.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+            func value(_ name: String) -> Double? {
+                series.first { $0.hasPrefix(name + " ") }.flatMap { $0.split(separator: " ").last }.flatMap {
+                    Double($0)
+                }
+            }
+            #expect(value("camgw_egress_destinations{camera=\"lobby\"}") ?? 0 >= 6, "\(metrics.stdout)")
+            #expect(value("camgw_egress_decoyed_connections{camera=\"lobby\"}") == 3, "\(metrics.stdout)")
+            for kind in ["egress", "ipv6", "arp-spoof", "ip-spoof"] {
+                #expect(
+                    value("camgw_egress_dropped_packets{camera=\"lobby\",kind=\"\(kind)\"}") ?? 0 > 0,
+                    "\(kind): \(metrics.stdout)"
+                )
+            }
 
             _ = try await internet.run(
                 "python3",

@@ -2,20 +2,22 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The unit in deploy/systemd, as systemd applies it: its `systemd-analyze security` exposure stays under 2.0, and
-/// the daemon works inside its sandbox (own user, only CAP_NET_BIND_SERVICE, no new privileges, a read-only
+/// The units in deploy/systemd, as systemd applies them: their `systemd-analyze security` exposure stays under 2.0,
+/// and the daemon works inside its sandbox (own user, only CAP_NET_BIND_SERVICE, no new privileges, a read-only
 /// system, the @system-service system-call filter, W^X memory). No systemd runs in CI, so the test boots one: a
 /// throwaway systemd as PID 1 of its own PID and mount namespaces, inside a network namespace, whose unit path
-/// holds only this unit and a drop-in that points it at the test's binary and configuration (the hardening lines
-/// are the file's own). The users `camgw` and `camgw-admin` exist only in that mount namespace.
+/// holds only these units and drop-ins that point them at the test's binary and configuration (the hardening
+/// lines are the files' own). The egress unit (CAP_NET_ADMIN only) hands the kernel's counts to the daemon. The users `camgw` and `camgw-admin` exist only in that mount namespace.
 @Suite struct SystemdUnitTests {
-    static let unit = Fixtures.packageRoot.appendingPathComponent("deploy/systemd/camgw.service")
+    static let directory = Fixtures.packageRoot.appendingPathComponent("deploy/systemd")
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
-    func exposureStaysUnderTwo() async throws {
+    static let units = ["camgw.service", "camgw-egress.service"]
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")), arguments: units)
+    func exposureStaysUnderTwo(_ unit: String) async throws {
         let result = try await ExternalTool.run(
             "/usr/bin/systemd-analyze",
-            ["security", "--offline=true", Self.unit.path],
+            ["security", "--offline=true", Self.directory.appendingPathComponent(unit).path],
             timeout: 30
         )
         let line = result.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") } ?? ""
@@ -52,6 +54,13 @@ import Testing
             )
             processes.append(simulator)
             try Self.prepare(directory, cameraPort: cameraPort, mac: mac)
+            // The egress lock, loaded by the admin (root): the egress unit reads its counts.
+            let apply = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["firewall", "apply", "--config", directory.appendingPathComponent("gateway.toml").path],
+                timeout: 30
+            )
+            try #require(apply.status == 0, "\(apply.stderr)")
 
             // PID 1 of new PID and mount namespaces, in the gateway's network namespace.
             let boot = try GatewayProcess(
@@ -73,10 +82,11 @@ import Testing
                     timeout: timeout
                 )
             }
-            func show(_ property: String) async throws -> String {
-                try await inside(["/usr/bin/systemctl", "show", "-P", property, "camgw.service"]).stdout
+            func showUnit(_ property: String, _ unit: String) async throws -> String {
+                try await inside(["/usr/bin/systemctl", "show", "-P", property, unit]).stdout
                     .trimmingCharacters(in: .whitespacesAndNewlines)
             }
+            func show(_ property: String) async throws -> String { try await showUnit(property, "camgw.service") }
             var state = ""
             for _ in 0..<150 {
                 state = (try? await show("ActiveState")) ?? ""
@@ -158,6 +168,16 @@ import Testing
             try await Task.sleep(for: .seconds(3))
             #expect(try await show("ActiveState") == "active")
             #expect(try await show("NRestarts") == "0")
+            // The egress counts, read by their own unit (CAP_NET_ADMIN only, a dynamic user) into the metrics.
+            let push = try await inside(["/usr/bin/systemctl", "start", "camgw-egress.service"], timeout: 20)
+            let egressLog =
+                (try? String(contentsOf: directory.appendingPathComponent("egress.log"), encoding: .utf8)) ?? ""
+            #expect(push.status == 0, "\(push.stderr) \(egressLog)")
+            #expect(try await showUnit("Result", "camgw-egress.service") == "success", "\(egressLog)")
+            let metricsURL = try #require(log().firstMatch(of: /http:\/\/127\.0\.0\.1:[0-9]+\/metrics/)).output
+            let metrics = try await gateway.run("curl", ["-sf", String(metricsURL)], timeout: 10)
+            #expect(metrics.stdout.contains("camgw_egress_counts_timestamp_seconds"), "\(metrics.stdout)")
+            #expect(metrics.stdout.contains("camgw_egress_decoyed_connections{camera=\"lobby\"}"), "\(metrics.stdout)")
             // A clean stop.
             let stop = try await inside(["/usr/bin/systemctl", "stop", "camgw.service"])
             #expect(stop.status == 0, "\(stop.stderr)")
@@ -211,7 +231,12 @@ import Testing
             """,
             "gateway.toml"
         )
-        try write(try String(contentsOf: Self.unit, encoding: .utf8), "units/camgw.service")
+        for unit in Self.units {
+            try write(
+                try String(contentsOf: Self.directory.appendingPathComponent(unit), encoding: .utf8),
+                "units/\(unit)"
+            )
+        }
         try write(
             """
             # Only where the test differs from an appliance: the binary's and configuration's paths, the output
@@ -229,6 +254,21 @@ import Testing
             WatchdogSec=2
             """,
             "units/camgw.service.d/test.conf"
+        )
+        try write(
+            """
+            [Unit]
+            DefaultDependencies=no
+
+            [Service]
+            ExecStart=
+            ExecStart=/run/camgw-test/camgw egress --push --config /run/camgw-test/gateway.toml
+            ReadOnlyPaths=
+            ReadOnlyPaths=/run/camgw-test
+            StandardOutput=append:/run/camgw-test/egress.log
+            StandardError=append:/run/camgw-test/egress.log
+            """,
+            "units/camgw-egress.service.d/test.conf"
         )
         try write(
             """

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// The daemon's control socket: a Unix socket (mode 0660, the admins' group) that takes one request line
-/// (`reload` or `status`) and answers one JSON line. Only local users in that group reach it; there is no network
+/// (`reload`, `status`, `egress`, `egress-counts <json>`, `ping`; at most 1 MiB) and answers one JSON line. Only local users in that group reach it; there is no network
 /// listener for administration.
 enum ControlServer {
     static func start(
@@ -60,7 +60,7 @@ enum ControlServer {
     }
 }
 
-/// One control connection: a request line of at most 256 bytes, answered and closed.
+/// One control connection: a request line of at most 1 MiB, answered and closed.
 final class ControlConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -83,7 +83,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
                 return
             }
             self.line.append(byte)
-            guard self.line.count <= 256 else {
+            guard self.line.count <= 1 << 20 else {
                 self.answered = true
                 self.reply(.failure("request too long"), channel: context.channel)
                 return

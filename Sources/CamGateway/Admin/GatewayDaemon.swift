@@ -51,13 +51,26 @@ final class GatewayDaemon: Sendable {
 
     var configuration: GatewayConfiguration { self.current.withLockedValue { $0 } }
 
+    /// The egress lock's counts by camera, as last pushed by `camgw egress --push` (which can read the kernel's
+    /// sets; this daemon cannot), and when.
+    let egressCounts = NIOLockedValueBox<(counts: [String: EgressReport.Counts], at: Date)?>(nil)
+
     func handle(_ command: String) async -> ControlReply {
         switch command {
         case "reload": return await self.reload()
         case "status": return await self.status()
         case "ping": return ControlReply(ok: true)
         case "egress": return ControlReply(ok: true, egress: self.decoys.records)
-        default: return .failure("unknown command '\(command.prefix(32))' (reload, status, egress)")
+        case _ where command.hasPrefix("egress-counts "):
+            guard
+                let counts = try? JSONDecoder().decode(
+                    [String: EgressReport.Counts].self,
+                    from: Data(command.dropFirst("egress-counts ".count).utf8)
+                )
+            else { return .failure("egress-counts takes a JSON object of counts by camera") }
+            self.egressCounts.withLockedValue { $0 = (counts, Date()) }
+            return ControlReply(ok: true)
+        default: return .failure("unknown command '\(command.prefix(32))' (reload, status, egress, egress-counts)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import NIOConcurrencyHelpers
 import ONVIF
@@ -18,6 +19,8 @@ final class GatewayMetrics: Sendable {
         var gauges: [String: Prometheus.Gauge] = [:]
         /// Series of each stream, to drop them when the stream goes.
         var seriesByStream: [String: Set<String>] = [:]
+        /// The egress series of the last push, to drop those of a camera that left.
+        var egressSeries: Set<String> = []
     }
 
     init() {}
@@ -31,7 +34,8 @@ final class GatewayMetrics: Sendable {
     func scrape(
         _ stats: RelayStats,
         onvif: [String: ONVIFDeviceProxy.Counts] = [:],
-        dnsLookups: [String: Int] = [:]
+        dnsLookups: [String: Int] = [:],
+        egress: (counts: [String: EgressReport.Counts], at: Date)? = nil
     ) -> String {
         self.state.withLockedValue { state in
             var present = Set<String>()
@@ -110,6 +114,31 @@ final class GatewayMetrics: Sendable {
                     )
                 }
             }
+            if let egress {
+                // Gauges, not counters: they mirror the kernel's sets, which start again when the ruleset is
+                // replaced and forget an attempt a week after it.
+                var egressPresent = Set<String>()
+                func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
+                    let key = Self.key(name, labels)
+                    egressPresent.insert(key)
+                    let gauge =
+                        state.gauges[key] ?? self.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
+                    state.gauges[key] = gauge
+                    gauge.set(value)
+                }
+                for (camera, counts) in egress.counts {
+                    gauge("camgw_egress_destinations", [("camera", camera)], Double(counts.destinations))
+                    gauge("camgw_egress_decoyed_connections", [("camera", camera)], Double(counts.decoyedConnections))
+                    for (kind, packets) in counts.droppedPackets {
+                        gauge("camgw_egress_dropped_packets", [("camera", camera), ("kind", kind)], Double(packets))
+                    }
+                }
+                gauge("camgw_egress_counts_timestamp_seconds", [], egress.at.timeIntervalSince1970)
+                for key in state.egressSeries.subtracting(egressPresent) {
+                    if let gauge = state.gauges.removeValue(forKey: key) { self.registry.unregisterGauge(gauge) }
+                }
+                state.egressSeries = egressPresent
+            }
             Self.advance(&state, key: "camgw_auth_failures_total", to: stats.authFailures) {
                 self.registry.makeCounter(descriptor: Self.descriptor("camgw_auth_failures_total"))
             }
@@ -140,6 +169,11 @@ final class GatewayMetrics: Sendable {
         "camgw_onvif_calls_total": "ONVIF calls of the VMS by operation, allowed or refused by the camera's policy.",
         "camgw_onvif_auth_failures_total": "Failed VMS logins to a virtual ONVIF device.",
         "camgw_decoy_dns_queries_total": "DNS queries a camera sent (to any resolver), answered by the decoy.",
+        "camgw_egress_destinations": "Distinct destinations the egress lock dropped from the camera (last week).",
+        "camgw_egress_dropped_packets":
+            "Packets the egress lock dropped from the camera, by kind: egress (layer 3), ipv6, arp-spoof, ip-spoof.",
+        "camgw_egress_decoyed_connections": "Connections to DNS and NTP servers the decoys answered instead.",
+        "camgw_egress_counts_timestamp_seconds": "When camgw egress --push last read the kernel's counts.",
     ]
 
     private static func descriptor(_ name: String) -> MetricNameDescriptor {

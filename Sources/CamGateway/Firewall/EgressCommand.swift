@@ -13,9 +13,15 @@ struct EgressCommand: ParsableCommand {
             connections), ipv6, arp-spoof and ip-spoof (frames the layer-2 guard dropped; a MAC no camera has is shown as \
             unknown). FIRST and LAST are within the last week (the sets forget an attempt a week after it).
 
+            --push hands the kernel's counts to the daemon for its metrics (camgw_egress_*): the daemon has no \
+            CAP_NET_ADMIN and cannot read them itself. deploy/systemd/camgw-egress.timer runs it every 30 s.
+
             Examples:
               camgw egress
               camgw egress --json | jq '.[] | select(.names | length > 0)'
+              camgw egress --push
+
+            Exit status: 0; with --push, 75 when no daemon takes the counts, 70 when the sets cannot be read.
             """
     )
 
@@ -24,9 +30,12 @@ struct EgressCommand: ParsableCommand {
     var json = false
     @Option(help: "The nft executable.")
     var nft = NFT.defaultPath
+    @Flag(help: "Hand the counts to the running daemon for its metrics, instead of printing the report.")
+    var push = false
 
     func run() throws {
         let configuration = try loadForReading(self.options.config)
+        if self.push { return try self.pushCounts(configuration) }
         let report = Self.report(configuration, nft: self.nft)
         if self.json {
             let encoder = JSONEncoder()
@@ -46,6 +55,30 @@ struct EgressCommand: ParsableCommand {
         )
     }
 
+    private func pushCounts(_ configuration: GatewayConfiguration) throws {
+        var unreadable = false
+        let sets = Self.kernelSets(nft: self.nft) { unreadable = true }
+        guard !unreadable else { throw ExitCode(70) }
+        let counts = EgressReport(configuration: configuration, names: [:], sets: sets).counts
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let payload = String(decoding: try encoder.encode(counts), as: UTF8.self)
+        let reply: ControlReply?
+        do {
+            reply = try JSONDecoder().decode(
+                ControlReply.self,
+                from: ControlClient.request("egress-counts " + payload, socket: configuration.admin.socketPath)
+            )
+        } catch {
+            printError("camgw: the counts were not handed over: \(error)")
+            throw AdminExit.busy
+        }
+        guard reply?.ok == true else {
+            printError("camgw: the daemon refused the counts: \(reply?.error ?? "?")")
+            throw AdminExit.busy
+        }
+    }
+
     /// The report now: what is missing (no daemon, no loaded lock, not root) is said on standard error and left out.
     static func report(_ configuration: GatewayConfiguration, nft: String) -> EgressReport {
         var names: [String: [DecoyServer.Lookup]] = [:]
@@ -60,7 +93,7 @@ struct EgressCommand: ParsableCommand {
     }
 
     /// Both tables' listings; a table that cannot be listed is said on standard error and left out.
-    static func kernelSets(nft: String) -> [[String: Any]] {
+    static func kernelSets(nft: String, unreadable: () -> Void = {}) -> [[String: Any]] {
         var objects: [[String: Any]] = []
         for table in [["inet", "camgw"], ["netdev", "camgw_l2"]] {
             guard let listing = NFT.run(["-j", "list", "table"] + table, executable: nft), listing.status == 0 else {
@@ -68,6 +101,7 @@ struct EgressCommand: ParsableCommand {
                     "camgw: nft could not list table \(table.joined(separator: " ")) (not loaded, or not root): "
                         + "what it dropped is not shown"
                 )
+                unreadable()
                 continue
             }
             objects += listing.objects

@@ -37,6 +37,30 @@ struct EgressReport: Codable, Equatable {
 
     var cameras: [Camera]
 
+    /// What the metrics show of a camera (the kernel's counts, pushed to the daemon by `camgw egress --push`).
+    struct Counts: Codable, Equatable, Sendable {
+        /// Distinct destinations dropped at layer 3.
+        var destinations: Int
+        /// Packets dropped, by kind: `egress` (layer 3), `ipv6`, `arp-spoof`, `ip-spoof`.
+        var droppedPackets: [String: Int]
+        /// Connections to DNS and NTP servers that the decoys answered instead.
+        var decoyedConnections: Int
+    }
+
+    /// By camera name (`unknown device` for MACs no camera has).
+    var counts: [String: Counts] {
+        var result: [String: Counts] = [:]
+        for camera in self.cameras {
+            var counts = result[camera.camera] ?? Counts(destinations: 0, droppedPackets: [:], decoyedConnections: 0)
+            counts.destinations += camera.destinations.count
+            counts.droppedPackets["egress", default: 0] += camera.destinations.reduce(0) { $0 + $1.packets }
+            for drop in camera.layer2 { counts.droppedPackets[drop.kind, default: 0] += drop.packets }
+            counts.decoyedConnections += camera.decoyed.reduce(0) { $0 + $1.packets }
+            result[camera.camera] = counts
+        }
+        return result
+    }
+
     /// One element of a dynamic set: its key, its packet count (when the set counts) and when its timeout was last
     /// (re)started, from the time it has left.
     struct TimedElement {

@@ -49,7 +49,7 @@ struct EgressCommand: ParsableCommand {
             rows.isEmpty
                 ? "no camera has tried to reach anything beyond the gateway"
                 : TextTable.render(
-                    header: ["CAMERA", "KIND", "NAME OR DESTINATION", "COUNT", "FIRST", "LAST"],
+                    header: ["CAMERA", "KIND", "NAME OR DESTINATION", "COUNT", "FIRST (UTC)", "LAST (UTC)"],
                     rows: rows
                 )
         )

@@ -42,7 +42,13 @@ struct EgressLockTests {
             try await camera.defaultRoute(via: "192.0.2.1")
             try await vms.defaultRoute(via: "198.51.100.1")
             try await internet.defaultRoute(via: "203.0.113.1")
-            _ = try await gateway.run("/usr/sbin/sysctl", ["-w", "net.ipv4.ip_forward=0"], timeout: 10)
+            // The appliance's own kernel settings (forwarding off, no IPv6 on cam0, ARP and reverse-path rules).
+            let sysctl = try await gateway.run(
+                "/usr/sbin/sysctl",
+                ["-p", Fixtures.packageRoot.appendingPathComponent("deploy/sysctl.d/90-camgw.conf").path],
+                timeout: 10
+            )
+            #expect(sysctl.status == 0, "\(sysctl.stderr)")
             let mac = try await camera.mac(of: cameraInterface)
 
             // The internet host records whatever reaches it on TCP 80 and UDP 9999, until told to stop from inside.
@@ -266,13 +272,9 @@ struct EgressLockTests {
                 timeout: 10
             )
             #expect(arp.status == 0, "\(arp.stderr)")
-            // IPv6: the camera gets an address and tries the gateway's, and all nodes on the link; a listener on the
-            // gateway hears none of it.
-            _ = try await gateway.run(
-                "/usr/sbin/ip",
-                ["-6", "addr", "add", "2001:db8:1::1/64", "dev", "cam0", "nodad"],
-                timeout: 10
-            )
+            // IPv6: the camera gets an address and tries the gateway's link (all nodes) and a global address on it;
+            // cam0 has no IPv6 (deploy/sysctl.d) and the layer-2 guard drops the frames before that. A listener on
+            // the gateway hears none of it.
             _ = try await camera.run(
                 "/usr/sbin/ip",
                 ["-6", "addr", "add", "2001:db8:1::10/64", "dev", cameraInterface, "nodad"],

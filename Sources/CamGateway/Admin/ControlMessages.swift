@@ -31,9 +31,8 @@ struct GatewayStatus: Codable, Sendable {
         var onvifCameraLoginPaused: Bool?
         /// Names the camera looked up at the DNS decoy (distinct), when the decoys run.
         var dnsNames: Int?
-        /// What the egress lock dropped or sent to a decoy from the camera (distinct destinations and layer-2
-        /// kinds, and packets, connections for the decoys):
-        /// added by `camgw status` from the kernel's sets, which only the admin can read; nil without them.
+        /// What the egress lock dropped from the camera: distinct destinations (layer 3) and packets (all
+        /// kinds). Added by `camgw status` from the kernel's sets, which only the admin can read; nil without them.
         var egressDestinations: Int?
         var egressPackets: Int?
         var streams: [Stream]

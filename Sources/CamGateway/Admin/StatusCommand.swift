@@ -38,19 +38,15 @@ struct StatusCommand: ParsableCommand {
         }
         // With an egress lock, what it dropped from each camera: the kernel's sets, readable by the admin only.
         if let configuration = try? GatewayConfig.load(path: self.options.config), configuration.appliance != nil {
-            let report = EgressReport(
+            let counts = EgressReport(
                 configuration: configuration,
                 names: [:],
                 sets: EgressCommand.kernelSets(nft: self.nft)
-            )
+            ).counts
             for index in status.cameras.indices {
-                guard let camera = report.cameras.first(where: { $0.camera == status.cameras[index].name }) else {
-                    continue
-                }
-                let destinations = camera.destinations + camera.decoyed
-                status.cameras[index].egressDestinations = destinations.count + camera.layer2.count
-                status.cameras[index].egressPackets =
-                    destinations.reduce(0) { $0 + $1.packets } + camera.layer2.reduce(0) { $0 + $1.packets }
+                guard let camera = counts[status.cameras[index].name] else { continue }
+                status.cameras[index].egressDestinations = camera.destinations
+                status.cameras[index].egressPackets = camera.droppedPackets.values.reduce(0, +)
             }
         }
         if self.json { return try printJSON(status) }
@@ -66,7 +62,10 @@ struct StatusCommand: ParsableCommand {
                 var egress: [String] = []
                 if let names = camera.dnsNames, names > 0 { egress.append("\(names) names") }
                 if let destinations = camera.egressDestinations, destinations > 0 {
-                    egress.append("\(destinations) destinations, \(camera.egressPackets ?? 0) packets")
+                    egress.append("\(destinations) destinations")
+                }
+                if let packets = camera.egressPackets, packets > 0 {
+                    egress.append("\(packets) packets dropped")
                 }
                 rows.append([
                     "\(camera.name)/\(stream.name)", state, Self.bitrate(stream.bitsPerSecond),

@@ -6,11 +6,11 @@ import Foundation
 /// so an earlier edit that could not update the sets is repaired by the next one.
 enum FirewallSync {
     enum Outcome: Equatable {
-        /// No `[appliance]`, or no egress lock loaded on this machine: nothing to update.
+        /// No `[appliance]`, no nft, or no egress lock loaded on this machine: nothing to update.
         case notLoaded
         case unchanged
         case updated([String])
-        /// The lock is loaded but could not be read or changed (not root, nft missing): it is out of date.
+        /// The lock is loaded but could not be read or changed (no CAP_NET_ADMIN): it is out of date.
         case failed(String)
     }
 
@@ -18,9 +18,8 @@ enum FirewallSync {
         guard let configuration = try? GatewayConfig.parse(text, file: configPath, readSecrets: false),
             configuration.appliance != nil, let wanted = try? FirewallElements(configuration)
         else { return .notLoaded }
-        guard FileManager.default.isExecutableFile(atPath: nft) else {
-            return .failed("\(nft) is not there")
-        }
+        // Without nftables on this machine there is no lock to keep current.
+        guard FileManager.default.isExecutableFile(atPath: nft) else { return .notLoaded }
         var objects: [[String: Any]] = []
         for table in [["inet", "camgw"], ["netdev", "camgw_l2"]] {
             guard let listing = NFT.run(["-j", "list", "table"] + table, executable: nft) else {

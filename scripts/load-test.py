@@ -203,6 +203,10 @@ async def measure(relays, camera_url, readers, seconds):
         cpu = (cpu_seconds(proc.pid) - start_cpu[name]) / elapsed
         print(f"{name:10} {mbits:10.2f} {lost:10d} {percentile(latencies, 50):8.2f} {percentile(latencies, 99):8.2f} "
               f"{len(latencies):8d} {cpu:8.3f} {peak_rss_mib(proc.pid):13.1f}")
+        # A refused reader (a limit, an error reply) plays nothing without raising: say so, or the figures lie.
+        silent = sum(1 for r in group if not r.frames)
+        if silent:
+            print(f"  {name}: {silent} of {readers} readers received no frame")
 
 def time_to_first_frame(url, runs=5):
     """Seconds from starting ffmpeg to its first decoded picture (it exits after one), median of `runs`."""
@@ -232,7 +236,10 @@ def main():
         processes.append(camera)
         port = camera_url.split(":")[2].split("/")[0]
         config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-        config.write(f'[server]\nlisten = "127.0.0.1"\nport = 0\n\n[relay]\nmax_readers_per_stream = 10000\n'
+        # Anonymous readers (on 127.0.0.1 only): the measurement is the relay's, not the Digest handshake's; and
+        # every reader comes from 127.0.0.1, so the per-source connection limit (32 by default) is raised.
+        config.write(f'[server]\nlisten = "127.0.0.1"\nport = 0\nallow_anonymous = true\n'
+                     f'max_connections_per_source = 10000\n\n[relay]\nmax_readers_per_stream = 10000\n'
                      f'max_readers = 10000\n\n[[camera]]\nname = "cam"\naddress = "127.0.0.1"\n'
                      f'port = {port}\non_demand = false\n\n  [[camera.stream]]\n  name = "main"\n'
                      f'  path = "/Streaming/Channels/101"\n')

@@ -173,17 +173,7 @@ struct EgressLockTests {
             // DNS aimed at a public resolver reaches the decoy instead: NXDOMAIN, and the name is recorded.
             let dns = try await camera.run(
                 "python3",
-                [
-                    "-c",
-                    """
-                    import socket, struct
-                    name = b"".join(bytes([len(p)]) + p for p in b"litedev.hik-connect.com".split(b".")) + b"\\0"
-                    query = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-                    s.sendto(query, ("8.8.8.8", 53)); data, source = s.recvfrom(512)
-                    print(source[0], data[3] & 0x0F, struct.unpack("!H", data[:2])[0] == 0x4242)
-                    """,
-                ],
+                [ExternalTool.peerScript("dns_query.py"), "udp", "8.8.8.8", "53", "litedev.hik-connect.com"],
                 timeout: 10
             )
             #expect(
@@ -213,21 +203,11 @@ struct EgressLockTests {
             // DNS over TCP (the fallback resolvers use) reaches the decoy too.
             let tcpDNS = try await camera.run(
                 "python3",
-                [
-                    "-c",
-                    """
-                    import socket, struct
-                    name = b"".join(bytes([len(p)]) + p for p in b"dev.hik-connect.com".split(b".")) + b"\\0"
-                    query = struct.pack("!HHHHHH", 0x4343, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
-                    s = socket.create_connection(("8.8.8.8", 53), timeout=3); s.sendall(struct.pack("!H", len(query)) + query)
-                    length = struct.unpack("!H", s.recv(2))[0]; data = s.recv(length)
-                    print(data[3] & 0x0F, struct.unpack("!H", data[:2])[0] == 0x4343)
-                    """,
-                ],
+                [ExternalTool.peerScript("dns_query.py"), "tcp", "8.8.8.8", "53", "dev.hik-connect.com"],
                 timeout: 10
             )
             #expect(
-                tcpDNS.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "3 True",
+                tcpDNS.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "8.8.8.8 3 True",
                 "\(tcpDNS.stdout) \(tcpDNS.stderr)"
             )
 

@@ -45,13 +45,7 @@ final class GatewayMetrics: Sendable {
                 let labels = [("camera", stream.path.camera), ("stream", stream.path.stream)]
                 var series = Set<String>()
                 func gauge(_ name: String, _ value: Int, _ extra: [(String, String)] = []) {
-                    let key = Self.key(name, labels + extra)
-                    series.insert(key)
-                    let gauge =
-                        state.gauges[key]
-                        ?? self.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels + extra)
-                    state.gauges[key] = gauge
-                    gauge.set(Int64(value))
+                    series.insert(self.setGauge(&state, name, labels + extra, Double(value)))
                 }
                 func counter(_ name: String, _ value: Int, _ extra: [(String, String)] = []) {
                     let key = Self.key(name, labels + extra)
@@ -119,12 +113,7 @@ final class GatewayMetrics: Sendable {
                 // replaced and forget an attempt a week after it.
                 var egressPresent = Set<String>()
                 func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
-                    let key = Self.key(name, labels)
-                    egressPresent.insert(key)
-                    let gauge =
-                        state.gauges[key] ?? self.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
-                    state.gauges[key] = gauge
-                    gauge.set(value)
+                    egressPresent.insert(self.setGauge(&state, name, labels, value))
                 }
                 for (camera, counts) in egress.counts {
                     gauge("camgw_egress_destinations", [("camera", camera)], Double(counts.destinations))
@@ -144,6 +133,16 @@ final class GatewayMetrics: Sendable {
             }
             return self.registry.emitToString()
         }
+    }
+
+    /// Sets the gauge of this name and labels, registering it the first time; returns its series key.
+    private func setGauge(_ state: inout State, _ name: String, _ labels: [(String, String)], _ value: Double) -> String
+    {
+        let key = Self.key(name, labels)
+        let gauge = state.gauges[key] ?? self.registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
+        state.gauges[key] = gauge
+        gauge.set(value)
+        return key
     }
 
     private static func advance(_ state: inout State, key: String, to value: Int, make: () -> Prometheus.Counter) {

@@ -94,18 +94,13 @@ struct EgressCommand: ParsableCommand {
 
     /// Both tables' listings; a table that cannot be listed is said on standard error and left out.
     static func kernelSets(nft: String, unreadable: () -> Void = {}) -> [[String: Any]] {
-        var objects: [[String: Any]] = []
-        for table in [["inet", "camgw"], ["netdev", "camgw_l2"]] {
-            guard let listing = NFT.run(["-j", "list", "table"] + table, executable: nft), listing.status == 0 else {
-                printError(
-                    "camgw: nft could not list table \(table.joined(separator: " ")) (not loaded, or not root): "
-                        + "what it dropped is not shown"
-                )
-                unreadable()
-                continue
-            }
-            objects += listing.objects
+        let listing = NFT.listGatewayTables(executable: nft)
+        for table in listing.failures.keys.sorted() {
+            printError(
+                "camgw: nft could not list table \(table) (not loaded, or not root): what it dropped is not shown"
+            )
         }
-        return objects
+        if !listing.failures.isEmpty { unreadable() }
+        return listing.objects
     }
 }

@@ -20,17 +20,12 @@ enum FirewallSync {
         else { return .notLoaded }
         // Without nftables on this machine there is no lock to keep current.
         guard FileManager.default.isExecutableFile(atPath: nft) else { return .notLoaded }
-        var objects: [[String: Any]] = []
-        for table in [["inet", "camgw"], ["netdev", "camgw_l2"]] {
-            guard let listing = NFT.run(["-j", "list", "table"] + table, executable: nft) else {
-                return .failed("cannot run \(nft)")
-            }
-            if listing.status != 0 {
-                return listing.errors.contains("No such file or directory") ? .notLoaded : .failed(listing.errors)
-            }
-            objects += listing.objects
+        let loaded = NFT.listGatewayTables(executable: nft)
+        if let failure = loaded.failures.values.first(where: { !$0.contains("No such file or directory") }) {
+            return .failed(failure)
         }
-        let commands = wanted.update(from: FirewallElements.loaded(fromJSON: objects))
+        guard loaded.failures.isEmpty else { return .notLoaded }
+        let commands = wanted.update(from: FirewallElements.loaded(fromJSON: loaded.objects))
         guard !commands.isEmpty else { return .unchanged }
         guard let result = NFT.run(["-f", "-"], input: commands.joined(separator: "\n") + "\n", executable: nft) else {
             return .failed("cannot run \(nft)")

@@ -25,6 +25,27 @@ enum NFT {
         }
     }
 
+    /// The gateway's own tables, the only ones `camgw` reads or writes.
+    static let gatewayTables = ["inet camgw", "netdev camgw_l2"]
+
+    /// Both gateway tables as `nft -j` listing objects, and nft's message for each that could not be listed (not
+    /// loaded: "No such file or directory"; no CAP_NET_ADMIN: "Operation not permitted").
+    static func listGatewayTables(
+        executable: String = defaultPath
+    ) -> (objects: [[String: Any]], failures: [String: String]) {
+        var objects: [[String: Any]] = []
+        var failures: [String: String] = [:]
+        for table in self.gatewayTables {
+            let words = table.split(separator: " ").map(String.init)
+            guard let listing = self.run(["-j", "list", "table"] + words, executable: executable) else {
+                failures[table] = "cannot run \(executable)"
+                continue
+            }
+            if listing.status == 0 { objects += listing.objects } else { failures[table] = listing.errors }
+        }
+        return (objects, failures)
+    }
+
     /// Runs nft with these arguments (and this standard input); nil when it cannot be started.
     static func run(_ arguments: [String], input: String? = nil, executable: String = defaultPath) -> Result? {
         guard let input0 = Self.pipe() else { return nil }

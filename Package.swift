@@ -159,6 +159,18 @@ let package = Package(
             path: "Sources/FuzzTargets/FuzzRelayInput",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "FuzzDiscoveryProbe",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzDiscoveryProbe",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "FuzzDiscoveryProbeMatches",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzDiscoveryProbeMatches",
+            swiftSettings: strict
+        ),
         // Shared by the test targets: fixture lookup, a runner for real peers (ffmpeg, GStreamer, camgw), and a
         // small RTSP client over our own parser.
         .target(

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzRTSPParser FuzzHeaders FuzzSDP FuzzRTP FuzzRelayInput FuzzSOAP)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzRTSPParser FuzzHeaders FuzzSDP FuzzRTP FuzzRelayInput FuzzSOAP FuzzDiscoveryProbe FuzzDiscoveryProbeMatches)
 fixtures=${CAMGW_FIXTURES:-../shared/fixtures}
 for target in "${targets[@]}"; do
     swift build -c release --product "$target" --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address >/dev/null
@@ -25,6 +25,7 @@ for target in "${targets[@]}"; do
         FuzzRTSPParser) cp -n "$fixtures"/rtsp/*.txt "$corpus"/ 2>/dev/null || true ;;
         FuzzSDP) cp -n "$fixtures"/rtsp/*_sdp.txt "$corpus"/ 2>/dev/null || true ;;
         FuzzSOAP) cp -n "$fixtures"/onvif/*/*.xml "$fixtures"/discovery/*.xml "$corpus"/ 2>/dev/null || true ;;
+        FuzzDiscoveryProbe | FuzzDiscoveryProbeMatches) cp -n "$fixtures"/discovery/*.xml "$corpus"/ 2>/dev/null || true ;;
     esac
     log=$(mktemp)
     set +e

@@ -192,7 +192,11 @@ struct RelayService: Service {
                     notifier.send("RELOADING=1")
                     let reply = await daemon.reload()
                     notifier.send("READY=1")
-                    if reply.ok { logger.info("SIGHUP: configuration reloaded") }
+                    if reply.ok {
+                        logger.info("SIGHUP: configuration reloaded")
+                    } else {
+                        logger.error("SIGHUP: reload failed", metadata: ["reason": "\(reply.error ?? "")"])
+                    }
                     continue
                 }
                 do {
@@ -250,7 +254,12 @@ struct MetricsService: Service {
             channel = try await MetricsServer.start(host: self.host, port: self.port) {
                 guard let stats = try? await daemon.relay.stats() else { return "" }
                 let configuration = daemon.configuration
-                let names = Dictionary(uniqueKeysWithValues: configuration.relay.cameras.map { ($0.host, $0.name) })
+                // Lookups are per source address; cameras may share one (a recorder's channels), so they count
+                // under the first camera configured at that address.
+                let names = Dictionary(
+                    configuration.relay.cameras.map { ($0.host, $0.name) },
+                    uniquingKeysWith: { first, _ in first }
+                )
                 var lookups: [String: Int] = [:]
                 for (address, records) in daemon.decoys.records {
                     guard let camera = names[address] else { continue }

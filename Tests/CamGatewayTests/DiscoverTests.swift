@@ -67,6 +67,50 @@ struct DiscoverTests {
         await gateway.delete()
         await camera.delete()
     }
+
+    /// A camera that answers with Types that are not QNames (the `:` under a default namespace that trapped
+    /// `camgw discover`) and scopes carrying terminal escapes: discover lists it, exits 0, and prints no control
+    /// character.
+    @Test func hostileProbeMatchesAreListedSafely() async throws {
+        let gateway = try await NetworkNamespace.create()
+        let camera = try await NetworkNamespace.create()
+        do {
+            try await gateway.link(address: "192.0.2.1/24", to: camera, address: "192.0.2.10/24")
+            let device = try GatewayProcessLike.start(
+                namespace: camera,
+                "python3",
+                [
+                    ExternalTool.peerScript("wsdiscovery_hostile.py"), "device", "--interface", "192.0.2.10",
+                    "--seconds", "20",
+                ]
+            )
+            defer { device.terminate() }
+            try await device.waitForOutput("listening")
+            let json = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["discover", "--interface", "192.0.2.1", "--timeout", "1", "--json"],
+                timeout: 20
+            )
+            #expect(json.status == 0, "\(json.stderr)")
+            let candidates = try JSONDecoder().decode([Candidate].self, from: Data(json.stdout.utf8))
+            #expect(candidates.count == 7, "\(json.stdout)")
+            #expect(candidates.allSatisfy { $0.address == "192.0.2.10" })
+            #expect(candidates.allSatisfy { !$0.command.unicodeScalars.contains { $0.value < 0x20 } })
+            let table = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["discover", "--interface", "192.0.2.1", "--timeout", "1"],
+                timeout: 20
+            )
+            #expect(table.status == 0, "\(table.stderr)")
+            #expect(table.stdout.contains("EVIL\\u{1B}[2J"), "\(table.stdout)")
+            let controls = table.stdout.unicodeScalars.filter { $0.value < 0x20 && $0 != "\n" }
+            #expect(controls.isEmpty, "control characters reached the terminal: \(controls.map(\.value))")
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.delete()
+        await camera.delete()
+    }
 }
 
 struct PeerDidNotStart: Error {

@@ -101,7 +101,72 @@ import Testing
         let stale = try await Self.verify(port: port, ca: firstCA)
         #expect(!stale.stdout.contains("Verify return code: 0 (ok)"))
         #expect(gateway.isRunning)
+
+        // A key that is not the certificate's, swapped in before SIGHUP: the reload says it failed (not
+        // "configuration reloaded"), and RTSPS keeps the certificate it had.
+        let reloadsBefore = gateway.stderr.components(separatedBy: "SIGHUP: configuration reloaded").count
+        let other = directory.appendingPathComponent("other")
+        try await Self.makeCertificates(in: other)
+        let key = directory.appendingPathComponent("server-key.pem")
+        try FileManager.default.removeItem(at: key)
+        try FileManager.default.copyItem(at: other.appendingPathComponent("server-key.pem"), to: key)
+        gateway.signal(SIGHUP)
+        var refused = false
+        for _ in 0..<50 where !refused {
+            try await Task.sleep(for: .milliseconds(100))
+            refused = gateway.stderr.contains("SIGHUP: reload failed")
+        }
+        #expect(refused, "\(gateway.stderr.suffix(1500))")
+        #expect(gateway.stderr.contains("does not go with certificate"))
+        #expect(gateway.stderr.components(separatedBy: "SIGHUP: configuration reloaded").count == reloadsBefore)
+        let kept = try await Self.verify(port: port, ca: directory.appendingPathComponent("ca.pem"))
+        #expect(kept.stdout.contains("Verify return code: 0 (ok)"), "\(kept.stdout)")
+        #expect(gateway.isRunning)
         #expect(await gateway.terminate() == 0)
         #expect(await camera.terminate() == 0)
+    }
+
+    /// TLS material that would fail at start or at a reload is refused by `camgw check` and `camgw run` with the
+    /// file, line and reason: a missing key, an empty certificate, a key of another certificate, a key in place
+    /// of the certificate.
+    @Test func unusableTLSMaterialIsRefusedByTheCheck() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Self.makeCertificates(in: directory)
+        try await Self.makeCertificates(in: directory.appendingPathComponent("other"))
+        try Data().write(to: directory.appendingPathComponent("empty.pem"))
+        let cases: [(certificate: String, key: String, reason: String)] = [
+            ("server.pem", "absent-key.pem", "private_key \(directory.path)/absent-key.pem: cannot load a PEM key"),
+            ("empty.pem", "server-key.pem", "certificate \(directory.path)/empty.pem: "),
+            ("server.pem", "other/server-key.pem", "does not go with certificate"),
+            ("server-key.pem", "server-key.pem", "certificate \(directory.path)/server-key.pem: "),
+        ]
+        for (certificate, key, reason) in cases {
+            let config = directory.appendingPathComponent("gateway.toml")
+            try """
+            [server]
+            port = 0
+
+            [tls]
+            certificate = "\(certificate)"
+            private_key = "\(key)"
+            port = 0
+            """.write(to: config, atomically: true, encoding: .utf8)
+            let checked = try await ExternalTool.run(
+                GatewayProcess.executable.path,
+                ["check", "--config", config.path],
+                timeout: 10
+            )
+            #expect(checked.status == 65, "\(certificate)/\(key) passed the check")
+            #expect(checked.stderr.contains("gateway.toml:4: [tls] "), "\(checked.stderr)")
+            #expect(checked.stderr.contains(reason), "\(certificate)/\(key): \(checked.stderr)")
+            let run = try await ExternalTool.run(
+                GatewayProcess.executable.path,
+                ["run", "--config", config.path],
+                timeout: 10
+            )
+            #expect(run.status != 0 && run.stderr.contains(reason), "\(certificate)/\(key): \(run.stderr)")
+        }
     }
 }

@@ -61,6 +61,22 @@ import Testing
         #expect(undeclared.types.isEmpty)
     }
 
+    /// Words that are not QNames, under a default namespace (the `:` that trapped the daemon): each is dropped,
+    /// the valid words beside them kept.
+    @Test func wordsThatAreNotQNamesAreDropped() throws {
+        let text = """
+            <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" \
+            xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" \
+            xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" \
+            xmlns:dn="http://www.onvif.org/ver10/network/wsdl">\
+            <s:Header><a:MessageID>urn:uuid:1</a:MessageID></s:Header>\
+            <s:Body><d:Probe><d:Types xmlns="urn:x">: :: a: :b a:b:c dn: :NetworkVideoTransmitter Plain \
+            dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>
+            """
+        let probe = try WSDiscovery.parseProbe(Array(text.utf8))
+        #expect(probe.types == [WSDiscovery.QName("urn:x", "Plain"), .networkVideoTransmitter])
+    }
+
     @Test func writtenMessagesReadBack() throws {
         let match = WSDiscovery.Match(
             endpoint: "urn:uuid:0f6c1a5e-0000-4000-8000-000000000001",

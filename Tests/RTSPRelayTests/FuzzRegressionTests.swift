@@ -13,6 +13,8 @@ import Testing
         "FuzzRTP": FuzzProperties.rtp,
         "FuzzRelayInput": FuzzProperties.relayInput,
         "FuzzSOAP": FuzzProperties.soap,
+        "FuzzDiscoveryProbe": FuzzProperties.discoveryProbe,
+        "FuzzDiscoveryProbeMatches": FuzzProperties.discoveryProbeMatches,
     ]
 
     static let inputs: [String] = ["fuzz/seeds", "Tests/Fuzz/regressions"].flatMap { folder in

@@ -154,6 +154,21 @@ import Testing
         #expect(refused == .fail("camera refused the credentials for OPTIONS"))
     }
 
+    /// A username with a control character (refused by `camgw check`, but the library may be given one): the
+    /// camera gets no header it could be split by, and the session fails instead of trapping.
+    @Test func aUsernameThatCannotBeAHeaderIsNeverSent() throws {
+        var machine = RTSPClientStateMachine(
+            configuration: .init(url: Self.configuredURL, username: "ad\u{1}min\r\nX-Injected: 1", password: "12345")
+        )
+        let options = machine.connected()
+        let retried = machine.received(try Self.reply("retina_longse_unauthorized.txt", to: options))
+        let request = try #require(Self.request(retried))
+        #expect(request.headers[RTSPHeaders.authorization] == nil)
+        #expect(!request.headers.contains("X-Injected"))
+        let refused = machine.received(try Self.reply("retina_longse_unauthorized.txt", to: retried))
+        #expect(refused == .fail("camera refused the credentials for OPTIONS"))
+    }
+
     @Test func withoutCredentialsA401Fails() throws {
         var machine = RTSPClientStateMachine(configuration: .init(url: Self.configuredURL))
         let options = machine.connected()

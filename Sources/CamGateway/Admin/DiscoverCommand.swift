@@ -94,7 +94,7 @@ struct DiscoverCommand: AsyncParsableCommand {
             )
         )
         print("\nTo add them (check the stream path with the camera's documentation or its ONVIF GetStreamUri):")
-        for candidate in candidates { print("  " + candidate.command) }
+        for candidate in candidates { print("  " + TextTable.visible(candidate.command)) }
     }
 
     /// The `camgw camera add` line for a candidate: a name from its scopes and address, its ONVIF port, and the

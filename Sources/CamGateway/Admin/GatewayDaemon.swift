@@ -95,7 +95,17 @@ final class GatewayDaemon: Sendable {
         if let port = self.port { configuration.relay.port = port }
         do {
             let summary = try await self.relay.apply(configuration.relay)
-            try? await self.relay.reloadTLS()
+            // The files were checked when the configuration loaded; one swapped since is still reported, not
+            // hidden behind "configuration reloaded".
+            do {
+                try await self.relay.reloadTLS()
+            } catch {
+                self.logger.error(
+                    "TLS reload failed; the previous certificate stays in use",
+                    metadata: ["error": "\(error)"]
+                )
+                return .failure("TLS reload failed; the previous certificate stays in use: \(error)")
+            }
             self.current.withLockedValue { $0 = configuration }
             if let rtspPort = self.rtspPort.withLockedValue({ $0 }) {
                 await self.virtualDevices.apply(configuration, rtspPort: rtspPort)

@@ -9,7 +9,10 @@ import Glibc
 enum TextTable {
     static var isTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
 
+    /// Cells may hold what a camera sent (its WS-Discovery scopes, its hostnames): every control character is
+    /// shown as `\u{…}`, so no cell can move the cursor, retitle the terminal or fake a line.
     static func render(header: [String]?, rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(Self.visible) }
         let all = (header.map { [$0] } ?? []) + rows
         guard let columns = all.map(\.count).max(), columns > 0 else { return "" }
         let widths = (0..<columns).map { column in all.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0 }
@@ -24,6 +27,24 @@ enum TextTable {
         }
         lines += rows.map(line)
         return lines.joined(separator: "\n")
+    }
+
+    /// `text` with each control character (C0, DEL, C1) written as `\u{1B}`.
+    static func visible(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: Self.isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if Self.isControl(scalar) {
+                out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// Red on a terminal, plain otherwise.

@@ -216,6 +216,18 @@ enum GatewayConfig {
                                 "camera '\(parsed.name)': gateway_onvif_port \(port) is already camera '\(other.key)''s"
                             )
                         }
+                        // One address is one device (a recorder's channels share it): the egress lock binds it to
+                        // one MAC, so two different ones mean a typo or a spoof.
+                        if let mac = settings.mac,
+                            let other = configuration.relay.cameras.first(where: {
+                                $0.host == parsed.host && configuration.cameras[$0.name]?.mac.map { $0 != mac } == true
+                            })
+                        {
+                            throw problem(
+                                "camera '\(parsed.name)': address \(parsed.host) already has mac "
+                                    + "\(configuration.cameras[other.name]?.mac ?? "?") (camera '\(other.name)'), not \(mac)"
+                            )
+                        }
                         configuration.relay.cameras.append(parsed)
                         configuration.cameras[parsed.name] = settings
                     }
@@ -231,11 +243,21 @@ enum GatewayConfig {
                 guard let certificate = tls["certificate"]?.string, let key = tls["private_key"]?.string else {
                     throw problem("[tls] needs certificate and private_key (PEM files)")
                 }
-                configuration.relay.tls = .init(
+                let material = RelayConfiguration.TLS(
                     certificateChainPath: self.resolve(certificate, in: directory),
                     privateKeyPath: self.resolve(key, in: directory),
                     port: try self.integer(tls, "port", 0...65535, "[tls]", file) ?? 8322
                 )
+                // Loaded as the relay will at start and at SIGHUP: a missing, empty or mismatched file is refused
+                // here rather than by a daemon that then exits or keeps the old certificate.
+                if readSecrets {
+                    do {
+                        _ = try material.makeContext()
+                    } catch {
+                        throw problem("[tls] \(error)")
+                    }
+                }
+                configuration.relay.tls = material
             }
         }
         if let users = table["user"] {
@@ -263,8 +285,93 @@ enum GatewayConfig {
                 problems.append(problem("user must be an array of tables ([[user]])"))
             }
         }
+        problems += self.listenerClashes(configuration, document: document, file: file)
         guard problems.isEmpty else { throw Problems(all: problems) }
         return configuration
+    }
+
+    /// Two of the daemon's TCP listeners on one port and overlapping addresses: the second would fail to bind at
+    /// start ("Address already in use") and stay off while the rest runs. Port 0 (a free port) never clashes.
+    private static func listenerClashes(
+        _ configuration: GatewayConfiguration,
+        document: ConfigDocument,
+        file: String
+    ) -> [Problem] {
+        struct Listener {
+            var what: String
+            var host: String
+            var port: Int
+            var line: Int?
+        }
+        let relay = configuration.relay
+        let onvifHost = configuration.onvif.listen ?? relay.listenHost
+        var listeners = [
+            Listener(
+                what: "[server] port",
+                host: relay.listenHost,
+                port: relay.port,
+                line: document.line(ofTable: "server")
+            )
+        ]
+        if let tls = relay.tls {
+            listeners.append(
+                .init(what: "[tls] port", host: relay.listenHost, port: tls.port, line: document.line(ofTable: "tls"))
+            )
+        }
+        if let port = configuration.admin.metricsPort {
+            listeners.append(
+                .init(
+                    what: "[admin] metrics_port",
+                    host: configuration.admin.metricsHost,
+                    port: port,
+                    line: document.line(ofTable: "admin")
+                )
+            )
+        }
+        if let port = configuration.onvif.pathModePort {
+            listeners.append(
+                .init(
+                    what: "[onvif] path_mode_port",
+                    host: onvifHost,
+                    port: port,
+                    line: document.line(ofTable: "onvif")
+                )
+            )
+        }
+        for (index, camera) in relay.cameras.enumerated() {
+            guard let port = configuration.cameras[camera.name]?.gatewayONVIFPort else { continue }
+            listeners.append(
+                .init(
+                    what: "camera '\(camera.name)' gateway_onvif_port",
+                    host: onvifHost,
+                    port: port,
+                    line: document.line(ofArrayTable: "camera", index: index)
+                )
+            )
+        }
+        func overlap(_ a: String, _ b: String) -> Bool {
+            let any: Set<String> = ["0.0.0.0", "::", "[::]"]
+            return a == b || any.contains(a) || any.contains(b)
+        }
+        var problems: [Problem] = []
+        for (index, listener) in listeners.enumerated() where listener.port != 0 {
+            // Camera against camera is already refused where the cameras are read.
+            guard
+                let earlier = listeners[..<index].first(where: {
+                    $0.port == listener.port && overlap($0.host, listener.host)
+                        && !($0.what.hasPrefix("camera ") && listener.what.hasPrefix("camera "))
+                })
+            else { continue }
+            problems.append(
+                Problem(
+                    file: file,
+                    line: listener.line,
+                    reason:
+                        "\(listener.what) \(listener.port) is also \(earlier.what): two listeners cannot share a port"
+                )
+            )
+        }
+        return problems
     }
 
     /// A path from the file, relative to the file's directory; absolute, so that it means the same to the
@@ -294,9 +401,17 @@ enum GatewayConfig {
             configuration.access.allowAnonymous = allow
         }
         if let value = server["realm"] {
-            guard let realm = value.string, !realm.isEmpty, realm.utf8.count <= 64, !realm.contains("\""),
-                !realm.contains(":")
-            else { throw problem("[server] realm must be 1–64 characters without quotes or colons") }
+            // The realm is written into every challenge and hashed into every stored HA1: printable ASCII only,
+            // nothing a header or a quoted string would have to escape.
+            guard let realm = value.string, !realm.isEmpty, realm.utf8.count <= 64,
+                realm.unicodeScalars.allSatisfy({
+                    (0x20...0x7E).contains($0.value) && !"\"\\:".unicodeScalars.contains($0)
+                })
+            else {
+                throw problem(
+                    "[server] realm must be 1–64 printable ASCII characters without quotes, backslashes or colons"
+                )
+            }
             configuration.access.realm = realm
         }
         if let listen = server["listen"] {
@@ -409,7 +524,7 @@ enum GatewayConfig {
         func hex(_ key: String, length: Int) throws(Problem) -> String? {
             guard let value = table[key] else { return nil }
             guard let text = value.string, text.utf8.count == length,
-                text.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+                Self.isLowerHex(text)
             else {
                 throw problem("user '\(name)': \(key) must be \(length) lower-case hex digits")
             }
@@ -530,8 +645,13 @@ enum GatewayConfig {
             camera.tlsFingerprint = bytes
         }
         if let username = table["username"] {
-            guard let user = username.string, !user.isEmpty else {
-                throw problem("camera '\(name)': username must be a string")
+            // It reaches the camera in RTSP headers (Digest's quoted username, Basic's user:password) and ONVIF XML.
+            guard let user = username.string, !user.isEmpty, user.utf8.count <= 128, Self.isPrintable(user),
+                !user.contains(":")
+            else {
+                throw problem(
+                    "camera '\(name)': username must be 1–128 printable characters without control characters or colons"
+                )
             }
             camera.username = user
             if let file = table["password_file"]?.string {
@@ -551,6 +671,19 @@ enum GatewayConfig {
             }
         }
         return (camera, try self.settings(table, name: name, file: file))
+    }
+
+    /// No control character (C0, DEL, C1): what an RTSP/HTTP header, an XML text node and a terminal all carry as
+    /// written.
+    static func isPrintable(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }
+    }
+
+    /// `0-9a-f` only: `Character.isHexDigit` also takes fullwidth digits, which nft and the hash comparisons do not.
+    static func isLowerHex(_ text: String) -> Bool {
+        text.utf8.allSatisfy {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+        }
     }
 
     /// An IPv4 or IPv6 address, or a DNS name (RFC 1123 labels): nothing a URL could be smuggled in.

@@ -65,7 +65,7 @@ struct CameraSettings: Sendable, Hashable, Codable {
     /// `00:11:22:AA:BB:CC`, `00-11-22-aa-bb-cc` or `001122aabbcc`, as `00:11:22:aa:bb:cc`; nil when not a MAC.
     static func normalizedMAC(_ text: String) -> String? {
         let hex = text.lowercased().filter { $0 != ":" && $0 != "-" }
-        guard hex.count == 12, hex.allSatisfy(\.isHexDigit) else { return nil }
+        guard hex.utf8.count == 12, GatewayConfig.isLowerHex(hex) else { return nil }
         let separators = text.filter { $0 == ":" || $0 == "-" }.count
         guard separators == 0 || separators == 5 else { return nil }
         var pairs: [Substring] = []

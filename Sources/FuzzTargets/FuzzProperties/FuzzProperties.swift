@@ -162,3 +162,49 @@ extension FuzzProperties {
         _ = try? WSDiscovery.parseProbeMatches(bytes)
     }
 }
+
+extension FuzzProperties {
+    /// A WS-Discovery Probe from anyone on the VMS network, as the daemon's responder reads it before its rate
+    /// limiter. Properties: every Type it resolves is a namespace and a non-empty local name without a colon; a
+    /// device whose types are exactly those matches it; the answer the gateway writes parses back to the probe's
+    /// MessageID with those types.
+    public static func discoveryProbe(_ start: UnsafeRawPointer, _ count: Int) {
+        let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
+        guard let probe = try? WSDiscovery.parseProbe(bytes) else { return }
+        precondition(probe.types.allSatisfy(Self.isLocalName), "a Type that is not a QName")
+        precondition(WSDiscovery.matches(probe.types, probe.types), "a probe does not match its own types")
+        let match = WSDiscovery.Match(
+            endpoint: "urn:uuid:00000000-0000-0000-0000-000000000001",
+            types: [.networkVideoTransmitter, .device],
+            scopes: ["onvif://www.onvif.org/name/fuzz"],
+            xAddrs: ["http://192.0.2.1/onvif/device_service"]
+        )
+        let answer = WSDiscovery.probeMatches(messageID: "urn:uuid:1", relatesTo: probe.messageID, matches: [match])
+        let again = try? WSDiscovery.parseProbeMatches(Array(answer.utf8))
+        precondition(again?.relatesTo == probe.messageID, "unanswerable Probe")
+        precondition(again?.matches == [match], "the gateway's own match did not survive its writer")
+    }
+
+    /// ProbeMatches from anything on the camera network, as `camgw discover` reads them. Properties: bounded
+    /// (at most 64 matches, 64 scopes and addresses each), every match has an endpoint, every resolved Type is a
+    /// QName's parts.
+    public static func discoveryProbeMatches(_ start: UnsafeRawPointer, _ count: Int) {
+        let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
+        guard let (_, matches) = try? WSDiscovery.parseProbeMatches(bytes) else { return }
+        precondition(matches.count <= 64, "unbounded matches")
+        for match in matches {
+            precondition(!match.endpoint.isEmpty, "a match without an endpoint")
+            precondition(match.scopes.count <= 64 && match.xAddrs.count <= 64, "unbounded scopes")
+            precondition(
+                match.types.count <= 32 && match.types.allSatisfy(Self.isLocalName),
+                "a Type that is not a QName"
+            )
+            _ = match.scope("name")
+            _ = match.scope("hardware")
+        }
+    }
+
+    private static func isLocalName(_ name: WSDiscovery.QName) -> Bool {
+        !name.name.isEmpty && !name.name.contains(":") && !name.name.contains(where: \.isWhitespace)
+    }
+}

@@ -286,14 +286,18 @@ struct NamespaceScope {
         return scope
     }
 
-    /// `dn:NetworkVideoTransmitter tds:Device` → QNames; unprefixed names take the default namespace; names
-    /// whose prefix is not declared are dropped (they match nothing).
+    /// `dn:NetworkVideoTransmitter tds:Device` → QNames; unprefixed names take the default namespace. A word
+    /// that is not a QName (`:`, `a:`, `:b`, `a:b:c`) or whose prefix is not declared is dropped: it matches nothing.
+    /// The words come from any sender on the VMS network, so nothing here may assume their shape.
     func resolve(qnames text: String) -> [WSDiscovery.QName] {
         text.split(whereSeparator: \.isWhitespace).prefix(32).compactMap { word in
-            let parts = word.split(separator: ":", maxSplits: 1)
-            let prefix = parts.count == 2 ? String(parts[0]) : nil
-            guard let namespace = self.bindings[prefix] else { return nil }
-            return WSDiscovery.QName(namespace, String(parts.last!))
+            let parts = word.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+            switch parts.count {
+            case 1: return self.bindings[nil].map { WSDiscovery.QName($0, String(parts[0])) }
+            case 2: return self.bindings[String(parts[0])].map { WSDiscovery.QName($0, String(parts[1])) }
+            default: return nil
+            }
         }
     }
 }

@@ -184,14 +184,14 @@ public final class ONVIFDeviceProxy: Sendable {
             if decision != .forward(.events) || subscriptionPath == nil { decision = .refuse }
         }
         if decision == .refuse {
-            self.counts.withLockedValue { $0.refused[operation.description, default: 0] += 1 }
+            self.counts.withLockedValue { $0.refused[operation.countedName, default: 0] += 1 }
             self.logger.notice(
                 "ONVIF call refused by policy",
                 metadata: ["operation": "\(operation)", "source": "\(request.source)", "audit": "true"]
             )
             return self.fault(.actionNotSupported(operation.description))
         }
-        self.counts.withLockedValue { $0.allowed[operation.description, default: 0] += 1 }
+        self.counts.withLockedValue { $0.allowed[operation.countedName, default: 0] += 1 }
         let host = request.localHost.contains(":") ? "[\(request.localHost)]" : request.localHost
         switch decision {
         case .answerLocally:

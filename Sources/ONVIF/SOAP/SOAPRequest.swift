@@ -12,7 +12,15 @@ public struct SOAPRequest: Hashable, Sendable {
             self.name = name
         }
 
-        public var description: String { "\(ONVIFOperationCatalog.serviceName(self.namespace)):\(self.name)" }
+        /// `service:Name`, the name cut at 64 characters: the sender chooses it, and it goes into logs and faults.
+        public var description: String {
+            let name = self.name.count > 64 ? self.name.prefix(64) + "…" : Substring(self.name)
+            return "\(ONVIFOperationCatalog.serviceName(self.namespace)):\(name)"
+        }
+
+        /// The key counts and metrics use: the catalog's operations by name, anything else as `unknown`. Kept per
+        /// sender-chosen name, refused calls would grow the daemon's memory and its metrics without bound.
+        public var countedName: String { ONVIFOperationCatalog.kind(of: self) != nil ? self.description : "unknown" }
     }
 
     public var operation: Operation

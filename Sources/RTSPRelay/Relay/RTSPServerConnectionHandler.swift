@@ -103,7 +103,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         let policy = self.core.configuration.access
         if self.core.loginFailures.isLimited(self.sourceIP, now: now) {
             var refused = self.response(.unauthorized, cseq: cseq)
-            for challenge in policy.challenges(nonce: self.nonce, isTLS: self.isTLS) {
+            for challenge in policy.challenges(nonce: self.nonce, isTLS: self.isTLS)
+            where RTSPHeaders.isSafeValue(challenge) {
                 refused.headers.add(name: RTSPHeaders.wwwAuthenticate, value: challenge)
             }
             self.write(refused, context: context)
@@ -129,7 +130,10 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
                 )
             }
             var refused = self.response(.unauthorized, cseq: cseq)
-            for challenge in challenges { refused.headers.add(name: RTSPHeaders.wwwAuthenticate, value: challenge) }
+            // A realm with a control character is refused by `camgw check`; never a trap here.
+            for challenge in challenges where RTSPHeaders.isSafeValue(challenge) {
+                refused.headers.add(name: RTSPHeaders.wwwAuthenticate, value: challenge)
+            }
             self.write(refused, context: context)
             return false
         case .forbidden(let user):

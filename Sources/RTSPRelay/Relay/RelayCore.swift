@@ -62,7 +62,7 @@ final class RelayCore: @unchecked Sendable {
         self.eventLoop.preconditionInEventLoop()
         if let tls = self.configuration.tls {
             do {
-                self.tlsContext = try Self.makeTLSContext(tls)
+                self.tlsContext = try tls.makeContext()
             } catch {
                 return self.eventLoop.makeFailedFuture(error)
             }
@@ -135,7 +135,7 @@ final class RelayCore: @unchecked Sendable {
         var tlsContext = self.tlsContext
         if let tls = new.tls, tls != old.tls {
             do {
-                tlsContext = try Self.makeTLSContext(tls)
+                tlsContext = try tls.makeContext()
             } catch {
                 throw RelayReloadError(reason: "TLS certificate or key unusable: \(error)")
             }
@@ -191,22 +191,8 @@ final class RelayCore: @unchecked Sendable {
     func reloadTLS() throws {
         self.eventLoop.preconditionInEventLoop()
         guard let tls = self.configuration.tls else { return }
-        self.tlsContext = try Self.makeTLSContext(tls)
+        self.tlsContext = try tls.makeContext()
         self.logger.info("TLS certificate reloaded", metadata: ["certificate": "\(tls.certificateChainPath)"])
-    }
-
-    /// TLS 1.2 and later only, with the library's default (forward-secret, AEAD) cipher suites.
-    private static func makeTLSContext(_ tls: RelayConfiguration.TLS) throws -> NIOSSLContext {
-        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChainPath).map {
-            NIOSSLCertificateSource.certificate($0)
-        }
-        let key = try NIOSSLPrivateKey(file: tls.privateKeyPath, format: .pem)
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain,
-            privateKey: .privateKey(key)
-        )
-        configuration.minimumTLSVersion = .tlsv12
-        return try NIOSSLContext(configuration: configuration)
     }
 
     private func scheduleHousekeeping() {

@@ -402,11 +402,11 @@ final class RelayStream {
         ) {
         case .success(let valid): header = valid
         case .failure(let reason):
-            self.dropped[reason]! += 1
+            self.dropped[reason, default: 0] += 1
             return
         }
         guard self.backchannelLimiter.admit(now: now) else {
-            self.dropped[.rateLimited]! += 1
+            self.dropped[.rateLimited, default: 0] += 1
             return
         }
         let (sequence, timestamp) = self.backchannelOutput.map(
@@ -430,7 +430,7 @@ final class RelayStream {
         if handler.sendInterleaved(channel: self.cameraTracks[index].rtpChannel, rewritten) {
             self.backchannelPackets += 1
         } else {
-            self.dropped[.rateLimited]! += 1
+            self.dropped[.rateLimited, default: 0] += 1
         }
     }
 
@@ -698,13 +698,13 @@ final class RelayStream {
     /// A UDP packet from an address that is not the camera's.
     func countForeignDatagram() {
         self.foreignDatagrams += 1
-        self.dropped[.unknownChannel]! += 1
+        self.dropped[.unknownChannel, default: 0] += 1
     }
 
     func receive(_ frame: InterleavedFrame, now: NIODeadline, stitched: Bool = false) {
         let mapped = self.channelMap[Int(frame.channel)]
         guard mapped < Self.ignoredChannel else {
-            if mapped == 0xFF { self.dropped[.unknownChannel]! += 1 }
+            if mapped == 0xFF { self.dropped[.unknownChannel, default: 0] += 1 }
             return
         }
         let trackIndex = Int(mapped & 0x7F)
@@ -722,11 +722,11 @@ final class RelayStream {
         ) {
         case .success(let valid): header = valid
         case .failure(let reason):
-            self.dropped[reason]! += 1
+            self.dropped[reason, default: 0] += 1
             return
         }
         guard self.tracks[trackIndex].sourceLock.accept(header.ssrc) else {
-            self.dropped[.ssrcMismatch]! += 1
+            self.dropped[.ssrcMismatch, default: 0] += 1
             return
         }
         self.lastPacketAt = now
@@ -807,13 +807,13 @@ final class RelayStream {
     private func receiveRTCP(_ payload: ByteBuffer, track trackIndex: Int, now: NIODeadline) {
         switch RTPCheck.validateRTCP(payload, maxSize: self.configuration.maxPacketSize) {
         case .failure(let reason):
-            self.dropped[reason]! += 1
+            self.dropped[reason, default: 0] += 1
         case .success(nil):
             break  // SDES, BYE, receiver reports: consumed, nothing for readers
         case .success(let report?):
             guard report.ssrc == self.tracks[trackIndex].reception.ssrc else { return }  // not a source we relay
             if let last = self.tracks[trackIndex].lastSenderReportForwarded, now - last < .milliseconds(500) {
-                self.dropped[.rtcpRateLimited]! += 1
+                self.dropped[.rtcpRateLimited, default: 0] += 1
                 return
             }
             self.tracks[trackIndex].lastSenderReportForwarded = now

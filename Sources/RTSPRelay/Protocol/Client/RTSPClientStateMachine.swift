@@ -357,7 +357,11 @@ public struct RTSPClientStateMachine: Sendable {
         var request = request
         self.cseq &+= 1
         request.headers.replaceOrAdd(name: RTSPHeaders.cseq, value: String(self.cseq))
-        if let authorization = self.authenticator?.authorization(method: request.method, uri: request.uri) {
+        // A username with a control character is refused by `camgw check`; a library caller that skips it gets an
+        // unauthenticated request (and the camera's 401) rather than a trap.
+        if let authorization = self.authenticator?.authorization(method: request.method, uri: request.uri),
+            RTSPHeaders.isSafeValue(authorization)
+        {
             request.headers.replaceOrAdd(name: RTSPHeaders.authorization, value: authorization)
         }
         self.pending = (self.cseq, request, retriedAuth)

@@ -1,0 +1,84 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Someone on the VMS network names the ONVIF operations: every refused name used to be kept for the daemon's
+/// life, in its counts and as a Prometheus label, so distinct names grew its memory and its scrape without bound
+/// (and `camgw status` then failed with "answer too large"). Through the real daemon: POSTs, then a scrape and
+/// `camgw status`.
+@Suite struct ONVIFBoundsTests {
+    /// One line of the Prometheus text exposition format: a metric name, optional `{label="value",...}` with
+    /// values escaped, a number.
+    static let sampleLine = try! NSRegularExpression(
+        pattern:
+            #"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? [-+0-9.eE]+(Inf|NaN)?$"#
+    )
+
+    @Test func refusedNamesAreCountedUnderOneLabel() async throws {
+        let site = try AdminCLITests.Site(
+            AdminCLITests.Site.initial.replacingOccurrences(
+                of: "[server]\n",
+                with: "[server]\nallow_anonymous = true\n"
+            )
+        )
+        defer { site.remove() }
+        let add = try await site.camgw([
+            "camera", "add", "lobby", "--address", "127.0.0.1", "--port", "1", "--onvif-port", "1",
+            "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101",
+        ])
+        #expect(add.status == 0, "\(add.stderr)")
+        let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+        defer { Task { _ = await daemon.terminate() } }
+        let onvifURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+        let onvifPort = try #require(Int(onvifURL.split(separator: ":")[2].split(separator: "/")[0]))
+        let metricsURL = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/metrics")
+        let before = try #require(Self.residentKilobytes(daemon.processIdentifier))
+
+        let flood = try await ExternalTool.run(
+            "python3",
+            [ExternalTool.peerScript("onvif_flood.py"), "--port", String(onvifPort), "--count", "400"],
+            timeout: 120
+        )
+        #expect(flood.status == 0, "\(flood.stderr)")
+        let statuses = try JSONDecoder().decode([String: Int].self, from: Data(flood.stdout.utf8))
+        // Each gets the protocol's answer (a SOAP fault), none kills the connection handling.
+        #expect(statuses.values.reduce(0, +) == 400)
+        #expect(statuses["error"] == nil, "\(statuses)")
+        #expect(daemon.isRunning)
+
+        let metrics = try await ExternalTool.run("curl", ["-sf", metricsURL], timeout: 20)
+        #expect(metrics.status == 0)
+        let calls = metrics.stdout.split(separator: "\n").filter { $0.hasPrefix("camgw_onvif_calls_total") }
+        #expect(
+            calls.contains("camgw_onvif_calls_total{camera=\"lobby\",operation=\"unknown\",result=\"refused\"} 400"),
+            "\(calls.prefix(3))"
+        )
+        #expect(calls.count == 1, "one series for every name the sender chose: \(calls.prefix(3))")
+        #expect(metrics.stdout.utf8.count < 64 * 1024, "the scrape grew to \(metrics.stdout.utf8.count) bytes")
+        for line in metrics.stdout.split(separator: "\n") where !line.hasPrefix("#") {
+            let text = String(line)
+            #expect(
+                Self.sampleLine.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil,
+                "not a Prometheus sample line: \(text.prefix(200))"
+            )
+        }
+        let status = try await site.camgw(["status", "--json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("\"unknown\" : 400"), "\(status.stdout.prefix(2000))")
+        #expect(!status.stdout.contains("Op1xxxx"))
+        // The audit log still says what was refused, cut short.
+        #expect(daemon.stderr.contains("ONVIF call refused by policy"))
+        #expect(!daemon.stderr.contains(String(repeating: "x", count: 200)), "a 4 KB name went into the log")
+        if let after = Self.residentKilobytes(daemon.processIdentifier) {
+            // 400 names of 4 KB kept twice (counts and labels) would be several MB; allocator noise is less.
+            #expect(after - before < 20_000, "RSS grew from \(before) to \(after) kB")
+        }
+        #expect(await daemon.terminate() == 0)
+    }
+
+    static func residentKilobytes(_ pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+            .flatMap { Int($0.split(whereSeparator: \.isWhitespace)[1]) }
+    }
+}

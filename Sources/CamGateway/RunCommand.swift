@@ -101,14 +101,22 @@ struct RunCommand: AsyncParsableCommand {
         if let port = self.port { relayConfiguration.port = port }
 
         gateway.relay = relayConfiguration
-        let relay = Relay(configuration: relayConfiguration, eventLoop: relayLoop.next(), logger: logger)
+        // One failed-login limiter for RTSP and ONVIF: they check the same credentials.
+        let loginFailures = LoginFailureGate(limit: relayConfiguration.loginFailureLimit)
+        let relay = Relay(
+            configuration: relayConfiguration,
+            eventLoop: relayLoop.next(),
+            logger: logger,
+            loginFailures: loginFailures
+        )
         let daemon = GatewayDaemon(
             relay: relay,
             configuration: gateway,
             configPath: self.config,
             listen: self.listen,
             port: self.port,
-            logger: logger
+            logger: logger,
+            loginFailures: loginFailures
         )
         let isDemo = self.config == nil
         let credentials = demoCredentials

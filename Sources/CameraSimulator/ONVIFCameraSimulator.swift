@@ -250,7 +250,7 @@ public final class ONVIFCameraSimulator: Sendable {
             verifier.verify(
                 credentials,
                 method: RTSPMethod(method),
-                isValidNonce: { $0 == current },
+                acceptNonce: { given, _ in given == current },
                 storedHA1: { name in
                     name == self.configuration.username
                         ? DigestAlgorithm.md5.hash("\(name):\(Self.realm):\(self.configuration.password)") : nil

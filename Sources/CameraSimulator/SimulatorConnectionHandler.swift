@@ -436,7 +436,7 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         let user = verifier.verify(
             given,
             method: request.method,
-            isValidNonce: { $0 == self.nonce },
+            acceptNonce: { given, _ in given == self.nonce },
             storedHA1: { name in
                 name == credentials.username
                     ? algorithm.hash("\(credentials.username):\(Self.realm):\(credentials.password)") : nil

@@ -102,17 +102,22 @@ import Testing
             let user = verifier.verify(
                 credentials,
                 method: .play,
-                isValidNonce: { $0 == "abc123" },
+                acceptNonce: { given, _ in given == "abc123" },
                 storedHA1: { $0 == "vms" ? stored : nil }
             )
             #expect((user == "vms") == accepted)
             // The same credentials for another method, or with an unknown nonce, fail.
             #expect(
-                verifier.verify(credentials, method: .teardown, isValidNonce: { _ in true }, storedHA1: { _ in stored })
+                verifier.verify(
+                    credentials,
+                    method: .teardown,
+                    acceptNonce: { _, _ in true },
+                    storedHA1: { _ in stored }
+                )
                     == nil
             )
             #expect(
-                verifier.verify(credentials, method: .play, isValidNonce: { _ in false }, storedHA1: { _ in stored })
+                verifier.verify(credentials, method: .play, acceptNonce: { _, _ in false }, storedHA1: { _ in stored })
                     == nil
             )
         }

@@ -37,7 +37,8 @@ final class GatewayDaemon: Sendable {
         configPath: String?,
         listen: String?,
         port: Int?,
-        logger: Logger
+        logger: Logger,
+        loginFailures: LoginFailureGate
     ) {
         self.relay = relay
         self.configPath = configPath
@@ -45,7 +46,7 @@ final class GatewayDaemon: Sendable {
         self.port = port
         self.logger = logger
         self.current = NIOLockedValueBox(configuration)
-        self.virtualDevices = VirtualDevices(logger: logger)
+        self.virtualDevices = VirtualDevices(logger: logger, loginFailures: loginFailures)
         self.decoys = DecoyServer(logger: logger)
     }
 

@@ -35,9 +35,12 @@ final class VirtualDevices: Sendable {
 
     private let state = NIOLockedValueBox(State())
     let logger: Logger
+    /// Shared with the RTSP server: a failed ONVIF login counts against the same source as a failed RTSP one.
+    let loginFailures: LoginFailureGate
 
-    init(logger: Logger) {
+    init(logger: Logger, loginFailures: LoginFailureGate) {
         self.logger = logger
+        self.loginFailures = loginFailures
     }
 
     var proxies: [String: ONVIFDeviceProxy] { self.state.withLockedValue { $0.devices.mapValues(\.proxy) } }
@@ -140,6 +143,7 @@ final class VirtualDevices: Sendable {
             cameraHosts: [camera.host, "\(camera.host):\(cameraPort)", "\(camera.host):\(camera.port)"]
         )
         configuration.allowAnonymous = spec.access.allowAnonymous
+        configuration.loginFailures = self.loginFailures
         let proxy = ONVIFDeviceProxy(configuration: configuration, client: client, logger: self.logger)
         let channel = try await ONVIFHTTPServer.start(host: spec.host, port: spec.port, proxy: proxy)
         let shown = spec.host == "0.0.0.0" ? "127.0.0.1" : spec.host

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RTSPRelay
 
 /// WS-Security UsernameToken (OASIS WSS UsernameToken Profile 1.0, ONVIF Core §5.12.2): PasswordDigest =
 /// Base64(SHA-1(nonce bytes + Created + password)). Verified within ±5 minutes of Created, each nonce once.
@@ -111,24 +112,37 @@ public struct WSUsernameToken: Hashable, Sendable {
     }
 }
 
-/// Verifies UsernameTokens against stored passwords: digest only, Created within the window, nonces never
-/// reused within it. Bounded: the cache holds at most `capacity` nonces, oldest out first (a flood of fresh
-/// nonces can only make tokens older than the flood fail, never pass).
+/// Verifies UsernameTokens against stored passwords: digest only, Created within the window, and no token used
+/// twice inside it.
+///
+/// A replay is the same nonce *and* Created (the digest is a function of both and the password): libonvif seeds
+/// its nonces from the clock and sends one nonce with several Created values within a second, each a fresh proof
+/// of the password. The key is the decoded nonce bytes, and only the canonical base64 of them is accepted, so no
+/// re-encoding of one nonce is a new key. An entry is kept until its Created leaves the window (after that the
+/// Created check refuses the token anyway); when the cache is full of live entries, new tokens are refused rather
+/// than an entry forgotten, so a flood can never make a seen token valid again.
 public struct WSUsernameTokenVerifier: Sendable {
     public enum Outcome: Hashable, Sendable {
         case valid(user: String)
         case invalid(reason: String)
     }
 
+    struct Key: Hashable {
+        var nonce: [UInt8]
+        var created: String
+    }
+
     public let window: TimeInterval
     public let capacity: Int
-    private var seen: [String: Date] = [:]
-    private var order: [(String, Date)] = []
+    /// Seen tokens and the instant their Created names.
+    private var seen: [Key: Date] = [:]
 
     public init(window: TimeInterval = 300, capacity: Int = 10_000) {
         self.window = window
         self.capacity = capacity
     }
+
+    public var count: Int { self.seen.count }
 
     public mutating func verify(
         _ token: WSUsernameToken,
@@ -142,27 +156,26 @@ public struct WSUsernameTokenVerifier: Sendable {
         guard abs(created.timeIntervalSince(now)) <= self.window else {
             return .invalid(reason: "Created outside ±\(Int(self.window)) s of the gateway's clock")
         }
-        guard let nonce = Data(base64Encoded: token.nonce), (8...64).contains(nonce.count) else {
-            return .invalid(reason: "bad Nonce")
+        guard let decoded = Data(base64Encoded: token.nonce), (8...64).contains(decoded.count),
+            decoded.base64EncodedString() == token.nonce
+        else {
+            return .invalid(reason: "bad Nonce (not canonical base64 of 8–64 bytes)")
         }
-        self.expire(now: now)
-        guard self.seen[token.nonce] == nil else { return .invalid(reason: "Nonce replayed") }
+        let key = Key(nonce: Array(decoded), created: token.created)
+        guard self.seen[key] == nil else { return .invalid(reason: "token replayed (same Nonce and Created)") }
         guard let stored = password(token.username),
-            WSUsernameToken.digest(nonce: Array(nonce), created: token.created, password: stored) == token.password
+            constantTimeEquals(
+                WSUsernameToken.digest(nonce: key.nonce, created: token.created, password: stored),
+                token.password
+            )
         else { return .invalid(reason: "wrong user or password") }
-        self.seen[token.nonce] = now
-        self.order.append((token.nonce, now))
-        if self.order.count > self.capacity {
-            let (oldest, _) = self.order.removeFirst()
-            self.seen[oldest] = nil
+        if self.seen.count >= self.capacity {
+            self.seen = self.seen.filter { abs($0.value.timeIntervalSince(now)) <= self.window }
+            guard self.seen.count < self.capacity else {
+                return .invalid(reason: "too many tokens inside the window; refused rather than forget one")
+            }
         }
+        self.seen[key] = created
         return .valid(user: token.username)
-    }
-
-    private mutating func expire(now: Date) {
-        while let (nonce, at) = self.order.first, now.timeIntervalSince(at) > 2 * self.window {
-            self.order.removeFirst()
-            self.seen[nonce] = nil
-        }
     }
 }

@@ -20,6 +20,23 @@ public enum ONVIFOperationCatalog {
         self.table[operation.namespace]?[operation.name]
     }
 
+    /// Device-management operations that are always refused but that an admin wants to see by name in the counts
+    /// (someone tried to reboot, reset, re-address or re-user a camera). Fixed, so the counts stay bounded.
+    public static let auditedRefusals: Set<String> = [
+        "SystemReboot", "SetSystemFactoryDefault", "StartFirmwareUpgrade", "UpgradeSystemFirmware",
+        "StartSystemRestore", "RestoreSystem", "CreateUsers", "DeleteUsers", "SetUser", "SetNetworkInterfaces",
+        "SetNetworkProtocols", "SetNetworkDefaultGateway", "SetDNS", "SetHostname", "SetScopes", "AddScopes",
+        "RemoveScopes", "SetDiscoveryMode", "SetRelayOutputState", "SetRemoteUser", "SetAccessPolicy",
+        "SetIPAddressFilter", "SetZeroConfiguration", "SendAuxiliaryCommand", "GetSystemLog", "GetSystemBackup",
+        "GetUsers",
+    ]
+
+    /// Whether the counts keep this operation under its own name (else under `unknown`).
+    public static func isCountedByName(_ operation: SOAPRequest.Operation) -> Bool {
+        self.kind(of: operation) != nil
+            || (operation.namespace == ONVIFNamespace.device && self.auditedRefusals.contains(operation.name))
+    }
+
     public static func serviceName(_ namespace: String) -> String {
         switch namespace {
         case ONVIFNamespace.device: "device"

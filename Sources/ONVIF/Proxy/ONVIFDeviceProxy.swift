@@ -51,6 +51,8 @@ public final class ONVIFDeviceProxy: Sendable {
         /// How the camera's address can appear in its answers.
         public var cameraHosts: [String]
         public var allowAnonymous = false
+        /// Failed logins per source, shared with the RTSP server (they check the same credentials).
+        public var loginFailures = LoginFailureGate()
 
         public init(
             cameraName: String,
@@ -124,7 +126,8 @@ public final class ONVIFDeviceProxy: Sendable {
     let client: ONVIFCameraClient
     let logger: Logger
     private let tokens = NIOLockedValueBox(WSUsernameTokenVerifier())
-    private let nonce = randomHex(bytes: 16)
+    /// The nonces of this device's Digest challenges: one per challenge, each with an expiry and a nonce count.
+    private let nonces = NIOLockedValueBox(DigestNonces())
     private let counts = NIOLockedValueBox(Counts())
     /// Profile token → the camera's snapshot path, learned from its GetSnapshotUri answers.
     private let snapshots = NIOLockedValueBox([String: String]())
@@ -273,26 +276,49 @@ public final class ONVIFDeviceProxy: Sendable {
         self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
     }
 
-    /// The user of valid HTTP Digest credentials (SHA-256 or MD5, over the same HA1s as RTSP), or nil.
-    private func digestUser(_ credentials: AuthenticationParameters, _ request: Request) -> String? {
+    private enum DigestOutcome {
+        case user(String)
+        case stale
+        case replayed
+        case refused
+    }
+
+    /// HTTP Digest (SHA-256 or MD5, over the same HA1s as RTSP): the response must prove the password for this
+    /// request's method and target, over a nonce this device issued, unexpired, with a nonce count above its last.
+    private func digestUser(_ credentials: AuthenticationParameters, _ request: Request) -> DigestOutcome {
         let users = self.users(for: request)
         for algorithm in [DigestAlgorithm.sha256, .md5] {
             let verifier = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm)
+            var use: DigestNonces.Use?
             let user = verifier.verify(
                 credentials,
                 method: RTSPMethod(request.method),
-                isValidNonce: { $0 == self.nonce },
+                requestURI: request.path,
+                acceptNonce: { nonce, count in
+                    let outcome = self.nonces.withLockedValue { $0.use(nonce, count: count, now: .now()) }
+                    use = outcome
+                    return outcome == .accepted
+                },
                 storedHA1: { name in
                     let user = users.first { $0.name == name }
                     return algorithm == .md5 ? user?.ha1MD5 : user?.ha1SHA256
                 }
             )
-            if let user { return user }
+            if let user { return .user(user) }
+            switch use {
+            case .stale: return .stale
+            case .replayed: return .replayed
+            case .accepted, nil: continue
+            }
         }
-        return nil
+        return .refused
     }
 
     private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
+        // Over the limit: refused without the credentials being looked at, like RTSP (the same limiter).
+        if self.configuration.loginFailures.isLimited(request.source) {
+            return .failure(self.challenge(SOAPFault.notAuthorized))
+        }
         let users = self.users(for: request)
         if let token = soap.usernameToken {
             let outcome = self.tokens.withLockedValue { verifier in
@@ -302,26 +328,35 @@ public final class ONVIFDeviceProxy: Sendable {
             if case .invalid(let reason) = outcome { return self.refuseLogin(reason, request) }
         }
         if let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first {
-            if let user = self.digestUser(credentials, request) { return .success(user) }
-            return self.refuseLogin("wrong HTTP Digest credentials", request)
+            switch self.digestUser(credentials, request) {
+            case .user(let user): return .success(user)
+            case .stale: return .failure(self.challenge(SOAPFault.notAuthorized, stale: true))
+            case .replayed: return self.refuseLogin("HTTP Digest nonce replayed", request)
+            case .refused: return self.refuseLogin("wrong HTTP Digest credentials", request)
+            }
         }
         return .failure(self.challenge(SOAPFault.notAuthorized))
     }
 
     private func refuseLogin(_ reason: String, _ request: Request) -> Authentication {
         self.counts.withLockedValue { $0.authFailures += 1 }
+        let limited = self.configuration.loginFailures.recordFailure(request.source)
         self.logger.notice(
-            "ONVIF login failed",
+            limited ? "ONVIF login failed; over the limit: refusing this source for a while" : "ONVIF login failed",
             metadata: ["source": "\(request.source)", "reason": "\(reason)", "audit": "true"]
         )
         return .failure(self.challenge(SOAPFault.notAuthorized))
     }
 
-    private func challenge(_ fault: SOAPFault) -> Response {
+    /// A 401 with a fresh nonce per challenge (one for both algorithms, so a client may pick either).
+    private func challenge(_ fault: SOAPFault, stale: Bool = false) -> Response {
         var response = self.fault(fault)
+        let nonce = self.nonces.withLockedValue { $0.issue(now: .now()) }
         for algorithm in [DigestAlgorithm.sha256, .md5] {
             let challenge = DigestVerifier(realm: self.configuration.realm, algorithm: algorithm).challenge(
-                nonce: self.nonce
+                nonce: nonce,
+                qop: true,
+                stale: stale
             )
             response.headers.append(("WWW-Authenticate", challenge))
         }
@@ -374,12 +409,17 @@ public final class ONVIFDeviceProxy: Sendable {
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
+        if self.configuration.loginFailures.isLimited(request.source) { return self.challenge(.notAuthorized) }
         guard let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first
         else {
             return self.challenge(.notAuthorized)
         }
-        if self.digestUser(credentials, request) != nil { return await self.fetchSnapshot(token) }
-        _ = self.refuseLogin("wrong snapshot credentials", request)
+        switch self.digestUser(credentials, request) {
+        case .user: return await self.fetchSnapshot(token)
+        case .stale: return self.challenge(.notAuthorized, stale: true)
+        case .replayed: _ = self.refuseLogin("snapshot Digest nonce replayed", request)
+        case .refused: _ = self.refuseLogin("wrong snapshot credentials", request)
+        }
         return self.challenge(.notAuthorized)
     }
 

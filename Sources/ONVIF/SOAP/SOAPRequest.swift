@@ -18,9 +18,10 @@ public struct SOAPRequest: Hashable, Sendable {
             return "\(ONVIFOperationCatalog.serviceName(self.namespace)):\(name)"
         }
 
-        /// The key counts and metrics use: the catalog's operations by name, anything else as `unknown`. Kept per
-        /// sender-chosen name, refused calls would grow the daemon's memory and its metrics without bound.
-        public var countedName: String { ONVIFOperationCatalog.kind(of: self) != nil ? self.description : "unknown" }
+        /// The key counts and metrics use: the catalog's operations and a fixed list of audited refusals by name,
+        /// anything else as `unknown`. Kept per sender-chosen name, refused calls would grow the daemon's memory and
+        /// its metrics without bound.
+        public var countedName: String { ONVIFOperationCatalog.isCountedByName(self) ? self.description : "unknown" }
     }
 
     public var operation: Operation

@@ -27,7 +27,8 @@ public final class FanoutBenchmarkHarness {
         self.core = RelayCore(
             configuration: configuration,
             eventLoop: self.loop,
-            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }),
+            loginFailures: nil
         )
         self.stream = RelayStream(
             path: StreamPath(camera: "bench", stream: "main"),

@@ -16,10 +16,16 @@ public final class Relay: Sendable {
     public init(
         configuration: RelayConfiguration,
         eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
-        logger: Logger = Logger(label: "camgw.relay")
+        logger: Logger = Logger(label: "camgw.relay"),
+        loginFailures: LoginFailureGate? = nil
     ) {
         self.eventLoop = eventLoop
-        self.core = RelayCore(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        self.core = RelayCore(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            logger: logger,
+            loginFailures: loginFailures
+        )
     }
 
     public func start() async throws {

@@ -19,15 +19,16 @@ final class RelayCore: @unchecked Sendable {
     private var housekeeping: Scheduled<Void>?
     private var nextReaderID = 0
     private var connectionsBySource: [String: Int] = [:]
-    var loginFailures: LoginFailureLimiter
+    let loginFailures: LoginFailureGate
     /// Failed VMS logins since start.
     var authFailures = 0
 
-    init(configuration: RelayConfiguration, eventLoop: any EventLoop, logger: Logger) {
+    init(configuration: RelayConfiguration, eventLoop: any EventLoop, logger: Logger, loginFailures: LoginFailureGate?)
+    {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = logger
-        self.loginFailures = LoginFailureLimiter(limit: configuration.loginFailureLimit)
+        self.loginFailures = loginFailures ?? LoginFailureGate(limit: configuration.loginFailureLimit)
     }
 
     /// Counts a new connection from `source`; false when the source is over its limit.

@@ -9,24 +9,33 @@ public struct DigestVerifier: Sendable {
         self.algorithm = algorithm
     }
 
-    /// The `WWW-Authenticate` value for a new nonce.
-    public func challenge(nonce: String) -> String {
+    /// The `WWW-Authenticate` value for a new nonce. `qop`: offer `qop="auth"`, so that a client reuses the nonce
+    /// with an increasing nonce count instead of asking for a new one per request. `stale`: the client's password
+    /// was right but its nonce is no longer accepted (RFC 7616 §3.3), so it retries without asking its user.
+    public func challenge(nonce: String, qop: Bool = false, stale: Bool = false) -> String {
         var params = ["realm": self.realm, "nonce": nonce]
         if self.algorithm != .md5 { params["algorithm"] = self.algorithm.rawValue }
+        if qop { params["qop"] = "auth" }
+        if stale { params["stale"] = "true" }
         return AuthenticationParameters(scheme: "Digest", parameters: params).headerValue
     }
 
-    /// The username of valid credentials, or `nil`. `isValidNonce` says whether the nonce is one this server
-    /// issued and still accepts; `storedHA1` returns H(username:realm:password) of a known user.
+    /// The username of valid credentials, or `nil`. `storedHA1` returns H(username:realm:password) of a known
+    /// user; `requestURI`, when given, must equal the `uri` parameter (else the response of one request, sniffed,
+    /// would be valid for any other target). `acceptNonce` is asked last, only for a response that proved the
+    /// password, with the nonce and nonce count (`nc`): whether this server issued it and still accepts it with that
+    /// count (so a wrong guess never uses up a nonce).
     public func verify(
         _ credentials: AuthenticationParameters,
         method: RTSPMethod,
-        isValidNonce: (String) -> Bool,
+        requestURI: String? = nil,
+        acceptNonce: (_ nonce: String, _ count: String?) -> Bool,
         storedHA1: (String) -> String?
     ) -> String? {
         guard credentials.isScheme("Digest"),
             let username = credentials["username"], let realm = credentials["realm"], realm == self.realm,
-            let nonce = credentials["nonce"], isValidNonce(nonce), let uri = credentials["uri"],
+            let nonce = credentials["nonce"], let uri = credentials["uri"],
+            requestURI.map({ $0 == uri }) ?? true,
             let response = credentials["response"],
             DigestAlgorithm(parameter: credentials["algorithm"]) == self.algorithm,
             let stored = storedHA1(username)
@@ -49,12 +58,13 @@ public struct DigestVerifier: Sendable {
             nc: credentials["nc"],
             cnonce: credentials["cnonce"]
         )
-        return constantTimeEquals(expected, response.lowercased()) ? username : nil
+        guard constantTimeEquals(expected, response.lowercased()) else { return nil }
+        return acceptNonce(nonce, qop == nil ? nil : credentials["nc"]) ? username : nil
     }
 }
 
 /// Compares without an early exit, so that response time does not reveal how many leading characters matched.
-func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8)
     let y = Array(b.utf8)
     guard x.count == y.count else { return false }

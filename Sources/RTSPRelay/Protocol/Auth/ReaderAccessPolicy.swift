@@ -110,7 +110,7 @@ public struct ReaderAccessPolicy: Sendable, Hashable {
             let verified = verifier.verify(
                 credentials,
                 method: request.method,
-                isValidNonce: { $0 == nonce },
+                acceptNonce: { given, _ in given == nonce },
                 storedHA1: { _ in algorithm == .md5 ? known?.ha1MD5 : known?.ha1SHA256 }
             )
             guard verified != nil, let known else {
@@ -162,6 +162,11 @@ public struct LoginFailureLimiter: Sendable {
         self.failures[source] = Array(recent.suffix(self.limit))
         if self.failures.count > 4096 {  // bounded: forget sources whose failures have all expired
             self.failures = self.failures.filter { $0.value.contains { now - $0 < self.window } }
+            // Still full (failures from more sources than that within one window): the quietest go first.
+            if self.failures.count > 4096 {
+                let keep = self.failures.sorted { ($0.value.last ?? now) > ($1.value.last ?? now) }.prefix(4096)
+                self.failures = Dictionary(keep.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            }
         }
         return recent.count == self.limit
     }

@@ -1,0 +1,38 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The failed-login limiter shared by every surface that checks the same credentials: the RTSP server and each
+/// virtual ONVIF device. With one per surface, ONVIF was a free oracle for the passwords that also grant video.
+///
+/// Sources are counted by address, IPv6 by its /64 (one host can rotate through the rest of its prefix).
+public final class LoginFailureGate: Sendable {
+    private let state: NIOLockedValueBox<LoginFailureLimiter>
+
+    public init(limit: Int = 10, window: TimeAmount = .seconds(60)) {
+        self.state = NIOLockedValueBox(LoginFailureLimiter(limit: limit, window: window))
+    }
+
+    public func isLimited(_ source: String, now: NIODeadline = .now()) -> Bool {
+        let key = Self.key(source)
+        return self.state.withLockedValue { $0.isLimited(key, now: now) }
+    }
+
+    /// Records a failure; true when this one reached the limit (log it once, then stay quiet).
+    @discardableResult
+    public func recordFailure(_ source: String, now: NIODeadline = .now()) -> Bool {
+        let key = Self.key(source)
+        return self.state.withLockedValue { $0.recordFailure(key, now: now) }
+    }
+
+    /// An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`); anything else as given.
+    static func key(_ source: String) -> String {
+        guard source.contains(":"), case .v6(let address) = try? SocketAddress(ipAddress: source, port: 0) else {
+            return source
+        }
+        let bytes = withUnsafeBytes(of: address.address.sin6_addr) { Array($0.prefix(8)) }
+        let groups = stride(from: 0, to: 8, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
+}

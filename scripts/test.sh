@@ -2,7 +2,7 @@
 # The whole test suite, on a fresh Debian 12 machine with the Swift toolchain:
 #   1. installs the Debian packages the tests need (real RTSP peers: ffmpeg, GStreamer; libxml2 headers;
 #      iproute2 and nftables for the network-namespace tests (multicast, discovery, the egress lock); systemd
-#      and util-linux to run the hardened unit under a throwaway systemd; curl; python3-venv), and the PyPI peers (wsdiscovery, onvif-zeep-async) into .build-venv,
+#      and util-linux to run the hardened unit under a throwaway systemd; curl; python3-venv), and the PyPI peers (wsdiscovery, onvif-zeep-async, aiortsp) into .build-venv,
 #   2. checks formatting (`swift format lint --strict`, config in .swift-format),
 #   3. builds everything, tests included (our targets treat warnings as errors, see Package.swift),
 #   4. runs every test,
@@ -30,10 +30,10 @@ fi
 
 # The PyPI peers: a real WS-Discovery stack and the ONVIF client Home Assistant uses. The tests find them in
 # .build-venv (kept out of git by the .build-* rule).
-if ! .build-venv/bin/python -c "import wsdiscovery, onvif" 2>/dev/null; then
+if ! .build-venv/bin/python -c "import wsdiscovery, onvif, aiortsp" 2>/dev/null; then
     echo "== installing the PyPI peers into .build-venv"
     python3 -m venv .build-venv
-    .build-venv/bin/pip install --quiet --disable-pip-version-check wsdiscovery onvif-zeep-async
+    .build-venv/bin/pip install --quiet --disable-pip-version-check wsdiscovery onvif-zeep-async aiortsp
 fi
 
 echo "== swift format lint --strict"

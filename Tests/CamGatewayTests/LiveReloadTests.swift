@@ -113,7 +113,7 @@ import Testing
             #expect(try await again.interleavedFrames(count: 10).count == 10)
 
             // A configuration the running daemon cannot take live is refused whole; it keeps the old one.
-            let text = daemon.site.text.replacingOccurrences(of: "port = 0\n", with: "port = 18554\n")
+            let text = daemon.site.text.replacingOccurrences(of: "\nport = 0\n", with: "\nport = 18554\n")
             try text.write(toFile: daemon.site.config, atomically: true, encoding: .utf8)
             let refused = try await daemon.site.camgw(["reload"])
             #expect(refused.status == 69)

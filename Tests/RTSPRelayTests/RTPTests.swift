@@ -171,9 +171,9 @@ import Testing
                 .seconds(30), .seconds(30),
             ]
         )
-        backoff.connectionEnded(afterUptime: .seconds(59))
+        backoff.connectionEnded(afterUptime: .seconds(4))
         #expect(backoff.nextDelay(random: 0.5) == .seconds(30))
-        backoff.connectionEnded(afterUptime: .seconds(60))
+        backoff.connectionEnded(afterUptime: .seconds(5))
         #expect(backoff.nextDelay(random: 0.5) == .milliseconds(500))
     }
 

@@ -268,6 +268,18 @@ import Testing
         machine.receivedData(now: Self.t0 + .seconds(50))  // an RTCP receiver report keeps it alive
         #expect(machine.timerFired(now: Self.t0 + .seconds(100)) == .none)
         #expect(machine.timerFired(now: Self.t0 + .seconds(111)) == .close)
+        // Once: the handler closes the connection; a timer that fires again gets nothing more to do.
+        #expect(machine.timerFired(now: Self.t0 + .seconds(112)) == .none)
+        #expect(machine.timerFired(now: Self.t0 + .seconds(500)) == .none)
+    }
+
+    /// Before PLAY, `$` frames are not activity: a connection that sends only those times out like an idle one.
+    @Test func interleavedFramesBeforePlayDoNotKeepAConnectionOpen() {
+        var machine = Self.machine()
+        for second in stride(from: 10, through: 60, by: 10) {
+            machine.receivedData(now: Self.t0 + .seconds(Int64(second)))
+        }
+        #expect(machine.timerFired(now: Self.t0 + .seconds(61)) == .close)
     }
 
     @Test func stateRules() {

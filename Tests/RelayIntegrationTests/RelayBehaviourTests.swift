@@ -40,6 +40,43 @@ import Testing
         }
     }
 
+    /// A camera that restarts now and then, streaming for a few seconds in between, is pulled again after the
+    /// minimum backoff each time: the delay no longer grows across outages (1 s, 2 s, 4 s with a backoff reset only
+    /// after a healthy minute).
+    @Test func backoffReturnsToItsMinimumAfterAShortHealthyPeriod() async throws {
+        var options = RelayFixture.Options()
+        options.backoff = ReconnectBackoff(initial: .seconds(1), maximum: .seconds(8), jitter: 0)
+        try await RelayFixture.run(options) { fixture in
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            _ = try await client.play(fixture.url)
+            var outages: [Duration] = []
+            for round in 0..<3 {
+                // Six seconds of video: more than the five that make a session healthy.
+                let streaming = ContinuousClock.now
+                while ContinuousClock.now - streaming < .seconds(6) {
+                    try await Task.sleep(for: .milliseconds(50))
+                    _ = client.takeInterleaved()
+                }
+                let restartedAt = ContinuousClock.now
+                fixture.simulator.restart()
+                var resumed = false
+                while !resumed, ContinuousClock.now - restartedAt < .seconds(8) {
+                    try await Task.sleep(for: .milliseconds(20))
+                    let more = client.takeInterleaved()
+                    resumed = fixture.simulator.sessionsOpened == round + 2 && !more.isEmpty
+                }
+                #expect(resumed, "round \(round): no packets within 8 s of the restart")
+                outages.append(ContinuousClock.now - restartedAt)
+            }
+            print("outages after camera restarts 6 s apart (backoff 1 s minimum):", outages)
+            // Each outage is the 1 s backoff plus the reconnect and the wait for a keyframe (about one more second
+            // here); a grown backoff would add 1 s, then 3 s.
+            #expect(outages.allSatisfy { $0 < .milliseconds(2800) }, "the backoff grew: \(outages)")
+            #expect(outages.max()! - outages.min()! < .milliseconds(600), "the backoff grew: \(outages)")
+            await client.close()
+        }
+    }
+
     /// The camera's sender reports reach readers written anew: the readers' SSRC, the readers' RTP time.
     @Test func senderReportsAreRewrittenForReaders() async throws {
         try await RelayFixture.run { fixture in

@@ -32,6 +32,7 @@ struct RelayFixture {
         var cameraBackchannel: MediaClip.Codec?
         /// Whether the gateway relays the backchannel of this camera.
         var relayBackchannel = false
+        var backoff: ReconnectBackoff?
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
@@ -56,7 +57,8 @@ struct RelayFixture {
         var configuration = RelayConfiguration(cameras: [camera])
         configuration.port = 0
         configuration.access = options.access ?? ReaderAccessPolicy(allowAnonymous: true)
-        configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2), jitter: 0.1)
+        configuration.backoff =
+            options.backoff ?? ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(2), jitter: 0.1)
         if let value = options.readerMaxQueuedBytes { configuration.readerMaxQueuedBytes = value }
         if let value = options.readerMaxBehind { configuration.readerMaxBehind = value }
         if let value = options.readerSocketSendBuffer { configuration.readerSocketSendBuffer = value }

@@ -239,14 +239,20 @@ enum GatewayConfig {
         if let tls = table["tls"] {
             attempt(line: document.line(ofTable: "tls")) { () throws(Problem) in
                 guard let tls = tls.table else { throw problem("[tls] must be a table") }
-                try self.checkKeys(tls, allowed: ["certificate", "private_key", "port"], at: "[tls]", file: file)
+                try self.checkKeys(
+                    tls,
+                    allowed: ["certificate", "private_key", "port", "allow_udp"],
+                    at: "[tls]",
+                    file: file
+                )
                 guard let certificate = tls["certificate"]?.string, let key = tls["private_key"]?.string else {
                     throw problem("[tls] needs certificate and private_key (PEM files)")
                 }
                 let material = RelayConfiguration.TLS(
                     certificateChainPath: self.resolve(certificate, in: directory),
                     privateKeyPath: self.resolve(key, in: directory),
-                    port: try self.integer(tls, "port", 0...65535, "[tls]", file) ?? 8322
+                    port: try self.integer(tls, "port", 0...65535, "[tls]", file) ?? 8322,
+                    allowsUDP: try self.boolean(tls, "allow_udp", "[tls]", file) ?? false
                 )
                 // Loaded as the relay will at start and at SIGHUP: a missing, empty or mismatched file is refused
                 // here rather than by a daemon that then exits or keeps the old certificate.

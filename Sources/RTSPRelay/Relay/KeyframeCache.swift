@@ -75,9 +75,29 @@ struct KeyframeCache {
         self.bytes += packet.payload.readableBytes + 16
     }
 
+    /// The first packet a joining reader gets on `track`, with its fast-start timestamp.
     func firstPacket(track: Int) -> (sequence: UInt16, timestamp: UInt32)? {
         guard self.isUsable, let entry = self.entries.first(where: { $0.track == track }) else { return nil }
-        return (entry.sequence, entry.timestamp)
+        return (entry.sequence, self.fastStartTimestamps(track: track)[entry.timestamp] ?? entry.timestamp)
+    }
+
+    /// The timestamps a joining reader gets for the cached frames of `track`: one RTP tick apart, ending at the
+    /// last frame's own timestamp. The cache arrives in one burst; with their real spacing (seconds of RTP time
+    /// in milliseconds of arrival) a jitter buffer gives several frames one presentation time (GStreamer's
+    /// `h264parse` then emits none, and `mp4mux` refuses the recording). Compressed, the burst is what it is —
+    /// frames from the past shown at once — and the live packets that follow keep their own timestamps, so the
+    /// stream stays continuous and monotonic.
+    func fastStartTimestamps(track: Int) -> [UInt32: UInt32] {
+        var distinct: [UInt32] = []
+        for entry in self.entries where entry.track == track && distinct.last != entry.timestamp {
+            distinct.append(entry.timestamp)
+        }
+        guard let last = distinct.last else { return [:] }
+        var map: [UInt32: UInt32] = [:]
+        for (index, timestamp) in distinct.enumerated() {
+            map[timestamp] = last &- UInt32(truncatingIfNeeded: distinct.count - 1 - index)
+        }
+        return map
     }
 
     func forEachEntry(_ body: (Entry, ByteBuffer) -> Void) {

@@ -11,6 +11,11 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     private var reader: RelayReader?
     private var stream: RelayStream?
     private var timer: Scheduled<Void>?
+    /// `host[:port]` the current request named, validated; the URLs the gateway hands back use it.
+    private var requestedAuthority: String?
+    /// Set when the channel goes inactive: the timer must not schedule itself again (it is the one firing when a
+    /// timeout closes the connection, so cancelling it then does nothing).
+    private var isClosed = false
     private var address = "?"
     private var sourceIP = ""
     private var overConnectionLimit = false
@@ -30,6 +35,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         self.isTLS = isTLS
         var configuration = RTSPServerSessionStateMachine.Configuration()
         configuration.sessionTimeout = core.configuration.sessionTimeout
+        configuration.allowsUDP = !isTLS || core.configuration.tls?.allowsUDP == true
         self.machine = RTSPServerSessionStateMachine(configuration: configuration, now: .now())
     }
 
@@ -42,6 +48,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func scheduleTimer(context: ChannelHandlerContext) {
+        guard !self.isClosed else { return }
         self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) {
             self.run(self.machine.timerFired(now: .now()), context: context)
             self.scheduleTimer(context: context)
@@ -49,6 +56,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.isClosed = true
         self.core.connectionClosed(from: self.sourceIP)
         self.closeUDP()
         self.timer?.cancel()
@@ -60,6 +68,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         switch Self.unwrapInboundIn(data) {
         case .request(let request):
             guard self.admit(request, context: context) else { return }
+            self.requestedAuthority = Self.authority(of: request.uri)
             self.run(self.machine.received(request, now: .now()), context: context)
         case .interleaved(let frame):
             // Receiver reports from the VMS prove the reader is alive and are not forwarded to the camera; only
@@ -366,11 +375,29 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         self.backchannelChannel = nil
     }
 
+    /// The stream's URL as the reader named the gateway (so a certificate's name and a port forward keep
+    /// working when the reader reuses Content-Base or RTP-Info), or the socket's address when the request named
+    /// nothing usable.
     private func baseURL(_ path: StreamPath, context: ChannelHandlerContext) -> String {
+        let scheme = self.isTLS ? "rtsps" : "rtsp"
+        if let requested = self.requestedAuthority { return "\(scheme)://\(requested)\(path)" }
         let local = context.channel.localAddress
         let host = local?.ipAddress ?? "127.0.0.1"
-        let scheme = self.isTLS ? "rtsps" : "rtsp"
         return "\(scheme)://\(host.contains(":") ? "[\(host)]" : host):\(local?.port ?? 8554)\(path)"
+    }
+
+    /// `host[:port]` of a request URL when the host is a DNS name or an IP address (nothing else is echoed).
+    static func authority(of uri: String) -> String? {
+        guard let url = RTSPURL(uri), url.host.utf8.count <= 253 else { return nil }
+        let host = url.host
+        let isName = host.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
+        let isIPv6 = host.contains(":") && (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        guard isName || isIPv6 else { return nil }
+        return (isIPv6 ? "[\(host)]" : host) + (url.port.map { ":\($0)" } ?? "")
     }
 
     private func write(_ response: RTSPResponse, context: ChannelHandlerContext) {

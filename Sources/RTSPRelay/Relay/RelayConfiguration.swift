@@ -77,11 +77,14 @@ public struct RelayConfiguration: Sendable, Hashable {
         public var certificateChainPath: String
         public var privateKeyPath: String
         public var port: Int
+        /// UDP media for RTSPS readers (in the clear beside the TLS control channel); off unless asked for.
+        public var allowsUDP = false
 
-        public init(certificateChainPath: String, privateKeyPath: String, port: Int = 8322) {
+        public init(certificateChainPath: String, privateKeyPath: String, port: Int = 8322, allowsUDP: Bool = false) {
             self.certificateChainPath = certificateChainPath
             self.privateKeyPath = privateKeyPath
             self.port = port
+            self.allowsUDP = allowsUDP
         }
     }
 

@@ -160,7 +160,8 @@ final class RelayStream {
         var entries: [RTPInfo.Entry] = []
         for track in self.tracks where track.index < bindings.count && bindings[track.index] != nil {
             guard !track.isBackchannel else { continue }
-            let first = self.cache.firstPacket(track: track.index)
+            // Only video comes from the keyframe cache; audio starts with the next live packet.
+            let first = track.index == self.videoTrack ? self.cache.firstPacket(track: track.index) : nil
             entries.append(
                 .init(
                     url: "\(baseURL)/trackID=\(track.index)",
@@ -227,10 +228,20 @@ final class RelayStream {
             }
             self.write(report, payload: nil, channel: binding.rtcp, canonical: track.canonicalRTCP, to: reader)
         }
-        if self.videoTrack != nil {
+        if let videoTrack = self.videoTrack {
             if self.cache.isUsable {
-                self.cache.forEachEntry { entry, header in
-                    guard let binding = reader.bindings[safe: entry.track] ?? nil else { return }
+                // The video frames of the cache, with fast-start timestamps (see ``KeyframeCache``): their headers
+                // rewritten into one buffer of this reader's. Audio starts live: a burst of it has nothing to show.
+                let timestamps = self.cache.fastStartTimestamps(track: videoTrack)
+                var headers = reader.context.channel.allocator.buffer(capacity: 16 * self.cache.count)
+                self.cache.forEachEntry { entry, cached in
+                    guard entry.track == videoTrack, let binding = reader.bindings[safe: entry.track] ?? nil else {
+                        return
+                    }
+                    let start = headers.writerIndex
+                    headers.writeImmutableBuffer(cached)
+                    headers.setInteger(timestamps[entry.timestamp] ?? entry.timestamp, at: start + 8)
+                    let header = headers.getSlice(at: start, length: cached.readableBytes)!
                     if let target = reader.udpTargets[entry.track] {
                         self.sendDatagram(
                             header,
@@ -614,8 +625,12 @@ final class RelayStream {
         self.upstreamHandler = nil
         self.upstreamChannel = nil
         self.lastError = reason
-        if let started = self.upstreamStartedAt {
-            self.backoff.connectionEnded(afterUptime: .nanoseconds(Int64((NIODeadline.now() - started).nanoseconds)))
+        // Healthy means media flowed, not only that PLAY was answered: the time from PLAY to the last packet, so
+        // a camera that answers and then stalls keeps backing off.
+        if let started = self.upstreamStartedAt, self.lastPacketAt > started {
+            self.backoff.connectionEnded(
+                afterUptime: .nanoseconds(Int64((self.lastPacketAt - started).nanoseconds))
+            )
         }
         self.upstreamStartedAt = nil
         self.cache.reset()

@@ -9,6 +9,13 @@ public struct DigestVerifier: Sendable {
         self.algorithm = algorithm
     }
 
+    /// The algorithm a response was computed with: as named, or, when `algorithm=` is left out (aiortsp answers
+    /// the SHA-256 challenge that way), SHA-256 for a 64-digit response and MD5 (RFC 7616's default) otherwise.
+    public static func claimedAlgorithm(_ credentials: AuthenticationParameters) -> DigestAlgorithm? {
+        if credentials["algorithm"] == nil, credentials["response"]?.utf8.count == 64 { return .sha256 }
+        return DigestAlgorithm(parameter: credentials["algorithm"])
+    }
+
     /// The `WWW-Authenticate` value for a new nonce. `qop`: offer `qop="auth"`, so that a client reuses the nonce
     /// with an increasing nonce count instead of asking for a new one per request. `stale`: the client's password
     /// was right but its nonce is no longer accepted (RFC 7616 §3.3), so it retries without asking its user.
@@ -37,7 +44,7 @@ public struct DigestVerifier: Sendable {
             let nonce = credentials["nonce"], let uri = credentials["uri"],
             requestURI.map({ $0 == uri }) ?? true,
             let response = credentials["response"],
-            DigestAlgorithm(parameter: credentials["algorithm"]) == self.algorithm,
+            Self.claimedAlgorithm(credentials) == self.algorithm,
             let stored = storedHA1(username)
         else { return nil }
         let qop = credentials["qop"]

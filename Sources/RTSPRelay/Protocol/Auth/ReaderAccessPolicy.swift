@@ -101,7 +101,7 @@ public struct ReaderAccessPolicy: Sendable, Hashable {
             else { return .challenge(challenges, failure: "wrong Basic credentials") }
             user = known
         } else {
-            guard let algorithm = DigestAlgorithm(parameter: credentials["algorithm"]),
+            guard let algorithm = DigestVerifier.claimedAlgorithm(credentials),
                 algorithm == .md5 || algorithm == .sha256,
                 let name = credentials["username"]
             else { return .challenge(challenges, failure: "unsupported credentials") }
@@ -114,9 +114,15 @@ public struct ReaderAccessPolicy: Sendable, Hashable {
                 storedHA1: { _ in algorithm == .md5 ? known?.ha1MD5 : known?.ha1SHA256 }
             )
             guard verified != nil, let known else {
+                // Say what was wrong without saying whether the user exists: the log is the admin's.
+                let uri = credentials["uri"].map { RTSPError.excerpt($0, limit: 64) } ?? "none"
+                let detail =
+                    credentials["nonce"] != nonce
+                    ? "a nonce this connection did not issue"
+                    : "a response that does not match (\(algorithm.rawValue), uri \(uri))"
                 return .challenge(
                     challenges,
-                    failure: "wrong Digest credentials for '\(RTSPError.excerpt(name, limit: 32))'"
+                    failure: "wrong Digest credentials for '\(RTSPError.excerpt(name, limit: 32))': \(detail)"
                 )
             }
             user = known

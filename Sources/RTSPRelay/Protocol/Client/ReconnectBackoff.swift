@@ -12,7 +12,7 @@ public struct ReconnectBackoff: Sendable, Hashable {
     public init(
         initial: Duration = .milliseconds(500),
         maximum: Duration = .seconds(30),
-        healthyAfter: Duration = .seconds(60),
+        healthyAfter: Duration = .seconds(5),
         jitter: Double = 0.2
     ) {
         self.initial = initial
@@ -30,7 +30,9 @@ public struct ReconnectBackoff: Sendable, Hashable {
         return min(base * factor, self.maximum)
     }
 
-    /// A connection that ended after being up this long resets the backoff.
+    /// A connection that streamed this long before it ended resets the backoff: a camera that restarts now and then
+    /// is back within its own boot time, not after a delay grown across outages far apart. A few seconds of video
+    /// prove it is more than a camera that answers and drops.
     public mutating func connectionEnded(afterUptime uptime: Duration) {
         if uptime >= self.healthyAfter { self.attempt = 0 }
     }

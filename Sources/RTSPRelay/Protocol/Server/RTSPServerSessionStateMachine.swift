@@ -9,6 +9,9 @@ public struct RTSPServerSessionStateMachine: Sendable {
         /// Seconds without a request (or RTCP from the reader) after which the session ends (RFC 2326 §12.37).
         public var sessionTimeout: Int = 60
         public var serverName = "CamGateway"
+        /// UDP (unicast and multicast) media. Off on RTSPS unless configured: the control channel would be TLS and
+        /// the video in the clear beside it.
+        public var allowsUDP = true
 
         public init() {}
     }
@@ -123,6 +126,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
 
     public let configuration: Configuration
     private var state: State = .initial
+    private var timedOut = false
     private var session: Session?
     private var pendingSetup: (path: StreamPath, track: Int, transport: RTSPTransport)?
     private var lastActivity: NIODeadline
@@ -200,15 +204,17 @@ public struct RTSPServerSessionStateMachine: Sendable {
             // `destination` of the client's choosing (unicast goes only to the address the request came from,
             // multicast only to the group the configuration names).
             let sessionKind = self.session?.tracks.first?.kind
+            let allowsUDP = self.configuration.allowsUDP
             guard let value = request.headers[RTSPHeaders.transport], let offers = try? RTSPTransport.parseList(value),
                 let (offer, transport) = offers.lazy.compactMap({ offer -> (RTSPTransport, ReaderTransport)? in
                     guard offer.profile == "RTP/AVP" else { return nil }
                     let transport: ReaderTransport
                     if offer.isMulticast {
-                        guard offer.lowerTransport == .udp else { return nil }
+                        guard offer.lowerTransport == .udp, allowsUDP else { return nil }
                         transport = .multicast
                     } else if offer.lowerTransport == .udp {
-                        guard offer.destination == nil, let ports = offer.clientPort else { return nil }
+                        guard allowsUDP, offer.destination == nil, let ports = offer.clientPort
+                        else { return nil }
                         transport = .udp(clientPorts: ports)
                     } else {
                         guard offer.destination == nil else { return nil }
@@ -218,7 +224,10 @@ public struct RTSPServerSessionStateMachine: Sendable {
                 }).first
             else {
                 var refused = self.response(.unsupportedTransport, cseq: cseq)
-                refused.headers.add(name: RTSPHeaders.transport, value: "RTP/AVP/TCP;unicast, RTP/AVP;unicast")
+                refused.headers.add(
+                    name: RTSPHeaders.transport,
+                    value: self.configuration.allowsUDP ? "RTP/AVP/TCP;unicast, RTP/AVP;unicast" : "RTP/AVP/TCP;unicast"
+                )
                 return .respond(refused)
             }
             self.pendingSetup = (path, track ?? 0, offer)
@@ -264,14 +273,19 @@ public struct RTSPServerSessionStateMachine: Sendable {
         }
     }
 
-    /// Interleaved data from the reader (its RTCP receiver reports) counts as activity.
+    /// Interleaved data from a playing reader (its RTCP receiver reports) counts as activity. Before PLAY it
+    /// does not: a connection that only sends `$` frames must not keep itself open past the timeout.
     public mutating func receivedData(now: NIODeadline) {
+        guard self.isPlaying else { return }
         self.lastActivity = now
     }
 
-    /// Periodic check; closes a session that saw nothing for the timeout.
+    /// Periodic check; closes a session that saw nothing for the timeout, once.
     public mutating func timerFired(now: NIODeadline) -> Action {
-        guard now - self.lastActivity > .seconds(Int64(self.configuration.sessionTimeout)) else { return .none }
+        guard !self.timedOut, now - self.lastActivity > .seconds(Int64(self.configuration.sessionTimeout)) else {
+            return .none
+        }
+        self.timedOut = true
         return .close
     }
 

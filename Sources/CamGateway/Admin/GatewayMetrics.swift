@@ -170,7 +170,7 @@ final class GatewayMetrics: Sendable {
         "camgw_decoy_dns_queries_total": "DNS queries a camera sent (to any resolver), answered by the decoy.",
         "camgw_egress_destinations": "Distinct destinations the egress lock dropped from the camera (last week).",
         "camgw_egress_dropped_packets":
-            "Packets the egress lock dropped from the camera, by kind: egress (layer 3), ipv6, arp-spoof, ip-spoof.",
+            "Packets the egress lock dropped from the camera, by kind: egress (layer 3), ipv6, vlan-tagged, ethertype X, arp-spoof, ip-spoof.",
         "camgw_egress_decoyed_connections": "Connections to DNS and NTP servers the decoys answered instead.",
         "camgw_egress_counts_timestamp_seconds": "When camgw egress --push last read the kernel's counts.",
     ]

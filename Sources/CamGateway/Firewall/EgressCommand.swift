@@ -10,7 +10,7 @@ struct EgressCommand: ParsableCommand {
         discussion: """
             Rows: dns (a name it asked the decoy for), tcp/udp/icmp… (an address and port it tried to reach, \
             in packets), dns (decoy) and ntp (decoy) (a server it aimed at, answered by the decoy instead, in \
-            connections), ipv6, arp-spoof and ip-spoof (frames the layer-2 guard dropped; a MAC no camera has is shown as \
+            connections), ipv6, vlan-tagged, ethertype X, arp-spoof and ip-spoof (frames the layer-2 guard dropped; a MAC no camera has is shown as \
             unknown). FIRST and LAST are within the last week (the sets forget an attempt a week after it).
 
             --push hands the kernel's counts to the daemon for its metrics (camgw_egress_*): the daemon has no \

@@ -14,7 +14,8 @@ struct EgressReport: Codable, Equatable {
         var last: Date?
     }
 
-    /// A frame the layer-2 guard dropped: `ipv6`, or a spoof (`arp-spoof`, `ip-spoof`) claiming `claimedAddress`.
+    /// A frame the layer-2 guard dropped: `ipv6`, `vlan-tagged`, `ethertype X`, or a spoof (`arp-spoof`, `ip-spoof`)
+    /// claiming `claimedAddress`.
     struct Layer2Drop: Codable, Equatable {
         var kind: String
         var claimedAddress: String?
@@ -41,7 +42,7 @@ struct EgressReport: Codable, Equatable {
     struct Counts: Codable, Equatable, Sendable {
         /// Distinct destinations dropped at layer 3.
         var destinations: Int
-        /// Packets dropped, by kind: `egress` (layer 3), `ipv6`, `arp-spoof`, `ip-spoof`.
+        /// Packets dropped, by kind: `egress` (layer 3), `ipv6`, `vlan-tagged`, `ethertype X`, `arp-spoof`, `ip-spoof`.
         var droppedPackets: [String: Int]
         /// Connections to DNS and NTP servers that the decoys answered instead.
         var decoyedConnections: Int
@@ -139,12 +140,19 @@ struct EgressReport: Codable, Equatable {
                 case "ip6": "ipv6"
                 case "arp": "arp-spoof"
                 case "ip": "ip-spoof"
-                default: element.key[1]
+                // nft names the tag types (8021q, 8021ad) and gives other ethertypes as numbers.
+                case "vlan", "8021q", "8021ad", "33024", "34984", "37120": "vlan-tagged"
+                default:
+                    "ethertype "
+                        + (Int(element.key[1]).map { number in
+                            let hex = String(number, radix: 16)
+                            return "0x" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                        } ?? element.key[1])
                 }
             drops[element.key[0].lowercased(), default: []].append(
                 Layer2Drop(
                     kind: kind,
-                    claimedAddress: kind == "ipv6" ? nil : element.key[2],
+                    claimedAddress: kind == "arp-spoof" || kind == "ip-spoof" ? element.key[2] : nil,
                     packets: element.packets ?? 0,
                     first: l2First[element.key],
                     last: element.started

@@ -145,12 +145,15 @@ enum FirewallRuleset {
                     timeout 7d
                 }
 
-                # Before anything else sees a frame from the camera network: each camera's IPv4 only from its own MAC
-                # (ARP and IP spoofs dropped), no IPv6 at all (router advertisements, SLAAC, link-local chatter).
+                # Before anything else sees a frame from the camera network: untagged IPv4 and ARP only, and each
+                # camera's IPv4 only from its own MAC (ARP and IP spoofs dropped). Everything else goes: IPv6 (router
+                # advertisements, SLAAC, link-local chatter), any VLAN tag (802.1Q, 802.1ad, and priority tags with
+                # VLAN ID 0, which the kernel would otherwise take as untagged after these rules had let them by; nft
+                # shows a tag the NIC stripped as 0x8100 here too), any other ethertype.
                 chain ingress {
                     type filter hook ingress device "\(interface)" priority -500; policy accept;
-                    ether type ip6 add @l2_first { ether saddr . ether type . 0.0.0.0 } update @l2_drops { ether saddr . ether type . 0.0.0.0 }
-                    ether type ip6 counter drop
+                    ether type != { ip, arp } add @l2_first { ether saddr . ether type . 0.0.0.0 } update @l2_drops { ether saddr . ether type . 0.0.0.0 }
+                    ether type != { ip, arp } counter drop
                     ether type arp arp saddr ip . arp saddr ether != @camera_macs add @l2_first { ether saddr . ether type . arp saddr ip } update @l2_drops { ether saddr . ether type . arp saddr ip }
                     ether type arp arp saddr ip . arp saddr ether != @camera_macs counter drop
                     ether type ip ip saddr . ether saddr != @camera_macs add @l2_first { ether saddr . ether type . ip saddr } update @l2_drops { ether saddr . ether type . ip saddr }

@@ -33,6 +33,8 @@ public final class ONVIFCameraSimulator: Sendable {
         public var fixtureHosts = ["192.168.1.182", "192.168.8.120"]
         /// Without fixtures: the demo camera's own answers, its stream at this RTSP URL.
         public var demoRTSPURL: String?
+        /// What a snapshot GET answers (a hostile camera's SVG, HTML called a JPEG); nil: a small JPEG.
+        public var snapshot: (contentType: String, body: [UInt8])?
 
         public init(fixtures: URL, fixtureFiles: [String: String]) {
             self.fixtures = fixtures
@@ -74,6 +76,8 @@ public final class ONVIFCameraSimulator: Sendable {
     struct State {
         var nonce = randomHex(bytes: 16)
         var received: [String: Int] = [:]
+        /// Every HTTP request, whatever its method and path: what a test asserts reached the camera.
+        var requests: [String] = []
         var failures = 0
         var lockedUntil: ContinuousClock.Instant?
         var channel: (any Channel)?
@@ -110,6 +114,8 @@ public final class ONVIFCameraSimulator: Sendable {
 
     /// Requests received, by `service:Operation` (authenticated or not).
     public func received(_ operation: String) -> Int { self.state.withLockedValue { $0.received[operation] ?? 0 } }
+    /// `METHOD path` of every HTTP request received, in order (the last 1024).
+    public var requests: [String] { self.state.withLockedValue { $0.requests } }
     public var allReceived: [String: Int] { self.state.withLockedValue { $0.received } }
     public var isLockedOut: Bool {
         self.state.withLockedValue { $0.lockedUntil.map { ContinuousClock.now < $0 } ?? false }
@@ -124,8 +130,13 @@ public final class ONVIFCameraSimulator: Sendable {
         authorization: String?,
         body: [UInt8]
     ) -> (Int, [(String, String)], String, [UInt8]) {
+        self.state.withLockedValue { state in
+            state.requests.append("\(method) \(path)")
+            if state.requests.count > 1024 { state.requests.removeFirst() }
+        }
         if method == "GET" {
             guard self.digestValid(authorization, method: "GET") else { return self.unauthorized() }
+            if let snapshot = self.configuration.snapshot { return (200, [], snapshot.contentType, snapshot.body) }
             // A JPEG's first and last bytes around nothing: enough for a content check.
             return (
                 200, [], "image/jpeg",

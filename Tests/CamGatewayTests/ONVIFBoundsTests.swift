@@ -15,12 +15,7 @@ import Testing
     )
 
     @Test func refusedNamesAreCountedUnderOneLabel() async throws {
-        let site = try AdminCLITests.Site(
-            AdminCLITests.Site.initial.replacingOccurrences(
-                of: "[server]\n",
-                with: "[server]\nallow_anonymous = true\n"
-            )
-        )
+        let site = try AdminCLITests.Site(AdminCLITests.Site.initial + "\n[onvif]\nallow_anonymous = true\n")
         defer { site.remove() }
         let add = try await site.camgw([
             "camera", "add", "lobby", "--address", "127.0.0.1", "--port", "1", "--onvif-port", "1",
@@ -74,6 +69,56 @@ import Testing
             #expect(after - before < 20_000, "RSS grew from \(before) to \(after) kB")
         }
         #expect(await daemon.terminate() == 0)
+    }
+
+    /// `[server] allow_anonymous` (video) does not open ONVIF; `[onvif] allow_anonymous` opens its reads only: a
+    /// PTZ move, a subscription and a write still need a VMS user, on a camera whose policy grants PTZ and events.
+    @Test func anonymousONVIFIsItsOwnSettingAndReadsOnly() async throws {
+        for onvifAnonymous in [false, true] {
+            let site = try AdminCLITests.Site(
+                AdminCLITests.Site.initial.replacingOccurrences(
+                    of: "[server]\n",
+                    with: "[server]\nallow_anonymous = true\n"
+                )
+                    + (onvifAnonymous ? "\n[onvif]\nallow_anonymous = true\n" : "")
+            )
+            defer { site.remove() }
+            let add = try await site.camgw([
+                "camera", "add", "dome", "--address", "127.0.0.1", "--port", "1", "--onvif-port", "1",
+                "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101", "--policy", "ptz,events",
+            ])
+            #expect(add.status == 0, "\(add.stderr)")
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            let url = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+            func post(_ body: String) async throws -> String {
+                let envelope =
+                    "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>\(body)</s:Body></s:Envelope>"
+                return try await ExternalTool.run(
+                    "curl",
+                    [
+                        "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/soap+xml",
+                        "--data", envelope, url,
+                    ],
+                    timeout: 10
+                ).stdout
+            }
+            let scopes = try await post("<tds:GetScopes xmlns:tds=\"http://www.onvif.org/ver10/device/wsdl\"/>")
+            let move = try await post(
+                "<tptz:ContinuousMove xmlns:tptz=\"http://www.onvif.org/ver20/ptz/wsdl\"><tptz:ProfileToken>p</tptz:ProfileToken></tptz:ContinuousMove>"
+            )
+            let subscribe = try await post(
+                "<tev:CreatePullPointSubscription xmlns:tev=\"http://www.onvif.org/ver10/events/wsdl\"/>"
+            )
+            let write = try await post(
+                "<tds:SetNTP xmlns:tds=\"http://www.onvif.org/ver10/device/wsdl\"><tds:FromDHCP>false</tds:FromDHCP></tds:SetNTP>"
+            )
+            #expect(scopes == (onvifAnonymous ? "200" : "401"), "GetScopes, onvif anonymous \(onvifAnonymous)")
+            #expect(
+                [move, subscribe, write] == ["401", "401", "401"],
+                "anonymous \(onvifAnonymous): \([move, subscribe, write])"
+            )
+            #expect(await daemon.terminate() == 0)
+        }
     }
 
     static func residentKilobytes(_ pid: Int32) -> Int? {

@@ -18,6 +18,7 @@ final class VirtualDevices: Sendable {
         var access: ReaderAccessPolicy
         var onvifPasswords: [String: String]
         var fakeEnrollmentWrites: Bool
+        var anonymousReads: Bool
     }
 
     struct Running {
@@ -62,7 +63,8 @@ final class VirtualDevices: Sendable {
                 rtspPort: rtspPort,
                 access: configuration.relay.access,
                 onvifPasswords: configuration.onvifPasswords,
-                fakeEnrollmentWrites: configuration.onvif.fakeEnrollmentWrites
+                fakeEnrollmentWrites: configuration.onvif.fakeEnrollmentWrites,
+                anonymousReads: configuration.onvif.allowAnonymousReads
             )
         }
         let current = self.state.withLockedValue { $0.devices }
@@ -142,7 +144,7 @@ final class VirtualDevices: Sendable {
             },
             cameraHosts: [camera.host, "\(camera.host):\(cameraPort)", "\(camera.host):\(camera.port)"]
         )
-        configuration.allowAnonymous = spec.access.allowAnonymous
+        configuration.allowAnonymous = spec.anonymousReads
         configuration.loginFailures = self.loginFailures
         let proxy = ONVIFDeviceProxy(configuration: configuration, client: client, logger: self.logger)
         let channel = try await ONVIFHTTPServer.start(host: spec.host, port: spec.port, proxy: proxy)

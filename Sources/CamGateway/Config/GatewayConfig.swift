@@ -158,7 +158,9 @@ enum GatewayConfig {
                 guard let onvif = onvif.table else { throw problem("[onvif] must be a table") }
                 try self.checkKeys(
                     onvif,
-                    allowed: ["listen", "fake_enrollment_writes", "discovery_interface", "path_mode_port"],
+                    allowed: [
+                        "listen", "fake_enrollment_writes", "discovery_interface", "path_mode_port", "allow_anonymous",
+                    ],
                     at: "[onvif]",
                     file: file
                 )
@@ -181,6 +183,9 @@ enum GatewayConfig {
                 }
                 if let fake = try self.boolean(onvif, "fake_enrollment_writes", "[onvif]", file) {
                     configuration.onvif.fakeEnrollmentWrites = fake
+                }
+                if let anonymous = try self.boolean(onvif, "allow_anonymous", "[onvif]", file) {
+                    configuration.onvif.allowAnonymousReads = anonymous
                 }
             }
         }

@@ -38,6 +38,10 @@ struct ONVIFSettings: Sendable, Hashable {
     var discoveryInterface: String?
     /// Path mode: every virtual device also at `/onvif/<camera>/device_service` on this one port. nil: off.
     var pathModePort: Int?
+    /// ONVIF reads (identity, capabilities, profiles, stream and snapshot URIs) without credentials. Its own
+    /// setting, not `[server] allow_anonymous`: anonymous video must not open ONVIF, and even this never extends to
+    /// PTZ, events or writes, which always need a VMS user.
+    var allowAnonymousReads = false
 }
 
 /// Per-camera settings that are not the relay's.

@@ -50,6 +50,8 @@ public final class ONVIFDeviceProxy: Sendable {
         public var users: [User]
         /// How the camera's address can appear in its answers.
         public var cameraHosts: [String]
+        /// Reads without credentials: identity, capabilities, media and snapshots. PTZ, events and writes always
+        /// need a user, whatever this says.
         public var allowAnonymous = false
         /// Failed logins per source, shared with the RTSP server (they check the same credentials).
         public var loginFailures = LoginFailureGate()
@@ -172,7 +174,7 @@ public final class ONVIFDeviceProxy: Sendable {
             return self.fault(error)
         }
         let operation = soap.operation
-        if !ONVIFPolicy.isPreAuth(operation), !self.configuration.allowAnonymous {
+        if !ONVIFPolicy.isPreAuth(operation), !self.configuration.allowAnonymous || Self.needsAUser(operation) {
             switch self.authenticate(soap, request) {
             case .success: break
             case .failure(let response): return response
@@ -252,7 +254,12 @@ public final class ONVIFDeviceProxy: Sendable {
                     self.subscriptions.withLockedValue { $0.removeAll { $0.path == subscriptionPath } }
                 }
                 if let snapshot = result.cameraSnapshotURL, let path = self.cameraPath(snapshot) {
-                    self.snapshots.withLockedValue { $0[profile ?? "default"] = path }
+                    // Bounded: the profile tokens come from the VMS.
+                    self.snapshots.withLockedValue { snapshots in
+                        let key = ResponseRewriter.snapshotKey(profile)
+                        if snapshots[key] == nil, snapshots.count >= 64 { snapshots.removeAll() }
+                        snapshots[key] = path
+                    }
                 }
                 return self.ok(result.body)
             } catch {
@@ -265,6 +272,14 @@ public final class ONVIFDeviceProxy: Sendable {
     }
 
     // MARK: Authentication
+
+    /// What anonymous reads never extend to: anything that moves the camera, subscribes to it or writes to it.
+    static func needsAUser(_ operation: SOAPRequest.Operation) -> Bool {
+        switch ONVIFOperationCatalog.kind(of: operation) {
+        case .ptz, .events, .enrollmentWrite: true
+        case .local, .deviceRead, .streamingRead, nil: false  // nil: refused by the policy anyway
+        }
+    }
 
     private enum Authentication {
         case success(String)
@@ -442,14 +457,31 @@ public final class ONVIFDeviceProxy: Sendable {
                     body: Array("camera answered \(answer.status)\n".utf8)
                 )
             }
-            let type = answer.headers.first(name: "Content-Type") ?? "image/jpeg"
-            guard type.hasPrefix("image/") else {
-                return Response(status: 502, contentType: "text/plain", headers: [], body: Array("not an image\n".utf8))
+            // JPEG or PNG by their first bytes, whatever the camera's Content-Type says: an `image/svg+xml` (or
+            // HTML called image/jpeg) would carry script to a browser-based VMS.
+            guard let type = Self.imageType(answer.body) else {
+                return Response(
+                    status: 502,
+                    contentType: "text/plain",
+                    headers: [],
+                    body: Array("not a JPEG or PNG\n".utf8)
+                )
             }
-            return Response(status: 200, contentType: type, headers: [], body: answer.body)
+            return Response(
+                status: 200,
+                contentType: type,
+                headers: [("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")],
+                body: answer.body
+            )
         } catch {
             return Response(status: 502, contentType: "text/plain", headers: [], body: Array("\(error)\n".utf8))
         }
+    }
+
+    static func imageType(_ body: [UInt8]) -> String? {
+        if body.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
+        if body.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
+        return nil
     }
 
     // MARK: Answers

@@ -82,15 +82,26 @@ public struct ResponseRewriter: Sendable {
         case (ONVIFNamespace.media, "GetStreamUri"), (ONVIFNamespace.media2, "GetStreamUri"):
             try self.rewriteURIs(in: &body) { uri throws(SOAPFault) in try self.gatewayStreamURL(for: uri) }
         case (ONVIFNamespace.media, "GetSnapshotUri"), (ONVIFNamespace.media2, "GetSnapshotUri"):
-            let token = (profileToken ?? "default").filter { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+            let token = Self.snapshotKey(profileToken)
             try self.rewriteURIs(in: &body) { uri throws(SOAPFault) in
                 snapshot = uri
-                return "\(self.gatewayBaseURL)/snapshot/\(token.isEmpty ? "default" : token)"
+                return "\(self.gatewayBaseURL)/snapshot/\(token)"
             }
         default:
             break
         }
         return Result(body: self.scrub(body), cameraSnapshotURL: snapshot)
+    }
+
+    /// The snapshot path segment of a profile token, and the key its camera URL is kept under: the same filtered
+    /// text for both (a token with a `.` once got a URL the map did not know).
+    public static func snapshotKey(_ profileToken: String?) -> String {
+        let token = String(
+            (profileToken ?? "").filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }.prefix(
+                64
+            )
+        )
+        return token.isEmpty ? "default" : token
     }
 
     /// Capabilities: only allowed services, each at the gateway; firmware upgrade, backup and logging false.

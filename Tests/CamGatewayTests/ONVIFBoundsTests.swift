@@ -121,6 +121,64 @@ import Testing
         }
     }
 
+    /// Connections without credentials are bounded at accept: from one source only 16 stay open (the 17th on is
+    /// closed before it can send a byte) while another source still gets in; a request sent a byte a second (a
+    /// slowloris) is closed within the 10 s a request may take.
+    @Test func onvifConnectionsAreBoundedPerSourceAndInTime() async throws {
+        let site = try AdminCLITests.Site()
+        defer { site.remove() }
+        let add = try await site.camgw([
+            "camera", "add", "lobby", "--address", "127.0.0.1", "--port", "1", "--onvif-port", "1",
+            "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101",
+        ])
+        #expect(add.status == 0, "\(add.stderr)")
+        let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+        let url = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+        let port = try #require(Int(url.split(separator: ":")[2].split(separator: "/")[0]))
+        let script = """
+            import socket, time
+            def alive(s):
+                s.settimeout(0.3)
+                try:
+                    return s.recv(1) != b""
+                except socket.timeout:
+                    return True
+                except OSError:
+                    return False
+            held = [socket.create_connection(("127.0.0.1", \(port))) for _ in range(24)]
+            time.sleep(0.5)
+            print("open", sum(alive(s) for s in held))
+            other = socket.create_connection(("127.0.0.1", \(port)), source_address=("127.0.0.5", 0))
+            other.sendall(b"POST / HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 0\\r\\n\\r\\n")
+            other.settimeout(5)
+            print("other", other.recv(64).split(b" ")[1].decode())
+            slow = socket.create_connection(("127.0.0.1", \(port)), source_address=("127.0.0.6", 0))
+            start = time.time()
+            slow.settimeout(1)
+            closed = None
+            for byte in b"POST /onvif/device_service HTTP/1.1\\r\\nHost: gateway.example\\r\\nX-Padding: " + b"a" * 40:
+                try:
+                    slow.send(bytes([byte]))
+                    if slow.recv(1) == b"":
+                        closed = time.time() - start
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    closed = time.time() - start
+                    break
+            print("slow", round(closed, 1) if closed else "never")
+            """
+        let result = try await ExternalTool.run("python3", ["-c", script], timeout: 60)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("open 16"), "\(result.stdout) \(result.stderr)")
+        #expect(lines.contains("other 401"), "another source was shut out: \(result.stdout)")
+        let slow = lines.first { $0.hasPrefix("slow ") }.flatMap { Double($0.dropFirst(5)) }
+        #expect(slow.map { (9...13).contains($0) } == true, "slowloris: \(result.stdout)")
+        #expect(daemon.isRunning)
+        #expect(await daemon.terminate() == 0)
+    }
+
     static func residentKilobytes(_ pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }

@@ -133,6 +133,11 @@ import Testing
             #expect(try await a.request(.options, "*").status == .ok)
             #expect(try await c.request(.options, "*", timeout: .seconds(3)).status == .serviceUnavailable)
             #expect(await c.waitUntilClosed())
+            // Over the limit and silent (or sending only `$` frames): closed within two seconds, not held.
+            let silent = try await TestRTSPClient.connect(port: fixture.port)
+            let opened = ContinuousClock.now
+            #expect(await silent.waitUntilClosed())
+            #expect(ContinuousClock.now - opened < .seconds(4))
             await b.close()
             await a.close()
         }

@@ -3,7 +3,9 @@ import NIOHTTP1
 import NIOPosix
 
 /// The VMS side of one virtual device: HTTP/1.1 with keep-alive (SwiftNIO's codec), requests of at most 64 KiB
-/// (larger ones get 413 and a fault, and the connection closes), each answered by the device's proxy.
+/// (larger ones get 413 and a fault, and the connection closes), each answered by the device's proxy. Bounded:
+/// connections per source and in all (``ConnectionBudget``, checked at accept), 60 s idle between requests and
+/// 10 s for a request once it started (``ConnectionDeadlines``).
 public enum ONVIFHTTPServer {
     public static let maxRequestBytes = 64 * 1024
 
@@ -15,7 +17,7 @@ public enum ONVIFHTTPServer {
         devices: @escaping @Sendable (String) -> ONVIFDeviceProxy?,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any Channel {
-        try await self.bind(host: host, port: port, route: .path(devices), group: group)
+        try await self.bind(host: host, port: port, route: .path(devices), group: group, budget: .shared)
     }
 
     public static func start(
@@ -24,19 +26,25 @@ public enum ONVIFHTTPServer {
         proxy: ONVIFDeviceProxy,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any Channel {
-        try await self.bind(host: host, port: port, route: .device(proxy), group: group)
+        try await self.bind(host: host, port: port, route: .device(proxy), group: group, budget: .shared)
     }
 
     private static func bind(
         host: String,
         port: Int,
         route: ONVIFHTTPHandler.Route,
-        group: any EventLoopGroup
+        group: any EventLoopGroup,
+        budget: ConnectionBudget
     ) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let source = channel.remoteAddress?.ipAddress ?? ""
+                guard budget.acquire(source) else {
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionDeadlines(budget: budget, source: source))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(ONVIFHTTPHandler(route: route))
                 }
@@ -160,6 +168,7 @@ final class ONVIFHTTPHandler: ChannelInboundHandler {
         )
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
         let done = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
+        context.channel.pipeline.fireUserInboundEventTriggered(RequestAnswered())
         if !keepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }

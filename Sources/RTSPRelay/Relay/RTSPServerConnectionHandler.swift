@@ -43,6 +43,12 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         self.address = context.channel.remoteAddress?.description ?? "?"
         self.sourceIP = context.channel.remoteAddress?.ipAddress ?? ""
         self.overConnectionLimit = !self.core.connectionOpened(from: self.sourceIP)
+        if self.overConnectionLimit {
+            // Over its source's limit: it gets a 503 for its first request, and two seconds to send one. A
+            // connection that sends nothing (or only `$` frames) must not hold a slot the limit is there to bound.
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
         self.scheduleTimer(context: context)
         context.fireChannelActive()
     }

@@ -13,19 +13,19 @@ public final class LoginFailureGate: Sendable {
     }
 
     public func isLimited(_ source: String, now: NIODeadline = .now()) -> Bool {
-        let key = Self.key(source)
+        let key = Self.sourceKey(source)
         return self.state.withLockedValue { $0.isLimited(key, now: now) }
     }
 
     /// Records a failure; true when this one reached the limit (log it once, then stay quiet).
     @discardableResult
     public func recordFailure(_ source: String, now: NIODeadline = .now()) -> Bool {
-        let key = Self.key(source)
+        let key = Self.sourceKey(source)
         return self.state.withLockedValue { $0.recordFailure(key, now: now) }
     }
 
     /// An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`); anything else as given.
-    static func key(_ source: String) -> String {
+    public static func sourceKey(_ source: String) -> String {
         guard source.contains(":"), case .v6(let address) = try? SocketAddress(ipAddress: source, port: 0) else {
             return source
         }

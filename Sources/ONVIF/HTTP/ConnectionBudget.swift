@@ -1,0 +1,103 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import RTSPRelay
+
+/// Connections to the virtual devices, per source address (IPv6 per /64) and in all, shared by every device's
+/// port and the path-mode port: checked at accept, so a source over its share is closed before it can send a byte.
+/// The total stays well below the process's file limit, which readers and camera sessions share.
+public final class ConnectionBudget: Sendable {
+    public let perSource: Int
+    public let total: Int
+    private let state = NIOLockedValueBox((bySource: [String: Int](), total: 0))
+
+    public init(perSource: Int = 16, total: Int = 512) {
+        self.perSource = perSource
+        self.total = total
+    }
+
+    /// Takes a slot for `source`; false (and nothing taken) when it or the whole budget is full.
+    public func acquire(_ source: String) -> Bool {
+        let key = LoginFailureGate.sourceKey(source)
+        return self.state.withLockedValue { state in
+            guard state.total < self.total, state.bySource[key, default: 0] < self.perSource else { return false }
+            state.total += 1
+            state.bySource[key, default: 0] += 1
+            return true
+        }
+    }
+
+    public func release(_ source: String) {
+        let key = LoginFailureGate.sourceKey(source)
+        self.state.withLockedValue { state in
+            guard let count = state.bySource[key] else { return }
+            state.total -= 1
+            state.bySource[key] = count > 1 ? count - 1 : nil
+        }
+    }
+
+    public var open: Int { self.state.withLockedValue { $0.total } }
+
+    /// One for the whole daemon.
+    public static let shared = ConnectionBudget()
+}
+
+/// First in a virtual device's pipeline: releases the budget slot when the connection ends, and bounds time. A
+/// connection may wait `idle` for its next request; once a request's first byte arrives, the whole request must
+/// arrive within `request` (a slowloris sending a header a byte at a time is closed).
+final class ConnectionDeadlines: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let budget: ConnectionBudget
+    private let source: String
+    private let idle: TimeAmount
+    private let request: TimeAmount
+    private var deadline: Scheduled<Void>?
+    /// A request is being received (its first byte came and its answer has not been written).
+    private var receiving = false
+
+    init(budget: ConnectionBudget, source: String, idle: TimeAmount = .seconds(60), request: TimeAmount = .seconds(10))
+    {
+        self.budget = budget
+        self.source = source
+        self.idle = idle
+        self.request = request
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.arm(self.idle, context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.deadline?.cancel()
+        self.budget.release(self.source)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !self.receiving {
+            self.receiving = true
+            self.arm(self.request, context: context)
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// The answer to the current request is written (the device handler fires this from the pipeline's head):
+    /// wait for the next one.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is RequestAnswered {
+            self.receiving = false
+            self.arm(self.idle, context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func arm(_ timeout: TimeAmount, context: ChannelHandlerContext) {
+        self.deadline?.cancel()
+        let channel = context.channel
+        self.deadline = context.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+    }
+}
+
+/// Sent up the pipeline by the device handler when it has answered a request.
+struct RequestAnswered {}

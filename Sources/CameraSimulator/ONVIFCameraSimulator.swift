@@ -78,6 +78,7 @@ public final class ONVIFCameraSimulator: Sendable {
         var received: [String: Int] = [:]
         /// Every HTTP request, whatever its method and path: what a test asserts reached the camera.
         var requests: [String] = []
+        var lastBodies: [String: String] = [:]
         var failures = 0
         var lockedUntil: ContinuousClock.Instant?
         var channel: (any Channel)?
@@ -114,6 +115,8 @@ public final class ONVIFCameraSimulator: Sendable {
 
     /// Requests received, by `service:Operation` (authenticated or not).
     public func received(_ operation: String) -> Int { self.state.withLockedValue { $0.received[operation] ?? 0 } }
+    /// The last request document of an operation (`device:GetServices`), as it arrived.
+    public func lastBody(_ operation: String) -> String? { self.state.withLockedValue { $0.lastBodies[operation] } }
     /// `METHOD path` of every HTTP request received, in order (the last 1024).
     public var requests: [String] { self.state.withLockedValue { $0.requests } }
     public var allReceived: [String: Int] { self.state.withLockedValue { $0.received } }
@@ -150,7 +153,10 @@ public final class ONVIFCameraSimulator: Sendable {
             return (400, [], "application/soap+xml", Array(error.document.utf8))
         }
         let key = ONVIFOperationCatalog.serviceName(request.operation.namespace) + ":" + request.operation.name
-        self.state.withLockedValue { $0.received[key, default: 0] += 1 }
+        self.state.withLockedValue {
+            $0.received[key, default: 0] += 1
+            $0.lastBodies[key] = String(decoding: body, as: UTF8.self)
+        }
         if request.operation.name == "GetSystemDateAndTime" {
             return self.soap(self.systemDateAndTime())
         }

@@ -88,4 +88,61 @@ struct ONVIFAuthAttackTests {
         try? await onvifCamera.stop()
         site.remove()
     }
+
+    /// Pre-auth GetServices, from anyone: answered (ONVIF lets clients ask before signing in), but from a request
+    /// the gateway wrote and an answer it keeps for a minute, so the VMS's own children never reach the camera
+    /// and a flood of unauthenticated requests reaches it once.
+    @Test func preAuthRequestsNeitherCarryVMSContentNorFloodTheCamera() async throws {
+        var onvifConfiguration = ONVIFCameraSimulator.Configuration.hikvision(
+            fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision")
+        )
+        onvifConfiguration.username = "admin"
+        onvifConfiguration.password = "Cam-Pass-7"
+        let onvifCamera = ONVIFCameraSimulator(configuration: onvifConfiguration)
+        try await onvifCamera.start()
+        let site = try AdminCLITests.Site()
+        var gateway: GatewayProcess?
+        do {
+            let add = try await site.camgw(
+                [
+                    "camera", "add", "dome", "--address", "127.0.0.1", "--onvif-port", String(onvifCamera.port),
+                    "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101", "--username", "admin",
+                    "--password-stdin",
+                ],
+                input: "Cam-Pass-7\n"
+            )
+            #expect(add.status == 0, "\(add.stderr)")
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let url = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+            try await Task.sleep(for: .milliseconds(500))
+            let before = onvifCamera.received("device:GetServices")
+            let request = """
+                <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>\
+                <tds:GetServices xmlns:tds="http://www.onvif.org/ver10/device/wsdl">\
+                <tds:IncludeCapability>true</tds:IncludeCapability><tds:Anything>vms-chosen</tds:Anything>\
+                </tds:GetServices></s:Body></s:Envelope>
+                """
+            for _ in 0..<20 {
+                let answer = try await ExternalTool.run(
+                    "curl",
+                    ["-s", "-w", "\n%{http_code}", "-H", "Content-Type: application/soap+xml", "--data", request, url],
+                    timeout: 10
+                )
+                #expect(answer.stdout.hasSuffix("\n200"), "\(answer.stdout.suffix(300))")
+                #expect(answer.stdout.contains("GetServicesResponse"))
+            }
+            #expect(
+                onvifCamera.received("device:GetServices") - before <= 1,
+                "unauthenticated requests reached the camera"
+            )
+            let forwarded = onvifCamera.lastBody("device:GetServices") ?? ""
+            #expect(!forwarded.contains("vms-chosen") && !forwarded.contains("Anything"), "\(forwarded)")
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        try? await onvifCamera.stop()
+        site.remove()
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import RTSPRelay
 
 /// One camera's virtual ONVIF device: authenticates the VMS, decides each operation by the camera's policy,
@@ -133,6 +134,8 @@ public final class ONVIFDeviceProxy: Sendable {
     private let counts = NIOLockedValueBox(Counts())
     /// Profile token → the camera's snapshot path, learned from its GetSnapshotUri answers.
     private let snapshots = NIOLockedValueBox([String: String]())
+    /// The camera's answers to the pre-auth operations the gateway forwards, by operation, for a minute.
+    private let preAuthAnswers = NIOLockedValueBox([String: (answer: XMLElement, at: NIODeadline)]())
     /// PullPoint subscriptions: the gateway's id → the camera's subscription path (its address never reaches the
     /// VMS). Bounded: the oldest goes when a 65th is made.
     private let subscriptions = NIOLockedValueBox([(id: String, path: String)]())
@@ -218,11 +221,16 @@ public final class ONVIFDeviceProxy: Sendable {
             return self.ok(LocalAnswers.emptyResponse(to: operation))
         case .forward:
             do throws(SOAPFault) {
-                let answer = try await self.client.call(
-                    soap.body,
-                    namespace: operation.namespace,
-                    path: subscriptionPath
-                )
+                let answer: XMLElement
+                if ONVIFPolicy.isPreAuth(operation) {
+                    answer = try await self.preAuthAnswer(operation, soap.body)
+                } else {
+                    answer = try await self.client.call(
+                        soap.body,
+                        namespace: operation.namespace,
+                        path: subscriptionPath
+                    )
+                }
                 guard answer.namespace == operation.namespace, answer.name == operation.name + "Response" else {
                     throw SOAPFault.cameraUnavailable(
                         "the camera answered \(answer.name), not \(operation.name)Response"
@@ -269,6 +277,36 @@ public final class ONVIFDeviceProxy: Sendable {
         case .refuse:
             return self.fault(.actionNotSupported(operation.description))
         }
+    }
+
+    // MARK: Pre-auth answers
+
+    /// GetServices and GetServiceCapabilities may come without credentials (ONVIF Core §5.9.4), and the camera
+    /// answers them signed with its credentials: so the gateway writes the request itself (only IncludeCapability
+    /// is taken from the VMS's, never another child it chose) and keeps the camera's answer for a minute, so that
+    /// unauthenticated requests reach the camera at most twice a minute however many arrive.
+    private func preAuthAnswer(
+        _ operation: SOAPRequest.Operation,
+        _ body: XMLElement
+    ) async throws(SOAPFault)
+        -> XMLElement
+    {
+        var request = XMLElement(namespace: operation.namespace, name: operation.name)
+        var key = operation.name
+        if operation.name == "GetServices" {
+            let include = ["true", "1"].contains(
+                body.first(namespace: ONVIFNamespace.device, name: "IncludeCapability")?.trimmedText ?? ""
+            )
+            request.children = [.element(SOAPMessage.text(ONVIFNamespace.device, "IncludeCapability", "\(include)"))]
+            key += include ? "+capabilities" : ""
+        }
+        let now = NIODeadline.now()
+        if let cached = self.preAuthAnswers.withLockedValue({ $0[key] }), now - cached.at < .seconds(60) {
+            return cached.answer
+        }
+        let answer = try await self.client.call(request, namespace: operation.namespace, path: nil)
+        self.preAuthAnswers.withLockedValue { $0[key] = (answer, now) }
+        return answer
     }
 
     // MARK: Authentication

@@ -36,6 +36,7 @@ public struct XMLWriter {
         self.write(
             root,
             prefixOf: prefixOf,
+            reserved: used,
             declare: namespaces.filter { $0 != "http://www.w3.org/XML/1998/namespace" },
             into: &out
         )
@@ -52,6 +53,7 @@ public struct XMLWriter {
     private static func write(
         _ element: XMLElement,
         prefixOf: [String: String],
+        reserved: Set<String>,
         declare: [String],
         into out: inout String
     ) {
@@ -60,10 +62,12 @@ public struct XMLWriter {
         for namespace in declare {
             out += " xmlns:\(prefixOf[namespace]!)=\"\(self.escape(namespace, attribute: true))\""
         }
-        // Declarations the element carries for QNames in its text (WS-Discovery Types).
+        // Declarations the element carries for QNames in its text (WS-Discovery Types), but never one that
+        // rebinds a prefix of the writer's: a camera could otherwise make the VMS read an element the writer named
+        // in one namespace as another (an `XAddr` of its choosing) inside that element.
         for (prefix, namespace) in element.declarations.compactMap({ key, value in key.map { ($0, value) } }).sorted(
             by: { $0.0 < $1.0 })
-        where prefixOf[namespace] != prefix {
+        where prefixOf[namespace] != prefix && !reserved.contains(prefix) && prefix != "xml" && prefix != "xmlns" {
             out += " xmlns:\(prefix)=\"\(self.escape(namespace, attribute: true))\""
         }
         for attribute in element.attributes {
@@ -77,7 +81,8 @@ public struct XMLWriter {
         out += ">"
         for child in element.children {
             switch child {
-            case .element(let child): self.write(child, prefixOf: prefixOf, declare: [], into: &out)
+            case .element(let child):
+                self.write(child, prefixOf: prefixOf, reserved: reserved, declare: [], into: &out)
             case .text(let text): out += self.escape(text, attribute: false)
             }
         }

@@ -98,6 +98,75 @@ import Testing
         }
     }
 
+    /// A camera that wants the VMS to follow an address of its own (where the VMS would send its credentials),
+    /// each way a namespace-aware writer and a name-matching rewriter could miss it. What reaches the VMS, parsed
+    /// again as the VMS would, names no such host anywhere, and every XAddr it has is the gateway's.
+    static let smuggling: [(String, String)] = [
+        (
+            "a prefix of the writer's rebound on a child",
+            #"<tds:GetCapabilitiesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:e="urn:evil"><tds:Capabilities><tt:Media xmlns:n0="http://www.onvif.org/ver10/schema"><e:XAddr>http://203.0.113.66/onvif/Media</e:XAddr></tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>"#
+        ),
+        (
+            "the default namespace",
+            #"<tds:GetCapabilitiesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><tds:Capabilities><Media xmlns="http://www.onvif.org/ver10/schema"><XAddr>http://203.0.113.66/onvif/Media</XAddr></Media></tds:Capabilities></tds:GetCapabilitiesResponse>"#
+        ),
+        (
+            "XAddr as an attribute",
+            #"<tds:GetCapabilitiesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><tds:Capabilities><tt:Media XAddr="http://203.0.113.66/onvif/Media"><tt:XAddr>http://192.168.1.64/onvif/Media</tt:XAddr></tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>"#
+        ),
+        (
+            "several XAddrs in one",
+            #"<tds:GetServicesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>http://192.168.1.64/onvif/Media http://203.0.113.66/onvif/Media</tds:XAddr><tds:Version><tds:Major>2</tds:Major><tds:Minor>6</tds:Minor></tds:Version></tds:Service></tds:GetServicesResponse>"#
+        ),
+        (
+            "an address inside Extension",
+            #"<tds:GetDeviceInformationResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><tds:Manufacturer>HIKVISION</tds:Manufacturer><tds:Model>DS-2CD</tds:Model><tds:FirmwareVersion>V5</tds:FirmwareVersion><tds:SerialNumber>X</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId><tt:Extension><tt:Upgrade>https://203.0.113.66:8443/firmware</tt:Upgrade></tt:Extension></tds:GetDeviceInformationResponse>"#
+        ),
+    ]
+
+    @Test(arguments: smuggling)
+    func noAddressOfTheCamerasChoosingReachesTheVMS(_ name: String, _ answer: String) throws {
+        let parsed = try HardenedXMLParser.parse(Array(answer.utf8), limits: .cameraResponse)
+        let operation = SOAPRequest.Operation(
+            try #require(parsed.namespace),
+            String(parsed.name.dropLast("Response".count))
+        )
+        let result = try Self.rewriter(ONVIFPolicy(), cameraHosts: ["192.168.1.64"]).rewrite(
+            parsed,
+            operation: operation,
+            profileToken: nil
+        )
+        let written = XMLWriter.document(SOAPMessage.envelope(body: [result.body]))
+        #expect(!written.contains("203.0.113.66"), "\(name): \(written)")
+        #expect(!written.contains("192.168.1.64"), "\(name)")
+        // As the VMS reads it: every XAddr, whatever its namespace, is the gateway's.
+        let reread = try HardenedXMLParser.parse(Array(written.utf8), limits: .cameraResponse)
+        func xaddrs(_ element: XMLElement) -> [String] {
+            (element.name == "XAddr" ? [element.trimmedText] : []) + element.elements.flatMap(xaddrs)
+        }
+        for address in xaddrs(reread) {
+            #expect(
+                address.split(separator: " ").allSatisfy { $0.hasPrefix("http://198.51.100.1") },
+                "\(name): \(address)"
+            )
+        }
+    }
+
+    /// The writer never emits a camera's declaration of one of its own prefixes.
+    @Test func theWriterKeepsItsPrefixes() throws {
+        // The writer names urn:a `n0` and the schema namespace `tt`; the camera rebinds both on Child.
+        let text =
+            #"<a:Root xmlns:a="urn:a" xmlns:b="http://www.onvif.org/ver10/schema"><a:Child xmlns:tt="urn:evil" xmlns:n0="http://www.onvif.org/ver10/schema" xmlns:mine="urn:mine"><b:Leaf>x</b:Leaf></a:Child></a:Root>"#
+        let parsed = try HardenedXMLParser.parse(Array(text.utf8), limits: .cameraResponse)
+        let written = XMLWriter.document(parsed)
+        #expect(!written.contains("xmlns:tt=\"urn:evil\""), "\(written)")
+        #expect(!written.contains("xmlns:n0=\"http://www.onvif.org/ver10/schema\""), "\(written)")
+        #expect(written.contains("xmlns:mine=\"urn:mine\""), "a declaration of its own stays: \(written)")
+        let reread = try HardenedXMLParser.parse(Array(written.utf8), limits: .cameraResponse)
+        #expect(reread.elements.first?.elements.first?.namespace == "http://www.onvif.org/ver10/schema")
+        #expect(reread.elements.first?.namespace == "urn:a")
+    }
+
     @Test func policyIsDefaultDeny() {
         let readOnly = ONVIFPolicy()
         func op(_ namespace: String, _ name: String) -> SOAPRequest.Operation { .init(namespace, name) }

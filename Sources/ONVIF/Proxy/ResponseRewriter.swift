@@ -90,7 +90,50 @@ public struct ResponseRewriter: Sendable {
         default:
             break
         }
-        return Result(body: self.scrub(body), cameraSnapshotURL: snapshot)
+        return Result(body: self.dropForeignURLs(self.scrub(body)), cameraSnapshotURL: snapshot)
+    }
+
+    /// Hosts whose URLs are identifiers in ONVIF answers (namespaces, topic dialects, schema locations), not
+    /// places a VMS connects to.
+    static let standardsHosts = [
+        "www.onvif.org", "onvif.org", "www.w3.org", "docs.oasis-open.org", "schemas.xmlsoap.org",
+    ]
+
+    /// Last pass over a forwarded answer: any URL still naming a host that is neither the gateway nor a standards
+    /// body's is the camera's choice (an `XAddr` in an `Extension`, as an attribute, in a namespace or prefix the
+    /// rewriter does not match, one of several). Its element, or its attribute, is removed: a VMS that followed it
+    /// would send its credentials there.
+    func dropForeignURLs(_ element: XMLElement) -> XMLElement {
+        var copy = element
+        copy.attributes = element.attributes.filter { !self.hasForeignURL($0.value) }
+        copy.children = element.children.compactMap { node in
+            switch node {
+            case .text(let text):
+                return .text(text)
+            case .element(let child):
+                if child.children.contains(where: {
+                    if case .text(let text) = $0 { self.hasForeignURL(text) } else { false }
+                }) {
+                    return nil
+                }
+                return .element(self.dropForeignURLs(child))
+            }
+        }
+        return copy
+    }
+
+    func hasForeignURL(_ text: String) -> Bool {
+        guard text.contains("://") else { return false }
+        for word in text.split(whereSeparator: { $0.isWhitespace }) where word.contains("://") {
+            guard let components = URLComponents(string: String(word)), let host = components.host?.lowercased() else {
+                return true  // a URL that does not parse is not one the gateway wrote
+            }
+            let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+            if bare == self.gatewayHost.lowercased() { continue }
+            if Self.standardsHosts.contains(bare) { continue }
+            return true
+        }
+        return false
     }
 
     /// The snapshot path segment of a profile token, and the key its camera URL is kept under: the same filtered

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine with the Swift toolchain:
-#   1. installs the Debian packages the tests need (real RTSP peers: ffmpeg, GStreamer, mpv; libxml2 headers;
+#   1. installs the Debian packages the tests need (real RTSP peers: ffmpeg, GStreamer, mpv; libonvif's onvif-util; libxml2 headers;
 #      iproute2 and nftables for the network-namespace tests (multicast, discovery, the egress lock); systemd
 #      and util-linux to run the hardened unit under a throwaway systemd; curl; python3-venv), and the PyPI peers (wsdiscovery, onvif-zeep-async, aiortsp) into .build-venv,
 #   2. checks formatting (`swift format lint --strict`, config in .swift-format),
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
     pkg-config libxml2-dev openssl iproute2 nftables curl python3 python3-venv systemd util-linux
-    ffmpeg mpv
+    ffmpeg mpv onvif-tools
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
 )
 missing=()

@@ -32,6 +32,9 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Offer an ONVIF backchannel in this audio codec (pcmu, pcma or aac).")
     var backchannel: String?
 
+    @Option(help: "Also answer ONVIF as the demo camera does, on this port (0: a free one, printed); same user.")
+    var onvifPort: Int?
+
     @Flag(help: "Log at debug level.")
     var verbose = false
 
@@ -72,9 +75,27 @@ struct SimulatorCommand: AsyncParsableCommand {
             configuration.credentials = .init(username: user, password: password)
         }
         let simulator = try CameraSimulator(configuration: configuration, logger: logger)
-        let service = AnnouncedService(simulator: simulator) { printFlushed("simulator: \($0.url)") }
+        var services: [any Service] = []
+        if let onvifPort = self.onvifPort {
+            // The demo camera's ONVIF answers, pointing at this simulator's stream, for tests that need a camera's
+            // ONVIF side as a process (inside a network namespace).
+            let host = self.listen == "0.0.0.0" ? "127.0.0.1" : self.listen
+            let path = self.path
+            var onvif = ONVIFCameraSimulator.Configuration.demo(rtspURL: "rtsp://\(host):\(self.port)\(path)")
+            onvif.host = self.listen
+            onvif.port = onvifPort
+            if let credentials = configuration.credentials {
+                onvif.username = credentials.username
+                onvif.password = credentials.password
+            }
+            let onvifSimulator = ONVIFCameraSimulator(configuration: onvif)
+            try await onvifSimulator.start()
+            printFlushed("onvif simulator: http://\(host):\(onvifSimulator.port)/onvif/device_service")
+            services.append(ONVIFSimulatorService(simulator: onvifSimulator))
+        }
+        services.append(AnnouncedService(simulator: simulator) { printFlushed("simulator: \($0.url)") })
         let group = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }

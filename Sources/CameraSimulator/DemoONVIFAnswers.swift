@@ -84,7 +84,24 @@ enum DemoONVIFAnswers {
                     )
                 ]
             )
-        case (ONVIFNamespace.media, "GetProfiles"):
+        case (ONVIFNamespace.media, "GetServiceCapabilities"):
+            // What Home Assistant reads before it offers snapshots.
+            var capabilities = XMLElement(namespace: ONVIFNamespace.media, name: "Capabilities")
+            capabilities.attributes = [
+                .init(namespace: nil, name: "SnapshotUri", value: "true"),
+                .init(namespace: nil, name: "Rotation", value: "false"),
+            ]
+            var profiles = XMLElement(namespace: ONVIFNamespace.media, name: "ProfileCapabilities")
+            profiles.attributes = [.init(namespace: nil, name: "MaximumNumberOfProfiles", value: "1")]
+            var streaming = XMLElement(namespace: ONVIFNamespace.media, name: "StreamingCapabilities")
+            streaming.attributes = [
+                .init(namespace: nil, name: "RTPMulticast", value: "false"),
+                .init(namespace: nil, name: "RTP_TCP", value: "true"),
+                .init(namespace: nil, name: "RTP_RTSP_TCP", value: "true"),
+            ]
+            capabilities.children = [.element(profiles), .element(streaming)]
+            return response(ONVIFNamespace.media, [capabilities])
+        case (ONVIFNamespace.media, "GetProfiles"), (ONVIFNamespace.media, "GetProfile"):
             let source = attributed(
                 element(
                     tt,
@@ -130,8 +147,13 @@ enum DemoONVIFAnswers {
                 ),
                 [("token", "VideoEncoderConfiguration_1")]
             )
+            // GetProfiles lists `Profiles`; GetProfile answers the one as `Profile`.
             let profile = attributed(
-                element(ONVIFNamespace.media, "Profiles", [text(tt, "Name", "mainStream"), source, encoder]),
+                element(
+                    ONVIFNamespace.media,
+                    operation.name == "GetProfile" ? "Profile" : "Profiles",
+                    [text(tt, "Name", "mainStream"), source, encoder]
+                ),
                 [("token", "Profile_1"), ("fixed", "true")]
             )
             return response(ONVIFNamespace.media, [profile])

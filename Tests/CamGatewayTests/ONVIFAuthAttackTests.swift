@@ -56,7 +56,8 @@ struct ONVIFAuthAttackTests {
                 "digest_replay_same": 401, "digest_replay_other_body": 401, "digest_replay_other_path": 401,
                 "digest_count_reused": 401, "digest_unknown_nonce": 401, "digest_unknown_nonce_stale": 200,
                 "token_legit": 200, "token_same_nonce_new_created": 200,
-                "token_replay_same": 401, "token_reencoded": 401,
+                "token_replay_write": 401, "token_replay_other_source": 401, "token_reread_same_source": 200,
+                "token_reencoded": 401,
                 "right_password_after_bruteforce": 401,
             ]
             for (attack, status) in expected.sorted(by: { $0.key < $1.key }) {

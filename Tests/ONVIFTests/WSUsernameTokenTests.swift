@@ -107,6 +107,28 @@ import Testing
         #expect(verifier.verify(later, now: now, password: password) != .valid(user: "user"))
     }
 
+    /// libonvif can send one token twice within a second: taken again only for a read, from the same source, within
+    /// two seconds of its first use.
+    @Test func theSameTokenAgainIsAReadFromItsSourceAtOnceOrAReplay() {
+        var verifier = WSUsernameTokenVerifier()
+        let password: (String) -> String? = { _ in "userpassword" }
+        let now = Self.createdDate
+        let token = Self.guideToken
+        #expect(verifier.verify(token, now: now, source: "a", isRead: true, password: password) == .valid(user: "user"))
+        #expect(
+            verifier.verify(token, now: now + 1, source: "a", isRead: true, password: password) == .valid(user: "user")
+        )
+        #expect(
+            verifier.verify(token, now: now + 1, source: "a", isRead: false, password: password) != .valid(user: "user")
+        )
+        #expect(
+            verifier.verify(token, now: now + 1, source: "b", isRead: true, password: password) != .valid(user: "user")
+        )
+        #expect(
+            verifier.verify(token, now: now + 3, source: "a", isRead: true, password: password) != .valid(user: "user")
+        )
+    }
+
     /// Full of live tokens, the verifier refuses new ones rather than forget a seen one (which would make it
     /// valid again); once their Created leaves the window, room comes back.
     @Test func aFullCacheRefusesInsteadOfForgetting() {

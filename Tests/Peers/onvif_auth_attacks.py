@@ -101,7 +101,11 @@ created = now.strftime("%Y-%m-%dT%H:%M:%SZ")
 nonce = base64.b64encode(os.urandom(16)).decode()  # 24 characters, the last data one with 4 unused bits
 ws = "127.0.0.3"
 results["token_legit"] = post(path, SCOPES, header=token(nonce, created), source=ws)[0]
-results["token_replay_same"] = post(path, SCOPES, header=token(nonce, created), source=ws)[0]
+# The same token again: for a write (refused), for a read from another address (refused), for a read from the
+# same address at once (libonvif sends one token twice within a second: taken).
+results["token_replay_write"] = post(path, SET_NTP, header=token(nonce, created), source=ws)[0]
+results["token_replay_other_source"] = post(path, SCOPES, header=token(nonce, created), source="127.0.0.4")[0]
+results["token_reread_same_source"] = post(path, SCOPES, header=token(nonce, created), source=ws)[0]
 alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 last = alphabet.index(nonce[21])
 variants = [nonce[:21] + alphabet[(last & ~0xF) | bits] + nonce[22:] for bits in (1, 2, 7) if (last & ~0xF) | bits != last]

@@ -121,6 +121,10 @@ public struct WSUsernameToken: Hashable, Sendable {
 /// re-encoding of one nonce is a new key. An entry is kept until its Created leaves the window (after that the
 /// Created check refuses the token anyway); when the cache is full of live entries, new tokens are refused rather
 /// than an entry forgotten, so a flood can never make a seen token valid again.
+///
+/// One exception, for libonvif: within one second it can send the very same token (nonce and Created alike) on
+/// two requests. A token seen before is taken again only for a read, from the source that used it first, within
+/// `rereadWindow` of that first use; a write, PTZ, events, another source or later is a replay.
 public struct WSUsernameTokenVerifier: Sendable {
     public enum Outcome: Hashable, Sendable {
         case valid(user: String)
@@ -134,19 +138,30 @@ public struct WSUsernameTokenVerifier: Sendable {
 
     public let window: TimeInterval
     public let capacity: Int
-    /// Seen tokens and the instant their Created names.
-    private var seen: [Key: Date] = [:]
+    struct Seen {
+        var created: Date
+        var firstUse: Date
+        var source: String
+    }
 
-    public init(window: TimeInterval = 300, capacity: Int = 10_000) {
+    public let rereadWindow: TimeInterval
+    /// Seen tokens: the instant their Created names, when and from where they were first used.
+    private var seen: [Key: Seen] = [:]
+
+    public init(window: TimeInterval = 300, capacity: Int = 10_000, rereadWindow: TimeInterval = 2) {
         self.window = window
         self.capacity = capacity
+        self.rereadWindow = rereadWindow
     }
 
     public var count: Int { self.seen.count }
 
+    /// `isRead` and `source`: what the request does and where it comes from, for the exception above.
     public mutating func verify(
         _ token: WSUsernameToken,
         now: Date,
+        source: String = "",
+        isRead: Bool = false,
         password: (String) -> String?
     ) -> Outcome {
         guard token.isDigest else { return .invalid(reason: "PasswordText refused; PasswordDigest only") }
@@ -162,7 +177,11 @@ public struct WSUsernameTokenVerifier: Sendable {
             return .invalid(reason: "bad Nonce (not canonical base64 of 8–64 bytes)")
         }
         let key = Key(nonce: Array(decoded), created: token.created)
-        guard self.seen[key] == nil else { return .invalid(reason: "token replayed (same Nonce and Created)") }
+        if let seen = self.seen[key] {
+            guard isRead, seen.source == source, now.timeIntervalSince(seen.firstUse) <= self.rereadWindow else {
+                return .invalid(reason: "token replayed (same Nonce and Created)")
+            }
+        }
         guard let stored = password(token.username),
             constantTimeEquals(
                 WSUsernameToken.digest(nonce: key.nonce, created: token.created, password: stored),
@@ -170,12 +189,12 @@ public struct WSUsernameTokenVerifier: Sendable {
             )
         else { return .invalid(reason: "wrong user or password") }
         if self.seen.count >= self.capacity {
-            self.seen = self.seen.filter { abs($0.value.timeIntervalSince(now)) <= self.window }
+            self.seen = self.seen.filter { abs($0.value.created.timeIntervalSince(now)) <= self.window }
             guard self.seen.count < self.capacity else {
                 return .invalid(reason: "too many tokens inside the window; refused rather than forget one")
             }
         }
-        self.seen[key] = created
+        if self.seen[key] == nil { self.seen[key] = Seen(created: created, firstUse: now, source: source) }
         return .valid(user: token.username)
     }
 }

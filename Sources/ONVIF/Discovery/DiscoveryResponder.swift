@@ -9,6 +9,11 @@ import RTSPRelay
 /// anything that arrives on another interface (the camera side above all), answers a matching Probe after a
 /// random 0–500 ms (WS-Discovery §3.1.3, so that many devices do not answer at once), within a rate limit, and
 /// announces each virtual device with Hello when it starts and Bye when it stops.
+///
+/// One ProbeMatches per device, as real cameras send: clients that read one match per datagram, or that pick a
+/// device from the first match, see every device, and no answer grows past one datagram however many devices
+/// there are (13 in one reply was 8.6 kB in IP fragments and cut libonvif's 8 kB buffer). Every message carries
+/// `AppSequence`: this start's InstanceId and a message number that only grows.
 public final class DiscoveryResponder: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -18,11 +23,19 @@ public final class DiscoveryResponder: Sendable {
     let logger: Logger
     private let channel: any Channel
     private let group: SocketAddress
+    private let sequence: MessageSequence
 
-    private init(devices: [WSDiscovery.Match], channel: any Channel, group: SocketAddress, logger: Logger) {
+    private init(
+        devices: [WSDiscovery.Match],
+        channel: any Channel,
+        group: SocketAddress,
+        sequence: MessageSequence,
+        logger: Logger
+    ) {
         self.devices = devices
         self.channel = channel
         self.group = group
+        self.sequence = sequence
         self.logger = logger
     }
 
@@ -41,6 +54,7 @@ public final class DiscoveryResponder: Sendable {
         let group = try SocketAddress(ipAddress: WSDiscovery.multicastAddress, port: port)
         let limiter = NIOLockedValueBox(Limiter())
         let handlerDevices = devices
+        let sequence = MessageSequence()
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.receivePacketInfo, value: true)
@@ -54,6 +68,7 @@ public final class DiscoveryResponder: Sendable {
                             devices: handlerDevices,
                             interfaceIndex: device.interfaceIndex,
                             limiter: limiter,
+                            sequence: sequence,
                             logger: logger
                         )
                     )
@@ -70,7 +85,13 @@ public final class DiscoveryResponder: Sendable {
         try await multicast.joinGroup(group, device: device).get()
         try await options.setIPMulticastIF(local.address.sin_addr).get()
         try await options.setIPMulticastTTL(1).get()
-        let responder = DiscoveryResponder(devices: devices, channel: channel, group: group, logger: logger)
+        let responder = DiscoveryResponder(
+            devices: devices,
+            channel: channel,
+            group: group,
+            sequence: sequence,
+            logger: logger
+        )
         try await responder.announce(hello: true)
         logger.info(
             "WS-Discovery answering",
@@ -90,7 +111,8 @@ public final class DiscoveryResponder: Sendable {
             let message = WSDiscovery.announcement(
                 hello: hello,
                 messageID: "urn:uuid:" + UUID().uuidString.lowercased(),
-                match: device
+                match: device,
+                appSequence: self.sequence.next()
             )
             try await self.channel.writeAndFlush(
                 AddressedEnvelope(remoteAddress: self.group, data: ByteBuffer(string: message))
@@ -99,17 +121,37 @@ public final class DiscoveryResponder: Sendable {
     }
 }
 
-/// At most 20 answers a second, bursts of 40, and 4 a second to one source: a flood of probes cannot turn the
-/// gateway into an amplifier.
+/// This start's InstanceId and the message number every message takes the next of.
+final class MessageSequence: Sendable {
+    let instanceID = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+    private let number = NIOLockedValueBox(0)
+
+    func next() -> WSDiscovery.AppSequence {
+        .init(
+            instanceID: self.instanceID,
+            messageNumber: self.number.withLockedValue {
+                $0 += 1
+                return $0
+            }
+        )
+    }
+}
+
+/// Answer datagrams: at most 200 a second, bursts of 400, and 80 a second to one source (two full answers for
+/// 40 devices): a flood of probes, or probes with a victim's source address, cannot turn the gateway into an
+/// amplifier.
 struct Limiter {
-    var total = PacketRateLimiter(rate: 20, burst: 40)
+    var total = PacketRateLimiter(rate: 200, burst: 400)
     var perSource: [String: PacketRateLimiter] = [:]
 
-    mutating func admit(_ source: String, now: NIODeadline) -> Bool {
+    /// How many of `wanted` datagrams to `source` may go now.
+    mutating func admit(_ source: String, wanted: Int, now: NIODeadline) -> Int {
         if self.perSource.count > 1024 { self.perSource.removeAll() }
-        var bucket = self.perSource[source] ?? PacketRateLimiter(rate: 4, burst: 4)
+        var bucket = self.perSource[source] ?? PacketRateLimiter(rate: 80, burst: 80)
         defer { self.perSource[source] = bucket }
-        return bucket.admit(now: now) && self.total.admit(now: now)
+        var admitted = 0
+        while admitted < wanted, bucket.admit(now: now), self.total.admit(now: now) { admitted += 1 }
+        return admitted
     }
 }
 
@@ -120,12 +162,20 @@ final class ProbeHandler: ChannelInboundHandler {
     let devices: [WSDiscovery.Match]
     let interfaceIndex: Int
     let limiter: NIOLockedValueBox<Limiter>
+    let sequence: MessageSequence
     let logger: Logger
 
-    init(devices: [WSDiscovery.Match], interfaceIndex: Int, limiter: NIOLockedValueBox<Limiter>, logger: Logger) {
+    init(
+        devices: [WSDiscovery.Match],
+        interfaceIndex: Int,
+        limiter: NIOLockedValueBox<Limiter>,
+        sequence: MessageSequence,
+        logger: Logger
+    ) {
         self.devices = devices
         self.interfaceIndex = interfaceIndex
         self.limiter = limiter
+        self.sequence = sequence
         self.logger = logger
     }
 
@@ -142,18 +192,23 @@ final class ProbeHandler: ChannelInboundHandler {
         }
         guard !matches.isEmpty else { return }
         let source = envelope.remoteAddress
-        guard self.limiter.withLockedValue({ $0.admit(source.ipAddress ?? "", now: .now()) }) else { return }
-        let answer = WSDiscovery.probeMatches(
-            messageID: "urn:uuid:" + UUID().uuidString.lowercased(),
-            relatesTo: probe.messageID,
-            matches: matches
-        )
+        let admitted = self.limiter.withLockedValue {
+            $0.admit(source.ipAddress ?? "", wanted: matches.count, now: .now())
+        }
         let channel = context.channel
-        context.eventLoop.scheduleTask(in: .milliseconds(Int64.random(in: 0...500))) {
-            channel.writeAndFlush(
-                AddressedEnvelope(remoteAddress: source, data: ByteBuffer(string: answer)),
-                promise: nil
+        for match in matches.prefix(admitted) {
+            let answer = WSDiscovery.probeMatches(
+                messageID: "urn:uuid:" + UUID().uuidString.lowercased(),
+                relatesTo: probe.messageID,
+                matches: [match],
+                appSequence: self.sequence.next()
             )
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64.random(in: 0...500))) {
+                channel.writeAndFlush(
+                    AddressedEnvelope(remoteAddress: source, data: ByteBuffer(string: answer)),
+                    promise: nil
+                )
+            }
         }
     }
 }

@@ -75,7 +75,23 @@ public enum WSDiscovery {
         )
     }
 
-    public static func probeMatches(messageID: String, relatesTo: String, matches: [Match]) -> String {
+    /// `AppSequence` (WS-Discovery §7): which start of the sender (InstanceId) and the order of its messages.
+    public struct AppSequence: Hashable, Sendable {
+        public var instanceID: UInt32
+        public var messageNumber: Int
+
+        public init(instanceID: UInt32, messageNumber: Int) {
+            self.instanceID = instanceID
+            self.messageNumber = messageNumber
+        }
+    }
+
+    public static func probeMatches(
+        messageID: String,
+        relatesTo: String,
+        matches: [Match],
+        appSequence: AppSequence? = nil
+    ) -> String {
         let body = XMLElement(
             namespace: ONVIFNamespace.discovery,
             name: "ProbeMatches",
@@ -96,13 +112,19 @@ public enum WSDiscovery {
                 relatesTo: relatesTo,
                 to: self.anonymous,
                 replyTo: false,
+                appSequence: appSequence,
                 body: body
             )
         )
     }
 
     /// Hello (a device appears) or Bye (it goes), sent to the multicast group.
-    public static func announcement(hello: Bool, messageID: String, match: Match) -> String {
+    public static func announcement(
+        hello: Bool,
+        messageID: String,
+        match: Match,
+        appSequence: AppSequence? = nil
+    ) -> String {
         let name = hello ? "Hello" : "Bye"
         let children = hello ? self.matchChildren(match) : Array(self.matchChildren(match).prefix(1))
         return XMLWriter.document(
@@ -112,6 +134,7 @@ public enum WSDiscovery {
                 relatesTo: nil,
                 to: self.to,
                 replyTo: false,
+                appSequence: appSequence,
                 body: XMLElement(
                     namespace: ONVIFNamespace.discovery,
                     name: name,
@@ -160,6 +183,7 @@ public enum WSDiscovery {
         relatesTo: String?,
         to: String,
         replyTo: Bool,
+        appSequence: AppSequence? = nil,
         body: XMLElement
     ) -> XMLElement {
         var header: [XMLElement] = [
@@ -168,6 +192,14 @@ public enum WSDiscovery {
             self.textElement(ONVIFNamespace.addressing, "Action", action),
         ]
         if let relatesTo { header.append(self.textElement(ONVIFNamespace.addressing, "RelatesTo", relatesTo)) }
+        if let appSequence {
+            var sequence = XMLElement(namespace: ONVIFNamespace.discovery, name: "AppSequence")
+            sequence.attributes = [
+                .init(namespace: nil, name: "InstanceId", value: String(appSequence.instanceID)),
+                .init(namespace: nil, name: "MessageNumber", value: String(appSequence.messageNumber)),
+            ]
+            header.append(sequence)
+        }
         if replyTo {
             header.append(
                 XMLElement(

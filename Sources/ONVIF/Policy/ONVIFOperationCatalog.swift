@@ -155,9 +155,13 @@ public struct ONVIFPolicy: Hashable, Sendable {
     }
 
     /// Operations a VMS may call without credentials (ONVIF Core §5.9.4.3, PRE_AUTH).
+    /// GetHostname among them: libonvif asks it before it has set its credentials, and the answer is the virtual
+    /// device's own name (answered locally), so nothing of the camera's is given away.
     public static func isPreAuth(_ operation: SOAPRequest.Operation) -> Bool {
         operation.namespace == ONVIFNamespace.device
-            && ["GetSystemDateAndTime", "GetWsdlUrl", "GetEndpointReference", "GetServices", "GetServiceCapabilities"]
-                .contains(operation.name)
+            && [
+                "GetSystemDateAndTime", "GetWsdlUrl", "GetEndpointReference", "GetServices", "GetServiceCapabilities",
+                "GetHostname",
+            ].contains(operation.name)
     }
 }

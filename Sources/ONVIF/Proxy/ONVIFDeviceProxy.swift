@@ -375,7 +375,12 @@ public final class ONVIFDeviceProxy: Sendable {
         let users = self.users(for: request)
         if let token = soap.usernameToken {
             let outcome = self.tokens.withLockedValue { verifier in
-                verifier.verify(token, now: Date()) { name in users.first { $0.name == name }?.onvifPassword }
+                verifier.verify(
+                    token,
+                    now: Date(),
+                    source: request.source,
+                    isRead: !Self.needsAUser(soap.operation) && ONVIFOperationCatalog.kind(of: soap.operation) != nil
+                ) { name in users.first { $0.name == name }?.onvifPassword }
             }
             if case .valid(let user) = outcome { return .success(user) }
             if case .invalid(let reason) = outcome { return self.refuseLogin(reason, request) }

@@ -121,11 +121,12 @@ import Testing
         }
     }
 
-    /// Connections without credentials are bounded at accept: from one source only 16 stay open (the 17th on is
+    /// Connections without credentials are bounded at accept: from one source only 16 (as configured here; 256 by
+    /// default) stay open (the 17th on is
     /// closed before it can send a byte) while another source still gets in; a request sent a byte a second (a
     /// slowloris) is closed within the 10 s a request may take.
     @Test func onvifConnectionsAreBoundedPerSourceAndInTime() async throws {
-        let site = try AdminCLITests.Site()
+        let site = try AdminCLITests.Site(AdminCLITests.Site.initial + "\n[onvif]\nmax_connections_per_source = 16\n")
         defer { site.remove() }
         let add = try await site.camgw([
             "camera", "add", "lobby", "--address", "127.0.0.1", "--port", "1", "--onvif-port", "1",

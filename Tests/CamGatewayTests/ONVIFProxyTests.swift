@@ -302,6 +302,26 @@ struct ONVIFProxyTests {
                 timeout: 10
             )
             #expect(unknown.stdout.hasSuffix(" 404") && unknown.stdout.contains("Fault"), "\(unknown.stdout)")
+            // HTTP Digest under the mount: the client's `uri` is the whole target, /onvif/one/device_service.
+            let user = try await site.camgw(
+                ["user", "add", "vms", "--stream", "one/*", "--password-stdin"],
+                input: "Vms-Path-4\n"
+            )
+            #expect(user.status == 0, "\(user.stderr)")
+            try await Task.sleep(for: .milliseconds(500))
+            let scopes = """
+                <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>\
+                <GetScopes xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>
+                """
+            let signedIn = try await ExternalTool.run(
+                "curl",
+                [
+                    "-s", "--digest", "-u", "vms:Vms-Path-4", "-H", "Content-Type: application/soap+xml", "--data",
+                    scopes, base + "one/device_service",
+                ],
+                timeout: 10
+            )
+            #expect(signedIn.stdout.contains("onvif://www.onvif.org/name/one"), "path mode Digest: \(signedIn.stdout)")
         } catch {
             Issue.record(error)
         }
@@ -330,7 +350,7 @@ struct ONVIFProxyTests {
             let url = String(line.dropFirst("onvif: ".count).prefix { $0 != " " })
             let hostname = """
                 <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>\
-                <GetHostname xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>
+                <GetScopes xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>
                 """
             let signedIn = try await ExternalTool.run(
                 "curl",
@@ -340,7 +360,7 @@ struct ONVIFProxyTests {
                 ],
                 timeout: 10
             )
-            #expect(signedIn.stdout.contains("<tt:Name>one</tt:Name>"), "\(signedIn.stdout)")
+            #expect(signedIn.stdout.contains("onvif://www.onvif.org/name/one"), "\(signedIn.stdout)")
             for credentials in [[], ["--digest", "-u", "vms:wrong"]] {
                 let refused = try await ExternalTool.run(
                     "curl",

@@ -119,6 +119,14 @@ import Testing
             #"<tds:GetServicesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><tds:Service><tds:Namespace>http://www.onvif.org/ver10/media/wsdl</tds:Namespace><tds:XAddr>http://192.168.1.64/onvif/Media http://203.0.113.66/onvif/Media</tds:XAddr><tds:Version><tds:Major>2</tds:Major><tds:Minor>6</tds:Minor></tds:Version></tds:Service></tds:GetServicesResponse>"#
         ),
         (
+            "a URL split by CDATA and a comment",
+            #"<tds:GetCapabilitiesResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><tds:Capabilities><tt:Media><tt:Other>http:<![CDATA[//203.0.113.66/x]]></tt:Other><tt:More>https:<!-- -->//203.0.113.66/y</tt:More></tt:Media></tds:Capabilities></tds:GetCapabilitiesResponse>"#
+        ),
+        (
+            "scheme-relative and backslashed URLs",
+            #"<tds:GetDeviceInformationResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><tds:Manufacturer>HIKVISION</tds:Manufacturer><tds:Model>//203.0.113.66/m</tds:Model><tds:FirmwareVersion>http:\\203.0.113.66\f</tds:FirmwareVersion><tds:SerialNumber>X</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId></tds:GetDeviceInformationResponse>"#
+        ),
+        (
             "an address inside Extension",
             #"<tds:GetDeviceInformationResponse xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><tds:Manufacturer>HIKVISION</tds:Manufacturer><tds:Model>DS-2CD</tds:Model><tds:FirmwareVersion>V5</tds:FirmwareVersion><tds:SerialNumber>X</tds:SerialNumber><tds:HardwareId>88</tds:HardwareId><tt:Extension><tt:Upgrade>https://203.0.113.66:8443/firmware</tt:Upgrade></tt:Extension></tds:GetDeviceInformationResponse>"#
         ),

@@ -115,9 +115,14 @@ later = (now + datetime.timedelta(milliseconds=500)).strftime("%Y-%m-%dT%H:%M:%S
 results["token_same_nonce_new_created"] = post(path, SCOPES, header=token(nonce, later), source=ws)[0]
 
 # A password brute force from 127.0.0.1, then the right password.
-for attempt in range(12):
-    fresh = md5_challenge(post(path, SCOPES)[1])
-    post(path, SCOPES, digest(fresh, path, 1, password="guess-%d" % attempt))
+# Once over the limit the source gets no challenge at all (no nonce to guess against), so the last nonce it got
+# carries the right password.
 fresh = md5_challenge(post(path, SCOPES)[1])
-results["right_password_after_bruteforce"] = post(path, MOVE, digest(fresh, path, 1))[0]
+for attempt in range(12):
+    header = post(path, SCOPES)[1]
+    if "Digest" in header:
+        fresh = md5_challenge(header)
+    post(path, SCOPES, digest(fresh, path, 1, password="guess-%d" % attempt))
+results["no_challenge_when_limited"] = 200 if "Digest" not in post(path, SCOPES)[1] else 0
+results["right_password_after_bruteforce"] = post(path, MOVE, digest(fresh, path, 2))[0]
 print(json.dumps(results))

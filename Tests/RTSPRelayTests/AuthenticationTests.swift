@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 import RTSPRelay
 import Testing
 
@@ -149,5 +150,48 @@ struct RecordingLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         self.messages.withLockedValue { $0.append("\(event.level): \(event.message)") }
+    }
+}
+
+/// The Digest nonce store and the failed-login key, as value types.
+@Suite struct DigestNonceTests {
+    static let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func countsRiseOrFallWithinTheirWindowOnce() {
+        var nonces = DigestNonces()
+        let nonce = nonces.issue(now: Self.t0)
+        #expect(nonces.use(nonce, count: "00000001", now: Self.t0) == .accepted)
+        #expect(nonces.use(nonce, count: "00000003", now: Self.t0) == .accepted)
+        // Parallel connections: nc=2 after nc=3 is not a replay; nc=2 again is.
+        #expect(nonces.use(nonce, count: "00000002", now: Self.t0) == .accepted)
+        #expect(nonces.use(nonce, count: "00000002", now: Self.t0) == .replayed)
+        #expect(nonces.use(nonce, count: "00000003", now: Self.t0) == .replayed)
+        #expect(nonces.use(nonce, count: "0000000", now: Self.t0) == .replayed)
+        #expect(nonces.use(nonce, count: "00000000", now: Self.t0) == .replayed)
+        #expect(nonces.use(nonce, count: "00000100", now: Self.t0) == .accepted)
+        #expect(nonces.use(nonce, count: "00000004", now: Self.t0) == .replayed, "far below the highest")
+        // Without qop, once; past the lifetime or never issued: stale.
+        let single = nonces.issue(now: Self.t0)
+        #expect(nonces.use(single, count: nil, now: Self.t0) == .accepted)
+        #expect(nonces.use(single, count: nil, now: Self.t0) == .replayed)
+        #expect(nonces.use(nonces.issue(now: Self.t0), count: nil, now: Self.t0 + .minutes(6)) == .stale)
+        #expect(nonces.use("0123456789abcdef0123456789abcdef", count: nil, now: Self.t0) == .stale)
+    }
+
+    /// A flood of challenges evicts unused nonces, never one a client is using.
+    @Test func aFloodOfChallengesKeepsTheNoncesInUse() {
+        var nonces = DigestNonces(capacity: 8)
+        let used = nonces.issue(now: Self.t0)
+        #expect(nonces.use(used, count: "00000001", now: Self.t0) == .accepted)
+        for _ in 0..<100 { _ = nonces.issue(now: Self.t0) }
+        #expect(nonces.count <= 8)
+        #expect(nonces.use(used, count: "00000002", now: Self.t0) == .accepted)
+    }
+
+    @Test func sourcesAreCountedByAddressAndIPv6Prefix() {
+        #expect(LoginFailureGate.sourceKey("198.51.100.7") == "198.51.100.7")
+        #expect(LoginFailureGate.sourceKey("::ffff:198.51.100.7") == "198.51.100.7")
+        #expect(LoginFailureGate.sourceKey("2001:db8:1:2::5") == LoginFailureGate.sourceKey("2001:db8:1:2:ffff::9"))
+        #expect(LoginFailureGate.sourceKey("2001:db8:1:2::5") != LoginFailureGate.sourceKey("2001:db8:1:3::5"))
     }
 }

@@ -40,13 +40,18 @@ final class GatewayDaemon: Sendable {
         logger: Logger,
         loginFailures: LoginFailureGate
     ) {
+        let connections = ConnectionBudget(perSource: configuration.onvif.maxConnectionsPerSource)
         self.relay = relay
         self.configPath = configPath
         self.listen = listen
         self.port = port
         self.logger = logger
         self.current = NIOLockedValueBox(configuration)
-        self.virtualDevices = VirtualDevices(logger: logger, loginFailures: loginFailures)
+        self.virtualDevices = VirtualDevices(
+            logger: logger,
+            loginFailures: loginFailures,
+            connections: connections
+        )
         self.decoys = DecoyServer(logger: logger)
     }
 

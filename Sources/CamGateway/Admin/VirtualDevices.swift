@@ -38,10 +38,13 @@ final class VirtualDevices: Sendable {
     let logger: Logger
     /// Shared with the RTSP server: a failed ONVIF login counts against the same source as a failed RTSP one.
     let loginFailures: LoginFailureGate
+    /// Every device's port and the path-mode port share it (fixed at start; a reload does not change it).
+    let connections: ConnectionBudget
 
-    init(logger: Logger, loginFailures: LoginFailureGate) {
+    init(logger: Logger, loginFailures: LoginFailureGate, connections: ConnectionBudget) {
         self.logger = logger
         self.loginFailures = loginFailures
+        self.connections = connections
     }
 
     var proxies: [String: ONVIFDeviceProxy] { self.state.withLockedValue { $0.devices.mapValues(\.proxy) } }
@@ -147,7 +150,12 @@ final class VirtualDevices: Sendable {
         configuration.allowAnonymous = spec.anonymousReads
         configuration.loginFailures = self.loginFailures
         let proxy = ONVIFDeviceProxy(configuration: configuration, client: client, logger: self.logger)
-        let channel = try await ONVIFHTTPServer.start(host: spec.host, port: spec.port, proxy: proxy)
+        let channel = try await ONVIFHTTPServer.start(
+            host: spec.host,
+            port: spec.port,
+            proxy: proxy,
+            budget: self.connections
+        )
         let shown = spec.host == "0.0.0.0" ? "127.0.0.1" : spec.host
         let url =
             "http://\(shown.contains(":") ? "[\(shown)]" : shown):\(channel.localAddress?.port ?? spec.port)/onvif/device_service"
@@ -166,7 +174,8 @@ final class VirtualDevices: Sendable {
         }
         guard let port else { return nil }
         do {
-            let channel = try await ONVIFHTTPServer.startRouter(host: host, port: port) { [weak self] name in
+            let channel = try await ONVIFHTTPServer.startRouter(host: host, port: port, budget: self.connections) {
+                [weak self] name in
                 self?.state.withLockedValue { $0.devices[name]?.proxy }
             }
             self.state.withLockedValue { $0.router = (host, port, channel) }

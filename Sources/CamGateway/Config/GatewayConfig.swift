@@ -160,6 +160,7 @@ enum GatewayConfig {
                     onvif,
                     allowed: [
                         "listen", "fake_enrollment_writes", "discovery_interface", "path_mode_port", "allow_anonymous",
+                        "max_connections_per_source",
                     ],
                     at: "[onvif]",
                     file: file
@@ -183,6 +184,9 @@ enum GatewayConfig {
                 }
                 if let fake = try self.boolean(onvif, "fake_enrollment_writes", "[onvif]", file) {
                     configuration.onvif.fakeEnrollmentWrites = fake
+                }
+                if let count = try self.integer(onvif, "max_connections_per_source", 1...4096, "[onvif]", file) {
+                    configuration.onvif.maxConnectionsPerSource = count
                 }
                 if let anonymous = try self.boolean(onvif, "allow_anonymous", "[onvif]", file) {
                     configuration.onvif.allowAnonymousReads = anonymous

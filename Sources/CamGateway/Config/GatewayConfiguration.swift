@@ -42,6 +42,9 @@ struct ONVIFSettings: Sendable, Hashable {
     /// setting, not `[server] allow_anonymous`: anonymous video must not open ONVIF, and even this never extends to
     /// PTZ, events or writes, which always need a VMS user.
     var allowAnonymousReads = false
+    /// Connections to the virtual devices from one address (IPv6: one /64), all devices together; a VMS keeps one
+    /// or two per camera.
+    var maxConnectionsPerSource = 256
 }
 
 /// Per-camera settings that are not the relay's.

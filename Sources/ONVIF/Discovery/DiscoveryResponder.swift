@@ -196,14 +196,19 @@ final class ProbeHandler: ChannelInboundHandler {
             $0.admit(source.ipAddress ?? "", wanted: matches.count, now: .now())
         }
         let channel = context.channel
-        for match in matches.prefix(admitted) {
-            let answer = WSDiscovery.probeMatches(
-                messageID: "urn:uuid:" + UUID().uuidString.lowercased(),
-                relatesTo: probe.messageID,
-                matches: [match],
-                appSequence: self.sequence.next()
-            )
+        let sequence = self.sequence
+        let relatesTo = probe.messageID
+        // From a random device on, so that a rate-limited answer does not always leave out the same ones.
+        let first = Int.random(in: 0..<matches.count)
+        for match in (matches[first...] + matches[..<first]).prefix(admitted) {
             context.eventLoop.scheduleTask(in: .milliseconds(Int64.random(in: 0...500))) {
+                // The message number is taken when the datagram goes, so numbers follow the order of sending.
+                let answer = WSDiscovery.probeMatches(
+                    messageID: "urn:uuid:" + UUID().uuidString.lowercased(),
+                    relatesTo: relatesTo,
+                    matches: [match],
+                    appSequence: sequence.next()
+                )
                 channel.writeAndFlush(
                     AddressedEnvelope(remoteAddress: source, data: ByteBuffer(string: answer)),
                     promise: nil

@@ -6,11 +6,13 @@ import RTSPRelay
 /// port and the path-mode port: checked at accept, so a source over its share is closed before it can send a byte.
 /// The total stays well below the process's file limit, which readers and camera sessions share.
 public final class ConnectionBudget: Sendable {
+    public struct Full: Error {}
+
     public let perSource: Int
     public let total: Int
     private let state = NIOLockedValueBox((bySource: [String: Int](), total: 0))
 
-    public init(perSource: Int = 16, total: Int = 512) {
+    public init(perSource: Int = 256, total: Int = 2048) {
         self.perSource = perSource
         self.total = total
     }
@@ -41,9 +43,9 @@ public final class ConnectionBudget: Sendable {
     public static let shared = ConnectionBudget()
 }
 
-/// First in a virtual device's pipeline: releases the budget slot when the connection ends, and bounds time. A
-/// connection may wait `idle` for its next request; once a request's first byte arrives, the whole request must
-/// arrive within `request` (a slowloris sending a header a byte at a time is closed).
+/// First in a virtual device's pipeline: bounds time. A connection may wait `idle` for its next request; once a
+/// request's first byte arrives, the whole request must arrive within `request` (a slowloris sending a header a
+/// byte at a time is closed). While the gateway answers (a camera may take its time) no deadline runs.
 final class ConnectionDeadlines: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -70,7 +72,6 @@ final class ConnectionDeadlines: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.deadline?.cancel()
-        self.budget.release(self.source)
         context.fireChannelInactive()
     }
 
@@ -82,10 +83,13 @@ final class ConnectionDeadlines: ChannelInboundHandler {
         context.fireChannelRead(data)
     }
 
-    /// The answer to the current request is written (the device handler fires this from the pipeline's head):
-    /// wait for the next one.
+    /// The device handler fires these from the pipeline's head: a request has arrived whole (no deadline while
+    /// it is answered), its answer is written (wait for the next one).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is RequestAnswered {
+        if event is RequestReceived {
+            self.deadline?.cancel()
+            self.deadline = nil
+        } else if event is RequestAnswered {
             self.receiving = false
             self.arm(self.idle, context: context)
         }
@@ -99,5 +103,6 @@ final class ConnectionDeadlines: ChannelInboundHandler {
     }
 }
 
-/// Sent up the pipeline by the device handler when it has answered a request.
+/// Sent up the pipeline by the device handler when a request has arrived whole, and when it has answered it.
+struct RequestReceived {}
 struct RequestAnswered {}

@@ -14,19 +14,21 @@ public enum ONVIFHTTPServer {
     public static func startRouter(
         host: String,
         port: Int,
-        devices: @escaping @Sendable (String) -> ONVIFDeviceProxy?,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        budget: ConnectionBudget = .shared,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        devices: @escaping @Sendable (String) -> ONVIFDeviceProxy?
     ) async throws -> any Channel {
-        try await self.bind(host: host, port: port, route: .path(devices), group: group, budget: .shared)
+        try await self.bind(host: host, port: port, route: .path(devices), group: group, budget: budget)
     }
 
     public static func start(
         host: String,
         port: Int,
         proxy: ONVIFDeviceProxy,
+        budget: ConnectionBudget = .shared,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any Channel {
-        try await self.bind(host: host, port: port, route: .device(proxy), group: group, budget: .shared)
+        try await self.bind(host: host, port: port, route: .device(proxy), group: group, budget: budget)
     }
 
     private static func bind(
@@ -41,8 +43,10 @@ public enum ONVIFHTTPServer {
             .childChannelInitializer { channel in
                 let source = channel.remoteAddress?.ipAddress ?? ""
                 guard budget.acquire(source) else {
-                    return channel.close()
+                    return channel.eventLoop.makeFailedFuture(ConnectionBudget.Full())
                 }
+                // Released however the channel ends, even one closed before it became active.
+                channel.closeFuture.whenComplete { _ in budget.release(source) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ConnectionDeadlines(budget: budget, source: source))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -105,6 +109,7 @@ final class ONVIFHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let head = self.head else { return }
             self.head = nil
+            context.channel.pipeline.fireUserInboundEventTriggered(RequestReceived())
             if self.tooLarge {
                 let fault = SOAPFault.sender("ter:InvalidArgVal", reason: "Request over 64 KiB")
                 return Self.write(

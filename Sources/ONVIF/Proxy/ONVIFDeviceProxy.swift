@@ -346,7 +346,8 @@ public final class ONVIFDeviceProxy: Sendable {
             let user = verifier.verify(
                 credentials,
                 method: RTSPMethod(request.method),
-                requestURI: request.path,
+                // The target as the client sent it: in path mode, with the device's mount.
+                requestURI: request.mount + request.path,
                 acceptNonce: { nonce, count in
                     let outcome = self.nonces.withLockedValue { $0.use(nonce, count: count, now: .now()) }
                     use = outcome
@@ -370,7 +371,7 @@ public final class ONVIFDeviceProxy: Sendable {
     private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
         // Over the limit: refused without the credentials being looked at, like RTSP (the same limiter).
         if self.configuration.loginFailures.isLimited(request.source) {
-            return .failure(self.challenge(SOAPFault.notAuthorized))
+            return .failure(self.fault(SOAPFault.notAuthorized))  // no challenge: a limited source gets no nonce
         }
         let users = self.users(for: request)
         if let token = soap.usernameToken {
@@ -467,7 +468,7 @@ public final class ONVIFDeviceProxy: Sendable {
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
-        if self.configuration.loginFailures.isLimited(request.source) { return self.challenge(.notAuthorized) }
+        if self.configuration.loginFailures.isLimited(request.source) { return self.fault(.notAuthorized) }
         guard let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first
         else {
             return self.challenge(.notAuthorized)

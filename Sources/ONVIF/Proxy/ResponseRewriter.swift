@@ -111,26 +111,34 @@ public struct ResponseRewriter: Sendable {
             case .text(let text):
                 return .text(text)
             case .element(let child):
-                if child.children.contains(where: {
-                    if case .text(let text) = $0 { self.hasForeignURL(text) } else { false }
-                }) {
-                    return nil
+                // The element's text as the VMS will read it: text and CDATA nodes joined (a URL split across
+                // them, or around a comment the parser dropped, is one URL once written).
+                let joined = child.children.reduce(into: "") { text, node in
+                    if case .text(let part) = node { text += part }
                 }
-                return .element(self.dropForeignURLs(child))
+                return self.hasForeignURL(joined) ? nil : .element(self.dropForeignURLs(child))
             }
         }
         return copy
     }
 
+    /// Whether `text` names a host other than the gateway's or a standards body's: after any `//` (with or without
+    /// a scheme, `\` taken as `/` as browsers do), the authority's host.
     func hasForeignURL(_ text: String) -> Bool {
-        guard text.contains("://") else { return false }
-        for word in text.split(whereSeparator: { $0.isWhitespace }) where word.contains("://") {
-            guard let components = URLComponents(string: String(word)), let host = components.host?.lowercased() else {
-                return true  // a URL that does not parse is not one the gateway wrote
+        let text = text.replacingOccurrences(of: "\\", with: "/")
+        var rest = Substring(text)
+        while let slashes = rest.range(of: "//") {
+            rest = rest[slashes.upperBound...]
+            let authority = rest.prefix { !"/?#".contains($0) && !$0.isWhitespace }
+            var host = authority.split(separator: "@", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+            if host.hasPrefix("[") {
+                host = String(host.dropFirst().prefix { $0 != "]" })
+            } else if let colon = host.lastIndex(of: ":") {
+                host = String(host[..<colon])
             }
-            let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
-            if bare == self.gatewayHost.lowercased() { continue }
-            if Self.standardsHosts.contains(bare) { continue }
+            host = host.lowercased()
+            if host.isEmpty { continue }  // `///`: no authority
+            if host == self.gatewayHost.lowercased() || Self.standardsHosts.contains(host) { continue }
             return true
         }
         return false

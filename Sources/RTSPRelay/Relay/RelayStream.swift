@@ -234,14 +234,19 @@ final class RelayStream {
                 // rewritten into one buffer of this reader's. Audio starts live: a burst of it has nothing to show.
                 let timestamps = self.cache.fastStartTimestamps(track: videoTrack)
                 var headers = reader.context.channel.allocator.buffer(capacity: 16 * self.cache.count)
+                var laidOut: [(entry: KeyframeCache.Entry, start: Int, length: Int)] = []
+                // All headers first, then the slices: a slice handed out while the buffer still grows would make
+                // each later write copy the whole buffer.
                 self.cache.forEachEntry { entry, cached in
-                    guard entry.track == videoTrack, let binding = reader.bindings[safe: entry.track] ?? nil else {
-                        return
-                    }
+                    guard entry.track == videoTrack, reader.bindings[safe: entry.track] ?? nil != nil else { return }
                     let start = headers.writerIndex
                     headers.writeImmutableBuffer(cached)
                     headers.setInteger(timestamps[entry.timestamp] ?? entry.timestamp, at: start + 8)
-                    let header = headers.getSlice(at: start, length: cached.readableBytes)!
+                    laidOut.append((entry, start, cached.readableBytes))
+                }
+                for (entry, start, length) in laidOut {
+                    guard let binding = reader.bindings[safe: entry.track] ?? nil else { continue }
+                    let header = headers.getSlice(at: start, length: length)!
                     if let target = reader.udpTargets[entry.track] {
                         self.sendDatagram(
                             header,
@@ -250,7 +255,7 @@ final class RelayStream {
                             to: target.rtpAddress,
                             reader: reader
                         )
-                        return
+                        continue
                     }
                     self.write(
                         header,

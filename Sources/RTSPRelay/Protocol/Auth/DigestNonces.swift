@@ -22,6 +22,9 @@ public struct DigestNonces: Sendable {
         var expires: NIODeadline
         /// The highest nonce count accepted so far; nil before the first use.
         var lastCount: UInt32?
+        /// Counts accepted within 64 below the highest: a client on parallel connections may send nc=3 before
+        /// nc=2, and neither is a replay.
+        var recent: Set<UInt32> = []
     }
 
     public let lifetime: TimeAmount
@@ -39,8 +42,13 @@ public struct DigestNonces: Sendable {
     public mutating func issue(now: NIODeadline) -> String {
         if self.entries.count >= self.capacity {
             self.entries = self.entries.filter { $0.value.expires > now }
+            // Unused nonces go first (a flood of challenges only churns those), then the oldest used ones.
             while self.entries.count >= self.capacity,
-                let first = self.entries.min(by: { $0.value.expires < $1.value.expires })
+                let first = self.entries.min(by: { a, b in
+                    (a.value.lastCount == nil ? 0 : 1, a.value.expires) < (
+                        b.value.lastCount == nil ? 0 : 1, b.value.expires
+                    )
+                })
             {
                 self.entries[first.key] = nil
             }
@@ -62,10 +70,16 @@ public struct DigestNonces: Sendable {
             return .stale
         }
         if let count {
-            guard count.utf8.count == 8, let value = UInt32(count, radix: 16), value > (entry.lastCount ?? 0) else {
+            let highest = entry.lastCount ?? 0
+            guard count.utf8.count == 8, let value = UInt32(count, radix: 16), value > 0,
+                value > highest || (highest - value < 64 && !entry.recent.contains(value))
+            else {
                 return .replayed
             }
-            entry.lastCount = value
+            let top = max(highest, value)
+            entry.lastCount = top
+            entry.recent.insert(value)
+            entry.recent = entry.recent.filter { top - $0 < 64 }
             self.entries[nonce] = entry
             return .accepted
         }

@@ -29,7 +29,12 @@ public final class LoginFailureGate: Sendable {
         guard source.contains(":"), case .v6(let address) = try? SocketAddress(ipAddress: source, port: 0) else {
             return source
         }
-        let bytes = withUnsafeBytes(of: address.address.sin6_addr) { Array($0.prefix(8)) }
+        let all = withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
+        // An IPv4 client of a dual-stack socket (::ffff:a.b.c.d) is that IPv4 address, not one /64 for them all.
+        if all.prefix(10).allSatisfy({ $0 == 0 }), all[10] == 0xFF, all[11] == 0xFF {
+            return all[12...].map(String.init).joined(separator: ".")
+        }
+        let bytes = Array(all.prefix(8))
         let groups = stride(from: 0, to: 8, by: 2).map {
             String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
         }

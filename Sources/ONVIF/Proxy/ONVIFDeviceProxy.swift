@@ -177,13 +177,18 @@ public final class ONVIFDeviceProxy: Sendable {
             return self.fault(error)
         }
         let operation = soap.operation
-        if !ONVIFPolicy.isPreAuth(operation), !self.configuration.allowAnonymous || Self.needsAUser(operation) {
+        var decision = self.configuration.policy.decide(operation)
+        // What the policy refuses is refused whoever asks: its credentials are not looked at, so a token a client
+        // reused (libonvif sends one token for several requests within a second) is no failed login there.
+        let refusedAnyway = decision == .refuse && !request.path.hasPrefix(Self.subscriptionPrefix)
+        if !refusedAnyway, !ONVIFPolicy.isPreAuth(operation),
+            !self.configuration.allowAnonymous || Self.needsAUser(operation)
+        {
             switch self.authenticate(soap, request) {
             case .success: break
             case .failure(let response): return response
             }
         }
-        var decision = self.configuration.policy.decide(operation)
         // A subscription's address takes only that subscription's operations.
         var subscriptionPath: String?
         if request.path.hasPrefix(Self.subscriptionPrefix) {

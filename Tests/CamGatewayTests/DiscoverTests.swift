@@ -119,40 +119,28 @@ struct PeerDidNotStart: Error {
 
 /// A long-running peer inside a namespace, stopped by the test.
 struct GatewayProcessLike {
-    let process: Process
-    let output: Pipe
+    let process: GatewayProcess
 
     static func start(namespace: NetworkNamespace, _ tool: String, _ arguments: [String]) throws -> GatewayProcessLike {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = ["netns", "exec", namespace.name, tool] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return GatewayProcessLike(process: process, output: output)
+        GatewayProcessLike(
+            process: try GatewayProcess(
+                arguments: arguments,
+                namespace: namespace,
+                executable: URL(fileURLWithPath: try ExternalTool.path(of: tool))
+            )
+        )
     }
 
-    /// Waits (on a thread of its own: the read blocks) until the peer prints `text`, for 20 s at most.
+    /// Waits until the peer prints `text`, for 20 s at most.
     func waitForOutput(_ text: String) async throws {
-        let handle = self.output.fileHandleForReading
-        let seen = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            Thread.detachNewThread {
-                var collected = ""
-                let deadline = Date().addingTimeInterval(20)
-                while Date() < deadline {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    collected += String(decoding: data, as: UTF8.self)
-                    if collected.contains(text) { return continuation.resume(returning: true) }
-                }
-                continuation.resume(returning: false)
-            }
+        do {
+            _ = try await self.process.waitForOutput(matching: NSRegularExpression.escapedPattern(for: text))
+        } catch {
+            throw PeerDidNotStart(expected: text)
         }
-        guard seen else { throw PeerDidNotStart(expected: text) }
     }
 
     func terminate() {
-        if self.process.isRunning { self.process.terminate() }
+        self.process.signal(SIGTERM)
     }
 }

@@ -49,41 +49,34 @@ public struct ExternalTool: Sendable {
         environment: [String: String] = [:],
         timeout: Double = 30
     ) async throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try self.path(of: tool))
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdin = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
-        if let input {
-            stdin.fileHandleForWriting.write(Data(input.utf8))
-            try stdin.fileHandleForWriting.close()
+        let process = try ChildProcess(
+            path: try self.path(of: tool),
+            arguments: arguments,
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            input: input != nil
+        )
+        if let input, let stdin = process.stdin {
+            stdin.write(Data(input.utf8))
+            try stdin.close()
         }
         // Blocking reads get threads of their own. On the cooperative pool, or on Dispatch's global queues (as
         // wide as the machine has cores, and shared with the cooperative pool on Linux), a few of them starve
         // every other test task until the processes exit.
-        let outData = Self.readToEnd(out.fileHandleForReading)
-        let errData = Self.readToEnd(err.fileHandleForReading)
+        let outData = Self.readToEnd(process.stdout)
+        let errData = Self.readToEnd(process.stderr)
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
         while process.isRunning {
             if Date() > deadline {
                 timedOut = true
-                process.terminate()
+                process.signal(SIGTERM)
                 try? await Task.sleep(for: .milliseconds(500))
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.signal(SIGKILL)
                 break
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        await Self.waitForExit(process)
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         return Result(
             status: process.terminationStatus,
             stdout: String(decoding: await outData.value, as: UTF8.self),
@@ -101,7 +94,4 @@ public struct ExternalTool: Sendable {
         }
     }
 
-    private static func waitForExit(_ process: Process) async {
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-    }
 }

@@ -3,9 +3,8 @@ import Foundation
 /// The `camgw` executable running as a child process, as an admin would start it: the tests read what it prints
 /// and talk to it over its real sockets.
 public final class GatewayProcess: @unchecked Sendable {
-    // @unchecked: `Process` and `Pipe` are not Sendable; this class only reads them after launch, and the
-    // collected output sits behind `lock`.
-    private let process = Process()
+    // @unchecked: the collected output sits behind `lock`; the child is set once in init.
+    private let process: ChildProcess
     private let lock = NSLock()
     private var output = ""
     private var errorOutput = ""
@@ -27,38 +26,34 @@ public final class GatewayProcess: @unchecked Sendable {
         namespace: NetworkNamespace? = nil,
         executable: URL = GatewayProcess.executable
     ) throws {
-        if let namespace {
-            self.process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            self.process.arguments = ["netns", "exec", namespace.name, executable.path] + arguments
-        } else {
-            self.process.executableURL = executable
-            self.process.arguments = arguments
+        let path = namespace == nil ? executable.path : "/usr/sbin/ip"
+        let all = namespace.map { ["netns", "exec", $0.name, executable.path] + arguments } ?? arguments
+        self.process = try ChildProcess(
+            path: path,
+            arguments: all,
+            environment: environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } },
+            input: false
+        )
+        for (handle, isError) in [(self.process.stdout, false), (self.process.stderr, true)] {
+            // A blocking reader thread per stream, until the child closes it.
+            let thread = Thread { [weak self] in
+                while true {
+                    let data = handle.availableData
+                    guard !data.isEmpty, let self else { return }
+                    let text = String(decoding: data, as: UTF8.self)
+                    self.lock.withLock {
+                        if isError { self.errorOutput += text } else { self.output += text }
+                    }
+                }
+            }
+            thread.start()
         }
-        if let environment {
-            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe()
-        let err = Pipe()
-        self.process.standardOutput = out
-        self.process.standardError = err
-        self.process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
-        }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.errorOutput += String(decoding: data, as: UTF8.self) }
-        }
-        try self.process.run()
     }
 
     public var stdout: String { self.lock.withLock { self.output } }
     public var stderr: String { self.lock.withLock { self.errorOutput } }
     public var isRunning: Bool { self.process.isRunning }
-    public var processIdentifier: Int32 { self.process.processIdentifier }
+    public var processIdentifier: Int32 { self.process.pid }
     public var terminationStatus: Int32 { self.process.terminationStatus }
 
     /// Waits until stdout matches `pattern` (a regular expression) and returns the first match.
@@ -108,18 +103,18 @@ public final class GatewayProcess: @unchecked Sendable {
     }
 
     public func signal(_ number: Int32) {
-        kill(self.process.processIdentifier, number)
+        self.process.signal(number)
     }
 
     /// Sends SIGTERM and waits for the exit; SIGKILL after `timeout`.
     public func terminate(timeout: Duration = .seconds(10)) async -> Int32 {
-        if self.process.isRunning { self.process.terminate() }
+        self.process.signal(SIGTERM)
         let deadline = ContinuousClock.now + timeout
         while self.process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
-        self.process.waitUntilExit()
+        self.process.signal(SIGKILL)
+        while self.process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         return self.process.terminationStatus
     }
 }

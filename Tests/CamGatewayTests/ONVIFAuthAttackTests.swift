@@ -8,13 +8,7 @@ import Testing
 @Suite(.enabled(if: ExternalTool.peerPython != nil, "needs .build-venv: run scripts/test.sh"))
 struct ONVIFAuthAttackTests {
     @Test func replaysAndBruteForceGetNothingAndReachNothing() async throws {
-        var onvifConfiguration = ONVIFCameraSimulator.Configuration.hikvision(
-            fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision")
-        )
-        onvifConfiguration.username = "admin"
-        onvifConfiguration.password = "Cam-Pass-7"
-        let onvifCamera = ONVIFCameraSimulator(configuration: onvifConfiguration)
-        try await onvifCamera.start()
+        let onvifCamera = try await ONVIFCameraSimulator.hikvisionStarted()
         let site = try AdminCLITests.Site()
         var gateway: GatewayProcess?
         do {
@@ -94,13 +88,7 @@ struct ONVIFAuthAttackTests {
     /// the gateway wrote and an answer it keeps for a minute, so the VMS's own children never reach the camera
     /// and a flood of unauthenticated requests reaches it once.
     @Test func preAuthRequestsNeitherCarryVMSContentNorFloodTheCamera() async throws {
-        var onvifConfiguration = ONVIFCameraSimulator.Configuration.hikvision(
-            fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision")
-        )
-        onvifConfiguration.username = "admin"
-        onvifConfiguration.password = "Cam-Pass-7"
-        let onvifCamera = ONVIFCameraSimulator(configuration: onvifConfiguration)
-        try await onvifCamera.start()
+        let onvifCamera = try await ONVIFCameraSimulator.hikvisionStarted()
         let site = try AdminCLITests.Site()
         var gateway: GatewayProcess?
         do {
@@ -145,5 +133,20 @@ struct ONVIFAuthAttackTests {
         if let gateway { _ = await gateway.terminate() }
         try? await onvifCamera.stop()
         site.remove()
+    }
+}
+
+extension ONVIFCameraSimulator {
+    /// The Hikvision fixtures' camera, started, signing in as admin / Cam-Pass-7; `adjust` changes its configuration.
+    static func hikvisionStarted(
+        _ adjust: (inout Configuration) -> Void = { _ in }
+    ) async throws -> ONVIFCameraSimulator {
+        var configuration = Configuration.hikvision(fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision"))
+        configuration.username = "admin"
+        configuration.password = "Cam-Pass-7"
+        adjust(&configuration)
+        let camera = ONVIFCameraSimulator(configuration: configuration)
+        try await camera.start()
+        return camera
     }
 }

@@ -19,14 +19,7 @@ import Testing
     ])
     func onlyJPEGOrPNGReachTheVMS(_ cameraType: String, _ body: [UInt8], _ status: String, _ type: String) async throws
     {
-        var configuration = ONVIFCameraSimulator.Configuration.hikvision(
-            fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision")
-        )
-        configuration.username = "admin"
-        configuration.password = "Cam-Pass-7"
-        configuration.snapshot = (cameraType, body)
-        let camera = ONVIFCameraSimulator(configuration: configuration)
-        try await camera.start()
+        let camera = try await ONVIFCameraSimulator.hikvisionStarted { $0.snapshot = (cameraType, body) }
         let site = try AdminCLITests.Site(AdminCLITests.Site.initial + "\n[onvif]\nallow_anonymous = true\n")
         defer { site.remove() }
         var daemon: GatewayProcess?
@@ -108,13 +101,7 @@ import Testing
     ]
 
     @Test func noExploitReachesTheCamera() async throws {
-        var configuration = ONVIFCameraSimulator.Configuration.hikvision(
-            fixtures: Fixtures.root.appendingPathComponent("onvif/hikvision")
-        )
-        configuration.username = "admin"
-        configuration.password = "Cam-Pass-7"
-        let camera = ONVIFCameraSimulator(configuration: configuration)
-        try await camera.start()
+        let camera = try await ONVIFCameraSimulator.hikvisionStarted()
         let site = try AdminCLITests.Site(
             AdminCLITests.Site.initial + "\n[onvif]\nallow_anonymous = true\npath_mode_port = 0\n"
         )

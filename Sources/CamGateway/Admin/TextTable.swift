@@ -43,7 +43,8 @@ enum TextTable {
         return String(out)
     }
 
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    /// C0, DEL and C1: the set `camgw check` refuses in header values and the tables escape.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 

@@ -691,7 +691,7 @@ enum GatewayConfig {
     /// No control character (C0, DEL, C1): what an RTSP/HTTP header, an XML text node and a terminal all carry as
     /// written.
     static func isPrintable(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }
+        !text.unicodeScalars.contains(where: TextTable.isControl)
     }
 
     /// `0-9a-f` only: `Character.isHexDigit` also takes fullwidth digits, which nft and the hash comparisons do not.

@@ -262,22 +262,24 @@ struct MetricsService: Service {
             channel = try await MetricsServer.start(host: self.host, port: self.port) {
                 guard let stats = try? await daemon.relay.stats() else { return "" }
                 let configuration = daemon.configuration
-                // Lookups are per source address; cameras may share one (a recorder's channels), so they count
-                // under the first camera configured at that address.
+                // Lookups are per source address, so per device: a recorder's channels share one.
+                let devices = EgressReport(configuration: configuration, names: [:], sets: [])
                 let names = Dictionary(
-                    configuration.relay.cameras.map { ($0.host, $0.name) },
+                    devices.cameras.compactMap { row in row.address.map { ($0, row.camera) } },
                     uniquingKeysWith: { first, _ in first }
                 )
                 var lookups: [String: Int] = [:]
                 for (address, records) in daemon.decoys.records {
-                    guard let camera = names[address] else { continue }
-                    lookups[camera] = records.reduce(0) { $0 + $1.count }
+                    guard let device = names[address] else { continue }
+                    lookups[device] = records.reduce(0) { $0 + $1.count }
                 }
                 return metrics.scrape(
                     stats,
                     onvif: daemon.onvifDevices.mapValues(\.callCounts),
                     dnsLookups: lookups,
-                    egress: daemon.egressCounts.withLockedValue { $0 }
+                    egress: daemon.egressCounts.withLockedValue { $0 },
+                    cameras: configuration.relay.cameras.count,
+                    devices: configuration.devices.reduce(into: [:]) { $0[$1.kind, default: 0] += 1 }
                 )
             }
         } catch {

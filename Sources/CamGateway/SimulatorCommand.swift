@@ -35,6 +35,12 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Also answer ONVIF as the demo camera does, on this port (0: a free one, printed); same user.")
     var onvifPort: Int?
 
+    @Option(help: "Be a recorder (NVR) with this many channels, each with a main and a sub stream; --path is unused.")
+    var recorderChannels: Int?
+
+    @Option(help: "The recorder's stream paths: hikvision (/Streaming/Channels/101) or dahua (channel=1&subtype=0).")
+    var recorderStyle = "hikvision"
+
     @Flag(help: "Log at debug level.")
     var verbose = false
 
@@ -43,6 +49,12 @@ struct SimulatorCommand: AsyncParsableCommand {
             throw ValidationError("--user and --password-file go together")
         }
         _ = try self.codecs()
+        if let channels = self.recorderChannels, !(1...256).contains(channels) {
+            throw ValidationError("--recorder-channels must be 1–256")
+        }
+        guard CameraSimulator.Recorder.Style(rawValue: self.recorderStyle) != nil else {
+            throw ValidationError("--recorder-style must be hikvision or dahua")
+        }
     }
 
     private func codecs() throws -> (media: [MediaClip.Codec], backchannel: MediaClip.Codec?) {
@@ -68,6 +80,11 @@ struct SimulatorCommand: AsyncParsableCommand {
         configuration.host = self.listen
         configuration.port = self.port
         configuration.path = self.path
+        if let channels = self.recorderChannels, let style = CameraSimulator.Recorder.Style(rawValue: self.recorderStyle) {
+            let recorder = CameraSimulator.Recorder(channels: channels, style: style)
+            configuration.recorder = recorder
+            configuration.path = recorder.path(channel: 1, stream: 1)
+        }
         (configuration.media, configuration.backchannel) = try self.codecs()
         if let user = self.user, let passwordFile = self.passwordFile {
             let password = try String(contentsOfFile: passwordFile, encoding: .utf8)
@@ -81,7 +98,10 @@ struct SimulatorCommand: AsyncParsableCommand {
             // ONVIF side as a process (inside a network namespace).
             let host = self.listen == "0.0.0.0" ? "127.0.0.1" : self.listen
             let path = self.path
-            var onvif = ONVIFCameraSimulator.Configuration.demo(rtspURL: "rtsp://\(host):\(self.port)\(path)")
+            var onvif =
+                configuration.recorder.map {
+                    ONVIFCameraSimulator.Configuration.recorder($0, rtspBase: "rtsp://\(host):\(self.port)")
+                } ?? .demo(rtspURL: "rtsp://\(host):\(self.port)\(path)")
             onvif.host = self.listen
             onvif.port = onvifPort
             if let credentials = configuration.credentials {

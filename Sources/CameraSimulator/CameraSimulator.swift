@@ -32,6 +32,8 @@ public final class CameraSimulator: Sendable {
         public var port = 0
         /// The stream's path, as a camera's `/Streaming/Channels/101`.
         public var path = "/Streaming/Channels/101"
+        /// A recorder (NVR): every channel's streams on this one address, instead of `path` alone.
+        public var recorder: Recorder?
         public var credentials: Credentials?
         /// Seconds without a request after which a session's connection is closed, as cameras do.
         public var sessionTimeout = 60
@@ -47,6 +49,40 @@ public final class CameraSimulator: Sendable {
         public var tls: (certificateChain: String, privateKey: String)?
 
         public init() {}
+
+        /// Every path the simulator serves.
+        public var paths: [String] {
+            guard let recorder else { return [self.path] }
+            return (1...max(1, recorder.channels)).flatMap { channel in
+                (1...max(1, recorder.streams)).map { recorder.path(channel: channel, stream: $0) }
+            }
+        }
+    }
+
+    /// An NVR's layout: channels 1…N, each with main, sub (and more) streams at its firmware's paths.
+    public struct Recorder: Sendable, Hashable {
+        public enum Style: String, Sendable, Hashable, CaseIterable {
+            case hikvision
+            case dahua
+        }
+
+        public var channels: Int
+        public var style: Style
+        public var streams = 2
+
+        public init(channels: Int, style: Style, streams: Int = 2) {
+            self.channels = channels
+            self.style = style
+            self.streams = streams
+        }
+
+        /// `stream` is 1-based: 1 the main stream, 2 the sub stream.
+        public func path(channel: Int, stream: Int) -> String {
+            switch self.style {
+            case .hikvision: "/Streaming/Channels/\(channel)0\(stream)"
+            case .dahua: "/cam/realmonitor?channel=\(channel)&subtype=\(stream - 1)"
+            }
+        }
     }
 
     /// Garbage the simulator can be told to send.
@@ -73,6 +109,8 @@ public final class CameraSimulator: Sendable {
         var garbage: Garbage?
         var sessionsOpened = 0
         var activeSessions = 0
+        var activeByPath: [String: Int] = [:]
+        var openedByPath: [String: Int] = [:]
         var connectionsAccepted = 0
         var requests: [RTSPMethod: Int] = [:]
         var framesSkipped = 0
@@ -207,6 +245,10 @@ public final class CameraSimulator: Sendable {
     public var sessionsOpened: Int { self.state.withLockedValue { $0.sessionsOpened } }
     /// Sessions alive now.
     public var activeSessions: Int { self.state.withLockedValue { $0.activeSessions } }
+    /// Sessions alive now, by the stream path they were set up on (a recorder's channels apart).
+    public var activeSessionsByPath: [String: Int] { self.state.withLockedValue { $0.activeByPath } }
+    /// Sessions set up since start, by stream path.
+    public var sessionsOpenedByPath: [String: Int] { self.state.withLockedValue { $0.openedByPath } }
     public var connectionsAccepted: Int { self.state.withLockedValue { $0.connectionsAccepted } }
     /// Frames not sent because a client did not read fast enough (as a camera drops them).
     public var framesSkipped: Int { self.state.withLockedValue { $0.framesSkipped } }
@@ -260,15 +302,21 @@ public final class CameraSimulator: Sendable {
         }
     }
 
-    func sessionOpened() {
+    func sessionOpened(path: String) {
         self.state.withLockedValue {
             $0.sessionsOpened += 1
             $0.activeSessions += 1
+            $0.activeByPath[path, default: 0] += 1
+            $0.openedByPath[path, default: 0] += 1
         }
     }
 
-    func sessionClosed() {
-        self.state.withLockedValue { $0.activeSessions -= 1 }
+    func sessionClosed(path: String) {
+        self.state.withLockedValue {
+            $0.activeSessions -= 1
+            $0.activeByPath[path, default: 0] -= 1
+            if $0.activeByPath[path] == 0 { $0.activeByPath[path] = nil }
+        }
     }
 }
 

@@ -33,6 +33,8 @@ public final class ONVIFCameraSimulator: Sendable {
         public var fixtureHosts = ["192.168.1.182", "192.168.8.120"]
         /// Without fixtures: the demo camera's own answers, its stream at this RTSP URL.
         public var demoRTSPURL: String?
+        /// Without fixtures: a demo recorder's answers, every channel's streams below this `rtsp://host:port`.
+        public var demoRecorder: (rtspBase: String, layout: CameraSimulator.Recorder)?
         /// What a snapshot GET answers (a hostile camera's SVG, HTML called a JPEG); nil: a small JPEG.
         public var snapshot: (contentType: String, body: [UInt8])?
 
@@ -46,6 +48,13 @@ public final class ONVIFCameraSimulator: Sendable {
         public static func demo(rtspURL: String) -> Configuration {
             var configuration = Configuration(fixtures: URL(fileURLWithPath: "/nonexistent"), fixtureFiles: [:])
             configuration.demoRTSPURL = rtspURL
+            return configuration
+        }
+
+        /// A demo recorder: every channel's profiles on one device, its streams below `rtspBase`.
+        public static func recorder(_ layout: CameraSimulator.Recorder, rtspBase: String) -> Configuration {
+            var configuration = Configuration(fixtures: URL(fileURLWithPath: "/nonexistent"), fixtureFiles: [:])
+            configuration.demoRecorder = (rtspBase, layout)
             return configuration
         }
 
@@ -198,6 +207,17 @@ public final class ONVIFCameraSimulator: Sendable {
                 text = text.replacingOccurrences(of: host, with: self.configuration.host)
             }
             return (200, [], "application/soap+xml; charset=utf-8", Array(text.utf8))
+        }
+        if let recorder = self.configuration.demoRecorder,
+            let body = DemoRecorderONVIFAnswers.response(
+                to: request,
+                recorder: recorder.layout,
+                host: self.configuration.host,
+                port: self.port,
+                rtspBase: recorder.rtspBase
+            )
+        {
+            return self.soap(body)
         }
         if let rtspURL = self.configuration.demoRTSPURL,
             let body = DemoONVIFAnswers.response(

@@ -17,8 +17,12 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     private var lastRequest = NIODeadline.now()
     private var cannedTrackURIs: [String] = []
 
+    /// The stream this connection asked for (a recorder serves many).
+    private var streamPath: String?
+
     private struct Session {
         var id: String
+        var path: String
         /// By track index; the backchannel, when set up, is the index after the last clip.
         var tracks: [Int: TrackSession] = [:]
         var playing = false
@@ -132,10 +136,16 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         response.headers.add(name: RTSPHeaders.server, value: self.configuration.serverName)
 
         if request.method != .options || request.uri != "*" {
-            guard let url = RTSPURL(request.uri), self.matchesStream(url.path) else {
+            guard let url = RTSPURL(request.uri), let path = self.matchedStream(url) else {
                 response.status = .notFound
                 return self.write(response, context: context)
             }
+            // One session is one stream: a SETUP of another channel's track inside it is refused.
+            if let session = self.session, session.path != path {
+                response.status = .notFound
+                return self.write(response, context: context)
+            }
+            self.streamPath = path
         }
         // RFC 2326 §12.32: an option the server does not know is refused, and named in `Unsupported`.
         let required = request.headers.values(RTSPHeaders.require).flatMap { $0.split(separator: ",") }
@@ -372,8 +382,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         var answer = answer
         answer.ssrc = new.ssrc
         if self.session == nil {
-            self.simulator.sessionOpened()
-            self.session = Session(id: sessionID, generation: generation)
+            let path = self.streamPath ?? self.configuration.path
+            self.simulator.sessionOpened(path: path)
+            self.session = Session(id: sessionID, path: path, generation: generation)
         }
         if let old = self.session?.tracks[track] { Self.closeUDP(old) }
         self.session?.tracks[track] = new
@@ -398,7 +409,7 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         guard let session = self.session else { return }
         for track in session.tracks.values { Self.closeUDP(track) }
         self.session = nil
-        self.simulator.sessionClosed()
+        self.simulator.sessionClosed(path: session.path)
     }
 
     private static func closeUDP(_ track: TrackSession) {
@@ -613,16 +624,23 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         context.writeAndFlush(Self.wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func matchesStream(_ path: String) -> Bool {
-        let base = self.configuration.path
-        return path == base || path == base + "/" || path.hasPrefix(base + "/")
+    /// The served path `url` names (itself, or a track below it), matched with its query: a Dahua recorder's
+    /// channels differ only there.
+    private func matchedStream(_ url: RTSPURL) -> String? {
+        func below(_ text: String, _ base: String) -> Bool {
+            text == base || text == base + "/" || text.hasPrefix(base + "/")
+        }
+        if let path = self.configuration.paths.first(where: { below(url.pathAndQuery, $0) }) { return path }
+        // A camera's single stream ignores a query a client adds.
+        guard self.configuration.recorder == nil, below(url.path, self.configuration.path) else { return nil }
+        return self.configuration.path
     }
 
     private func streamURL(_ context: ChannelHandlerContext) -> String {
         let local = context.channel.localAddress
         let host = local?.ipAddress ?? self.configuration.host
         let port = local?.port ?? self.simulator.port
-        return "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(port)\(self.configuration.path)"
+        return "rtsp://\(host.contains(":") ? "[\(host)]" : host):\(port)\(self.streamPath ?? self.configuration.path)"
     }
 
     private func sessionDescription(_ context: ChannelHandlerContext, backchannel: Bool) -> SessionDescription {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import ONVIF
 import RTSPRelay
 
 /// `camgw camera add|set|remove|list|show`: the camera allowlist.
@@ -16,6 +18,8 @@ struct CameraCommand: ParsableCommand {
             Examples:
               printf '%s\\n' "$CAM_PASSWORD" | camgw camera add lobby --address 192.0.2.10 \\
                   --mac 00:11:22:aa:bb:cc --stream main=/Streaming/Channels/101 --username admin --password-stdin
+              camgw camera add nvr --address 192.0.2.20 --recorder dahua --channels 1-8 --username admin \\
+                  --password-file nvr.password
               camgw camera set lobby --policy ptz,events --always-on
               camgw camera list
               camgw camera remove lobby
@@ -138,39 +142,114 @@ struct CameraCommand: ParsableCommand {
         }
     }
 
-    struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a camera to the allowlist.")
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a camera, or a recorder (NVR) whose channels become cameras, to the allowlist.",
+            discussion: """
+                A recorder (--recorder hikvision or dahua) is one device: one address, MAC and set of credentials; \
+                each channel is served as its own camera, <name>-01 … with streams main and sub, and (with \
+                --gateway-onvif-port) its own virtual ONVIF device on the port given plus its position. Without \
+                --channels, the recorder's ONVIF GetProfiles is asked how many video sources it has.
+
+                Example:
+                  printf '%s\\n' "$NVR_PASSWORD" | camgw camera add nvr --address 192.0.2.20 --recorder hikvision \\
+                      --channels 1-16 --gateway-onvif-port 8100 --username admin --password-stdin
+                """
+        )
 
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The camera's name in gateway URLs: rtsp://GATEWAY:8554/<name>/<stream>.")
         var name: String
         @OptionGroup var settings: Settings
 
+        @Option(help: "Add a recorder (NVR) with this path style: hikvision or dahua.")
+        var recorder: String?
+
+        @Option(help: "A recorder's channels: 1-16, 1-4,9 (default: as many as its ONVIF profiles show).")
+        var channels: String?
+
         func validate() throws {
             guard StreamPath.isName(self.name) else {
                 throw ValidationError("name must be 1–64 characters of A–Z a–z 0–9 . _ -")
             }
             guard self.settings.address != nil else { throw ValidationError("--address is required") }
-            guard !self.settings.stream.isEmpty else {
-                throw ValidationError("at least one --stream name=/path is required")
+            if let recorder = self.recorder {
+                guard RecorderSettings.Style(rawValue: recorder) != nil else {
+                    throw ValidationError("--recorder must be hikvision or dahua")
+                }
+                guard self.settings.stream.isEmpty else {
+                    throw ValidationError("--stream is for cameras: a recorder's paths follow its --recorder style")
+                }
+                guard self.name.count <= 60 else { throw ValidationError("a recorder's name is at most 60 characters") }
+            } else {
+                guard self.channels == nil else { throw ValidationError("--channels goes with --recorder") }
+                guard !self.settings.stream.isEmpty else {
+                    throw ValidationError("at least one --stream name=/path is required")
+                }
             }
             if (self.settings.username == nil) != (!self.settings.passwordStdin && self.settings.passwordFile == nil) {
                 throw ValidationError("--username goes with --password-stdin or --password-file")
             }
         }
 
-        func run() throws {
+        func run() async throws {
             let (changes, password) = try self.settings.changes(camera: self.name)
             let secrets = password.map { [ConfigEdit.Secret(relativePath: changes.passwordFile!, value: $0)] } ?? []
+            guard let style = self.recorder else {
+                try ConfigEdit.perform(
+                    configPath: self.options.config,
+                    what: "camera '\(self.name)' added",
+                    secrets: secrets,
+                    updatesFirewall: true
+                ) {
+                    (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
+                    try editor.addCamera(self.name, changes)
+                }
+                return
+            }
+            let channels: String
+            if let given = self.channels {
+                channels = given
+            } else {
+                channels = try await Self.channelsFromONVIF(
+                    host: changes.address ?? "",
+                    port: changes.onvifPort ?? 80,
+                    username: changes.username,
+                    password: password
+                )
+            }
             try ConfigEdit.perform(
                 configPath: self.options.config,
-                what: "camera '\(self.name)' added",
+                what: "recorder '\(self.name)' added, channels \(channels)",
                 secrets: secrets,
                 updatesFirewall: true
             ) {
                 (editor: inout ConfigEditor) throws(ConfigEditor.Refused) in
-                try editor.addCamera(self.name, changes)
+                try editor.addRecorder(self.name, style: style, channels: channels, changes)
             }
+        }
+
+        /// `1-N` for a recorder whose GetProfiles names N video sources: the one question the CLI asks it.
+        static func channelsFromONVIF(host: String, port: Int, username: String?, password: String?) async throws
+            -> String
+        {
+            let client = ONVIFCameraClient(
+                configuration: .init(host: host, port: port, username: username, password: password),
+                logger: Logger(label: "camgw.camera-add")
+            )
+            let sources: [String]
+            do {
+                sources = try await RecorderChannels(name: "add", client: client, logger: Logger(label: "camgw.camera-add")).videoSources()
+            } catch {
+                throw refuse(
+                    "the recorder's ONVIF service at \(host):\(port) did not list its channels (\(error.reason)); "
+                        + "give --channels 1-N"
+                )
+            }
+            guard !sources.isEmpty else {
+                throw refuse("the recorder's ONVIF GetProfiles names no video source; give --channels 1-N")
+            }
+            return "1-\(min(sources.count, 256))"
         }
     }
 
@@ -234,11 +313,12 @@ struct CameraCommand: ParsableCommand {
             if self.json { return try printJSON(entries) }
             print(
                 TextTable.render(
-                    header: ["NAME", "ADDRESS", "STREAMS", "POLICY", "MODE", "MAC"],
+                    header: ["NAME", "ADDRESS", "DEVICE", "STREAMS", "POLICY", "MODE", "MAC"],
                     rows: entries.map { entry in
                         [
-                            entry.name, entry.address, entry.streams.map(\.name).joined(separator: ","), entry.policy,
-                            entry.mode, entry.mac ?? "-",
+                            entry.name, entry.address,
+                            entry.recorder.map { "recorder \($0), channel \(entry.channel ?? 0)" } ?? "camera",
+                            entry.streams.map(\.name).joined(separator: ","), entry.policy, entry.mode, entry.mac ?? "-",
                         ]
                     }
                 )
@@ -268,6 +348,9 @@ struct CameraCommand: ParsableCommand {
                 ("mode", entry.mode), ("policy", entry.policy), ("mac", entry.mac ?? "-"),
                 ("onvif port", entry.onvifPort.map(String.init) ?? "80"), ("username", entry.username ?? "-"),
             ]
+            if let recorder = entry.recorder {
+                lines.insert(("device", "recorder \(recorder), channel \(entry.channel ?? 0)"), at: 1)
+            }
             lines += entry.streams.map { ("stream \($0.name)", $0.path) }
             print(TextTable.render(header: nil, rows: lines.map { [$0.0, $0.1] }))
         }
@@ -290,9 +373,14 @@ struct CameraEntry: Codable {
     var mac: String?
     var onvifPort: Int?
     var username: String?
+    /// A recorder's channel: the recorder's name and the channel's number on it.
+    var recorder: String?
+    var channel: Int?
     var streams: [Stream]
 
     init(camera: RelayConfiguration.Camera, settings: CameraSettings?) {
+        self.recorder = settings?.recorder
+        self.channel = settings?.channel
         self.name = camera.name
         self.address = camera.host
         self.port = camera.port

@@ -94,9 +94,9 @@ enum ConfigEdit {
     /// group (root and the service's group `camgw` on an appliance, see deploy/README.md): the daemon reads it,
     /// the admins' group and everyone else do not.
     private static func writeSecret(_ secret: Secret, configPath: String) throws {
-        let directory = (configPath as NSString).deletingLastPathComponent
+        let directory = FilePath.directory(of: configPath)
         let path = GatewayConfig.resolve(secret.relativePath, in: directory.isEmpty ? "." : directory)
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = FilePath.directory(of: path)
         try FileManager.default.createDirectory(
             atPath: parent,
             withIntermediateDirectories: true,

@@ -19,6 +19,8 @@ struct ControlReply: Codable, Sendable {
 struct GatewayStatus: Codable, Sendable {
     struct Camera: Codable, Sendable {
         var name: String
+        /// The device it is pulled from: a recorder's name for its channels, the camera's own otherwise.
+        var device: String
         var address: String
         var mode: String
         var policy: String
@@ -59,6 +61,8 @@ struct GatewayStatus: Codable, Sendable {
     }
 
     var cameras: [Camera]
+    /// Devices the gateway pulls from, by kind (`camera`, `recorder`): a recorder once, whatever its channels.
+    var devices: [String: Int]
     var authFailures: Int
 
     init(
@@ -70,9 +74,11 @@ struct GatewayStatus: Codable, Sendable {
         now: NIODeadline = .now()
     ) {
         self.authFailures = stats.authFailures
+        self.devices = configuration.devices.reduce(into: [:]) { $0[$1.kind, default: 0] += 1 }
         self.cameras = configuration.relay.cameras.map { camera in
             Camera(
                 name: camera.name,
+                device: configuration.device(of: camera.name),
                 address: camera.host,
                 mode: camera.onDemand ? "on-demand" : "always-on",
                 policy: configuration.cameras[camera.name]?.policyDescription ?? "read-only",

@@ -18,7 +18,7 @@ enum ControlServer {
         handle: @escaping @Sendable (String) async -> ControlReply
     ) async throws -> any Channel {
         try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent,
+            atPath: FilePath.directory(of: path).isEmpty ? "." : FilePath.directory(of: path),
             withIntermediateDirectories: true
         )
         // A socket file left by a daemon that died: nothing listens, so it is ours to replace.

@@ -34,6 +34,10 @@ struct DiscoverCommand: AsyncParsableCommand {
         var endpoint: String
         var name: String?
         var hardware: String?
+        /// `camera`, or `recorder` (an NVR or DVR: one device, several channels).
+        var kind: String
+        /// A recorder's channel count, when its model number says it.
+        var channels: Int?
         var xAddrs: [String]
         var command: String
     }
@@ -73,11 +77,14 @@ struct DiscoverCommand: AsyncParsableCommand {
         try await channel.close()
 
         let candidates = found.withLockedValue { $0 }.values.sorted { $0.0 < $1.0 }.map { address, match in
-            Candidate(
+            let recorder = Self.recorder(match)
+            return Candidate(
                 address: address,
                 endpoint: match.endpoint,
                 name: match.scope("name"),
                 hardware: match.scope("hardware"),
+                kind: recorder == nil ? "camera" : "recorder",
+                channels: recorder?.channels,
                 xAddrs: match.xAddrs,
                 command: Self.addCommand(address: address, match: match)
             )
@@ -89,16 +96,43 @@ struct DiscoverCommand: AsyncParsableCommand {
         }
         print(
             TextTable.render(
-                header: ["ADDRESS", "NAME", "HARDWARE", "ONVIF"],
-                rows: candidates.map { [$0.address, $0.name ?? "-", $0.hardware ?? "-", $0.xAddrs.first ?? "-"] }
+                header: ["ADDRESS", "KIND", "NAME", "HARDWARE", "ONVIF"],
+                rows: candidates.map { candidate in
+                    [
+                        candidate.address,
+                        candidate.kind == "camera"
+                            ? "camera" : "recorder, " + (candidate.channels.map { "\($0) channels" } ?? "channels: ask ONVIF"),
+                        candidate.name ?? "-", candidate.hardware ?? "-", candidate.xAddrs.first ?? "-",
+                    ]
+                }
             )
         )
         print("\nTo add them (check the stream path with the camera's documentation or its ONVIF GetStreamUri):")
         for candidate in candidates { print("  " + TextTable.visible(candidate.command)) }
     }
 
+    /// A recorder (NVR, DVR) by its model number in the scopes, with the channel count the number carries:
+    /// Hikvision DS-76/77/78NN and DS-72/73NN (DVRs) end in NN channels, DS-96NN(N) too; Dahua (X/N)VR and HCVR
+    /// model numbers carry it in their last two digits (NVR5216: 16), or after a dash (NVR608-64).
+    static func recorder(_ match: WSDiscovery.Match) -> (style: String, channels: Int?)? {
+        let text =
+            ((match.scope("name") ?? "") + " " + (match.scope("hardware") ?? "") + " "
+            + match.scopes.joined(separator: " "))
+            .uppercased()
+        func channels(_ digits: Substring) -> Int? { Int(digits).flatMap { (1...256).contains($0) ? $0 : nil } }
+        if let hit = text.firstMatch(of: /DS-(?:76|77|78|72|73)(\d{2})/) { return ("hikvision", channels(hit.1)) }
+        if let hit = text.firstMatch(of: /DS-96(\d{2,3})/) { return ("hikvision", channels(hit.1)) }
+        if let hit = text.firstMatch(of: /(?:NVR|XVR|HCVR)\d{3}-(\d{2,3})/) { return ("dahua", channels(hit.1)) }
+        if let hit = text.firstMatch(of: /(?:NVR|XVR|HCVR)\d{2}(\d{2})/) { return ("dahua", channels(hit.1)) }
+        if text.contains("NVR") || text.contains("DVR") || text.contains("NETWORKVIDEORECORDER") {
+            return (text.contains("DAHUA") || text.contains("DHI-") ? "dahua" : "hikvision", nil)
+        }
+        return nil
+    }
+
     /// The `camgw camera add` line for a candidate: a name from its scopes and address, its ONVIF port, and the
-    /// vendor's usual main-stream path where the scopes name a vendor we know.
+    /// vendor's usual main-stream path where the scopes name a vendor we know; for a recorder, its style and
+    /// channels (or none: `camera add` then asks its ONVIF profiles).
     static func addCommand(address: String, match: WSDiscovery.Match) -> String {
         let label = (match.scope("name") ?? "camera").lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
         let suffix = address.split(separator: ".").last.map(String.init) ?? "0"
@@ -118,6 +152,11 @@ struct DiscoverCommand: AsyncParsableCommand {
         var command = "camgw camera add \(name) --address \(address)"
         if let xAddr = match.xAddrs.first, let url = URL(string: xAddr), let port = url.port, port != 80 {
             command += " --onvif-port \(port)"
+        }
+        if let recorder = Self.recorder(match) {
+            command += " --recorder \(recorder.style)"
+            if let channels = recorder.channels { command += " --channels 1-\(channels)" }
+            return command + " --username USER --password-stdin"
         }
         return command + " --stream 'main=\(path)' --username USER --password-stdin"
     }

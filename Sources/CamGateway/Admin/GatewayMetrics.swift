@@ -35,9 +35,16 @@ final class GatewayMetrics: Sendable {
         _ stats: RelayStats,
         onvif: [String: ONVIFDeviceProxy.Counts] = [:],
         dnsLookups: [String: Int] = [:],
-        egress: (counts: [String: EgressReport.Counts], at: Date)? = nil
+        egress: (counts: [String: EgressReport.Counts], at: Date)? = nil,
+        cameras: Int = 0,
+        devices: [String: Int] = [:]
     ) -> String {
         self.state.withLockedValue { state in
+            // Every kind is set on every scrape, so a kind the last reload removed reads 0, not its old count.
+            _ = self.setGauge(&state, "camgw_cameras", [], Double(cameras))
+            for kind in ["camera", "recorder"] {
+                _ = self.setGauge(&state, "camgw_devices", [("kind", kind)], Double(devices[kind] ?? 0))
+            }
             var present = Set<String>()
             for stream in stats.streams {
                 let streamKey = stream.path.description
@@ -156,6 +163,8 @@ final class GatewayMetrics: Sendable {
     }
 
     static let help: [String: String] = [
+        "camgw_cameras": "Gateway cameras configured (a recorder's channels each count).",
+        "camgw_devices": "Devices the gateway pulls from, by kind: a camera, or a recorder (NVR) with all its channels.",
         "camgw_upstream_up": "1 while the camera session plays, 0 otherwise.",
         "camgw_upstream_reconnects_total": "Times the camera session was re-established after it ended.",
         "camgw_packets_in_total": "RTP and RTCP packets received from the camera.",

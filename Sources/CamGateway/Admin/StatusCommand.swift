@@ -38,13 +38,16 @@ struct StatusCommand: ParsableCommand {
         }
         // With an egress lock, what it dropped from each camera: the kernel's sets, readable by the admin only.
         if let configuration = try? GatewayConfig.load(path: self.options.config), configuration.appliance != nil {
-            let counts = EgressReport(
+            let report = EgressReport(
                 configuration: configuration,
                 names: [:],
                 sets: EgressCommand.kernelSets(nft: self.nft)
-            ).counts
+            )
+            let counts = report.counts
             for index in status.cameras.indices {
-                guard let camera = counts[status.cameras[index].name] else { continue }
+                guard let device = report.device(of: status.cameras[index].name), let camera = counts[device] else {
+                    continue
+                }
                 status.cameras[index].egressDestinations = camera.destinations
                 status.cameras[index].egressPackets = camera.droppedPackets.values.reduce(0, +)
             }
@@ -88,6 +91,12 @@ struct StatusCommand: ParsableCommand {
                 ],
                 rows: rows
             )
+        )
+        let recorders = status.devices["recorder", default: 0]
+        let devices = status.devices.values.reduce(0, +)
+        print(
+            "\(status.cameras.count) camera(s) on \(devices) device(s)"
+                + (recorders > 0 ? ", \(recorders) of them recorder(s)" : "")
         )
         print("failed VMS logins since start: \(status.authFailures)")
     }

@@ -28,8 +28,17 @@ final class VirtualDevices: Sendable {
         var url: String
     }
 
+    /// What a recorder's shared profile cache signs in with: when it changes, the cache is made anew.
+    private struct RecorderKey: Hashable {
+        var host: String
+        var port: Int
+        var username: String?
+        var password: String?
+    }
+
     private struct State {
         var devices: [String: Running] = [:]
+        var recorders: [String: (key: RecorderKey, channels: RecorderChannels)] = [:]
         var router: (host: String, port: Int, channel: any Channel)?
         var discovery: (interface: String, matches: [WSDiscovery.Match], responder: DiscoveryResponder)?
     }
@@ -103,6 +112,7 @@ final class VirtualDevices: Sendable {
         let (devices, discovery, router) = self.state.withLockedValue { state in
             defer {
                 state.devices = [:]
+                state.recorders = [:]
                 state.discovery = nil
                 state.router = nil
             }
@@ -149,6 +159,35 @@ final class VirtualDevices: Sendable {
         )
         configuration.allowAnonymous = spec.anonymousReads
         configuration.loginFailures = self.loginFailures
+        if let recorder = spec.settings.recorder, let number = spec.settings.channel {
+            let key = RecorderKey(
+                host: camera.host,
+                port: cameraPort,
+                username: camera.username,
+                password: camera.password
+            )
+            let channels = self.state.withLockedValue { state in
+                if let shared = state.recorders[recorder], shared.key == key { return shared.channels }
+                let channels = RecorderChannels(
+                    name: recorder,
+                    client: ONVIFCameraClient(
+                        configuration: .init(
+                            host: key.host,
+                            port: key.port,
+                            username: key.username,
+                            password: key.password
+                        ),
+                        logger: self.logger
+                    ),
+                    logger: self.logger
+                )
+                state.recorders[recorder] = (key, channels)
+                return channels
+            }
+            configuration.channel = (
+                channels, spec.settings.videoSource.map(ChannelView.Selector.videoSource) ?? .number(number)
+            )
+        }
         let proxy = ONVIFDeviceProxy(configuration: configuration, client: client, logger: self.logger)
         let channel = try await ONVIFHTTPServer.start(
             host: spec.host,

@@ -45,9 +45,7 @@ enum AtomicFile {
 
     /// Replaces `path` with `contents` (mode `mode`), keeping the old file as `<path>.bak`.
     static func write(_ contents: String, to path: String, mode: mode_t = 0o640, keepBackup: Bool = true) throws {
-        let directory =
-            (path as NSString).deletingLastPathComponent.isEmpty
-            ? "." : (path as NSString).deletingLastPathComponent
+        let directory = FilePath.directory(of: path).isEmpty ? "." : FilePath.directory(of: path)
         let bytes = Array(contents.utf8)
         if keepBackup, let old = FileManager.default.contents(atPath: path) {
             try self.replace(path + ".bak", with: Array(old), mode: mode, directory: directory, crashPoints: false)
@@ -105,7 +103,7 @@ enum AtomicFile {
 
     /// Temporary files of an editor that died mid-write (the lock is ours, so no live editor owns one).
     private static func removeLeftovers(of path: String) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = FilePath.directory(of: path)
         let base = (path as NSString).lastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
         for name in names where name.hasPrefix(base + ".tmp-") || name.hasPrefix(base + ".bak.tmp-") {

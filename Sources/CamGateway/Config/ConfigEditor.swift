@@ -62,6 +62,10 @@ struct ConfigEditor {
     private(set) var document: ConfigDocument
     private let cameraNames: [String]
     private let userNames: [String]
+    private let recorderNames: [String]
+    /// Each recorder's channel cameras (their names as the configuration derives them), for a clear refusal when
+    /// an edit names one as if it were a camera of its own.
+    private let channelOwners: [String: String]
 
     init(text: String) throws(Refused) {
         let table: TOMLTable
@@ -76,6 +80,14 @@ struct ConfigEditor {
         }
         self.cameraNames = names("camera")
         self.userNames = names("user")
+        self.recorderNames = names("recorder")
+        var owners: [String: String] = [:]
+        if let configuration = try? GatewayConfig.parse(text, file: "-", readSecrets: false) {
+            for recorder in configuration.recorders {
+                for camera in recorder.cameras { owners[camera] = recorder.name }
+            }
+        }
+        self.channelOwners = owners
     }
 
     var text: String { self.document.text }
@@ -86,6 +98,9 @@ struct ConfigEditor {
 
     mutating func addCamera(_ name: String, _ changes: CameraChanges) throws(Refused) {
         guard !self.cameraNames.contains(name) else { throw Refused(description: "camera '\(name)' exists already") }
+        guard !self.recorderNames.contains(name) else {
+            throw Refused(description: "'\(name)' is a recorder already")
+        }
         var block = ["[[camera]]", "name = \(TOMLText.string(name))"]
         block += changes.lines.map { "\($0.key) = \($0.value)" }
         block += Self.streamLines(changes.streams ?? [])
@@ -93,6 +108,17 @@ struct ConfigEditor {
     }
 
     mutating func setCamera(_ name: String, _ changes: CameraChanges) throws(Refused) {
+        if self.recorderNames.contains(name) {
+            guard changes.streams == nil else {
+                throw Refused(description: "'\(name)' is a recorder: its streams are set by style, streams and paths")
+            }
+            var block = try self.block("recorder", name, in: self.recorderNames)
+            for (key, value) in changes.lines {
+                try self.set(key, to: value, in: &block, subTable: "recorder.channel")
+            }
+            return
+        }
+        try self.refuseChannel(name)
         var block = try self.block("camera", name, in: self.cameraNames)
         for (key, value) in changes.lines {
             try self.set(key, to: value, in: &block, subTable: "camera.stream")
@@ -108,7 +134,40 @@ struct ConfigEditor {
     }
 
     mutating func removeCamera(_ name: String) throws(Refused) {
+        if self.recorderNames.contains(name) {
+            self.document.remove(try self.block("recorder", name, in: self.recorderNames))
+            return
+        }
+        try self.refuseChannel(name)
         self.document.remove(try self.block("camera", name, in: self.cameraNames))
+    }
+
+    /// `[[recorder]]` with its channels as a range (`1-16`); the channel cameras are `<name>-01` …
+    mutating func addRecorder(
+        _ name: String,
+        style: String,
+        channels: String,
+        _ changes: CameraChanges
+    ) throws(Refused) {
+        guard !self.recorderNames.contains(name) else {
+            throw Refused(description: "recorder '\(name)' exists already")
+        }
+        guard !self.cameraNames.contains(name) else { throw Refused(description: "'\(name)' is a camera already") }
+        var block = [
+            "[[recorder]]", "name = \(TOMLText.string(name))", "style = \(TOMLText.string(style))",
+            "channels = \(TOMLText.string(channels))",
+        ]
+        block += changes.lines.map { "\($0.key) = \($0.value)" }
+        self.document.append(block)
+    }
+
+    private func refuseChannel(_ name: String) throws(Refused) {
+        if let recorder = self.channelOwners[name], !self.cameraNames.contains(name) {
+            throw Refused(
+                description: "'\(name)' is a channel of recorder '\(recorder)': edit the recorder "
+                    + "(camgw camera set \(recorder) …), or its [[recorder.channel]] entry by hand"
+            )
+        }
     }
 
     static func streamLines(_ streams: [(name: String, path: String)]) -> [String] {

@@ -62,7 +62,7 @@ enum GatewayConfig {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         readSecrets: Bool = true
     ) throws(Problems) -> GatewayConfiguration {
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = FilePath.directory(of: file)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -88,7 +88,7 @@ enum GatewayConfig {
         attempt(line: nil) { () throws(Problem) in
             try self.checkKeys(
                 table,
-                allowed: ["server", "relay", "camera", "user", "tls", "admin", "onvif", "appliance"],
+                allowed: ["server", "relay", "camera", "recorder", "user", "tls", "admin", "onvif", "appliance"],
                 at: "top level",
                 file: file
             )
@@ -193,10 +193,44 @@ enum GatewayConfig {
                 }
             }
         }
+        // The checks every camera passes, whether it is a [[camera]] or a recorder's channel.
+        func admit(_ parsed: RelayConfiguration.Camera, _ settings: CameraSettings) throws(Problem) {
+            guard !configuration.relay.cameras.contains(where: { $0.name == parsed.name }) else {
+                throw problem("camera '\(parsed.name)' is listed twice")
+            }
+            try self.checkMulticastClash(parsed, against: configuration.relay.cameras, file: file)
+            // The egress lock is rendered from the allowlist: with an [appliance], every camera fits in it.
+            if configuration.appliance != nil, let reason = FirewallElements.problem(camera: parsed, settings: settings) {
+                throw problem(reason)
+            }
+            // Cameras may share their own ports (they have addresses of their own); the virtual devices share the
+            // gateway's address, so their ports must differ.
+            if let port = settings.gatewayONVIFPort, port != 0,
+                let other = configuration.cameras.first(where: { $0.value.gatewayONVIFPort == port })
+            {
+                throw problem("camera '\(parsed.name)': gateway_onvif_port \(port) is already camera '\(other.key)''s")
+            }
+            // One address is one device (a recorder's channels share it): the egress lock binds it to one MAC, so
+            // two different ones mean a typo or a spoof.
+            if let mac = settings.mac,
+                let other = configuration.relay.cameras.first(where: {
+                    $0.host == parsed.host && configuration.cameras[$0.name]?.mac.map { $0 != mac } == true
+                })
+            {
+                throw problem(
+                    "camera '\(parsed.name)': address \(parsed.host) already has mac "
+                        + "\(configuration.cameras[other.name]?.mac ?? "?") (camera '\(other.name)'), not \(mac)"
+                )
+            }
+            configuration.relay.cameras.append(parsed)
+            configuration.cameras[parsed.name] = settings
+        }
+        var cameraLines: [String: Int] = [:]
         if let cameras = table["camera"] {
             if let array = cameras.array {
                 for (index, element) in array.enumerated() {
-                    attempt(line: document.line(ofArrayTable: "camera", index: index)) { () throws(Problem) in
+                    let line = document.line(ofArrayTable: "camera", index: index)
+                    attempt(line: line) { () throws(Problem) in
                         guard let camera = element.table else { throw problem("camera #\(index + 1) must be a table") }
                         let (parsed, settings) = try self.camera(
                             camera,
@@ -206,43 +240,62 @@ enum GatewayConfig {
                             environment: environment,
                             readSecrets: readSecrets
                         )
-                        guard !configuration.relay.cameras.contains(where: { $0.name == parsed.name }) else {
-                            throw problem("camera '\(parsed.name)' is listed twice")
-                        }
-                        try self.checkMulticastClash(parsed, against: configuration.relay.cameras, file: file)
-                        // The egress lock is rendered from the allowlist: with an [appliance], every camera fits in it.
-                        if configuration.appliance != nil,
-                            let reason = FirewallElements.problem(camera: parsed, settings: settings)
-                        {
-                            throw problem(reason)
-                        }
-                        // Cameras may share their own ports (they have addresses of their own); the virtual
-                        // devices share the gateway's address, so their ports must differ.
-                        if let port = settings.gatewayONVIFPort, port != 0,
-                            let other = configuration.cameras.first(where: { $0.value.gatewayONVIFPort == port })
-                        {
-                            throw problem(
-                                "camera '\(parsed.name)': gateway_onvif_port \(port) is already camera '\(other.key)''s"
-                            )
-                        }
-                        // One address is one device (a recorder's channels share it): the egress lock binds it to
-                        // one MAC, so two different ones mean a typo or a spoof.
-                        if let mac = settings.mac,
-                            let other = configuration.relay.cameras.first(where: {
-                                $0.host == parsed.host && configuration.cameras[$0.name]?.mac.map { $0 != mac } == true
-                            })
-                        {
-                            throw problem(
-                                "camera '\(parsed.name)': address \(parsed.host) already has mac "
-                                    + "\(configuration.cameras[other.name]?.mac ?? "?") (camera '\(other.name)'), not \(mac)"
-                            )
-                        }
-                        configuration.relay.cameras.append(parsed)
-                        configuration.cameras[parsed.name] = settings
+                        try admit(parsed, settings)
+                        cameraLines[parsed.name] = line
                     }
                 }
             } else {
                 problems.append(problem("camera must be an array of tables ([[camera]])"))
+            }
+        }
+        if let recorders = table["recorder"] {
+            if let array = recorders.array {
+                for (index, element) in array.enumerated() {
+                    let line = document.line(ofArrayTable: "recorder", index: index)
+                    attempt(line: line) { () throws(Problem) in
+                        guard let recorder = element.table else {
+                            throw problem("recorder #\(index + 1) must be a table")
+                        }
+                        let (settings, channels) = try self.recorder(recorder, index: index, file: file)
+                        guard !configuration.recorders.contains(where: { $0.name == settings.name }) else {
+                            throw problem("recorder '\(settings.name)' is listed twice")
+                        }
+                        // Status, metrics and the egress report name a device by it: one name, one device.
+                        if configuration.relay.cameras.contains(where: { $0.name == settings.name }) {
+                            throw problem("recorder '\(settings.name)': a camera already has that name")
+                        }
+                        var admitted: [(RelayConfiguration.Camera, CameraSettings)] = []
+                        for channel in channels {
+                            let (parsed, parsedSettings) = try self.camera(
+                                channel.table,
+                                index: index,
+                                file: file,
+                                directory: directory,
+                                environment: environment,
+                                readSecrets: readSecrets
+                            )
+                            var cameraSettings = parsedSettings
+                            cameraSettings.recorder = settings.name
+                            cameraSettings.channel = channel.number
+                            cameraSettings.videoSource = channel.videoSource
+                            admitted.append((parsed, cameraSettings))
+                        }
+                        // All or nothing: a recorder with one bad channel adds none of them.
+                        let before = configuration
+                        do throws(Problem) {
+                            for (parsed, cameraSettings) in admitted {
+                                try admit(parsed, cameraSettings)
+                                cameraLines[parsed.name] = line
+                            }
+                        } catch {
+                            configuration = before
+                            throw error
+                        }
+                        configuration.recorders.append(settings)
+                    }
+                }
+            } else {
+                problems.append(problem("recorder must be an array of tables ([[recorder]])"))
             }
         }
         if let tls = table["tls"] {
@@ -300,7 +353,7 @@ enum GatewayConfig {
                 problems.append(problem("user must be an array of tables ([[user]])"))
             }
         }
-        problems += self.listenerClashes(configuration, document: document, file: file)
+        problems += self.listenerClashes(configuration, lines: cameraLines, document: document, file: file)
         guard problems.isEmpty else { throw Problems(all: problems) }
         return configuration
     }
@@ -309,6 +362,7 @@ enum GatewayConfig {
     /// start ("Address already in use") and stay off while the rest runs. Port 0 (a free port) never clashes.
     private static func listenerClashes(
         _ configuration: GatewayConfiguration,
+        lines: [String: Int],
         document: ConfigDocument,
         file: String
     ) -> [Problem] {
@@ -353,14 +407,14 @@ enum GatewayConfig {
                 )
             )
         }
-        for (index, camera) in relay.cameras.enumerated() {
+        for camera in relay.cameras {
             guard let port = configuration.cameras[camera.name]?.gatewayONVIFPort else { continue }
             listeners.append(
                 .init(
                     what: "camera '\(camera.name)' gateway_onvif_port",
                     host: onvifHost,
                     port: port,
-                    line: document.line(ofArrayTable: "camera", index: index)
+                    line: lines[camera.name]
                 )
             )
         }
@@ -573,7 +627,7 @@ enum GatewayConfig {
         return .init(name: name, ha1MD5: md5, ha1SHA256: sha256, streams: streams, sources: sources)
     }
 
-    private static func camera(
+    static func camera(
         _ table: TOMLTable,
         index: Int,
         file: String,
@@ -807,7 +861,7 @@ enum GatewayConfig {
         }
     }
 
-    private static func integer(
+    static func integer(
         _ table: TOMLTable,
         _ key: String,
         _ range: ClosedRange<Int>,
@@ -825,7 +879,7 @@ enum GatewayConfig {
         return number
     }
 
-    private static func seconds(
+    static func seconds(
         _ table: TOMLTable,
         _ key: String,
         _ range: ClosedRange<Double>,
@@ -843,7 +897,7 @@ enum GatewayConfig {
         return .milliseconds(Int(seconds * 1000))
     }
 
-    private static func boolean(
+    static func boolean(
         _ table: TOMLTable,
         _ key: String,
         _ place: String,
@@ -856,7 +910,7 @@ enum GatewayConfig {
         return flag
     }
 
-    private static func checkKeys(
+    static func checkKeys(
         _ table: TOMLTable,
         allowed: Set<String>,
         at place: String,

@@ -11,6 +11,47 @@ struct GatewayConfiguration: Sendable {
     var appliance: ApplianceSettings?
     /// WS-UsernameToken needs the password itself: per user, from `onvif_password_file`.
     var onvifPasswords: [String: String] = [:]
+    /// `[[recorder]]`: NVRs whose channels are in `relay.cameras` as cameras of their own, in file order.
+    var recorders: [RecorderSettings] = []
+
+    /// The device a camera is pulled from: its recorder's name, or its own.
+    func device(of camera: String) -> String { self.cameras[camera]?.recorder ?? camera }
+
+    /// One row per device: a recorder once, whatever its channel count; a camera on its own.
+    var devices: [(name: String, kind: String, cameras: [String])] {
+        var rows: [(name: String, kind: String, cameras: [String])] = []
+        var recorderRow: [String: Int] = [:]
+        for camera in self.relay.cameras {
+            if let recorder = self.cameras[camera.name]?.recorder {
+                if let row = recorderRow[recorder] {
+                    rows[row].cameras.append(camera.name)
+                } else {
+                    recorderRow[recorder] = rows.count
+                    rows.append((recorder, "recorder", [camera.name]))
+                }
+            } else {
+                rows.append((camera.name, "camera", [camera.name]))
+            }
+        }
+        return rows
+    }
+}
+
+/// `[[recorder]]`: an NVR — one address, one MAC, one set of credentials, one ONVIF endpoint — whose channels the
+/// gateway serves as cameras of their own.
+struct RecorderSettings: Sendable, Hashable {
+    enum Style: String, Sendable, Hashable, CaseIterable {
+        /// `/Streaming/Channels/<channel><0k>`: 101, 102 for channel 1's main and sub stream.
+        case hikvision
+        /// `/cam/realmonitor?channel=<channel>&subtype=<k-1>`.
+        case dahua
+    }
+
+    var name: String
+    var address: String
+    var channels: [Int]
+    /// The gateway cameras, one per channel, in the order of `channels`.
+    var cameras: [String]
 }
 
 /// `[appliance]`: the two-interface layout the firewall is rendered for.
@@ -64,6 +105,12 @@ struct CameraSettings: Sendable, Hashable, Codable {
     /// The VMS-side port of this camera's virtual ONVIF device; nil: no ONVIF for this camera (0: a free port).
     var gatewayONVIFPort: Int?
     var policy: Set<Grant> = []
+    /// A recorder's channel: the recorder's name and the channel's number on it.
+    var recorder: String?
+    var channel: Int?
+    /// The recorder's video source token this channel's virtual ONVIF device shows the profiles of; nil: the
+    /// channel-th distinct source in the recorder's GetProfiles answer.
+    var videoSource: String?
 
     var policyDescription: String {
         self.policy.isEmpty ? "read-only" : self.policy.sorted().map(\.rawValue).joined(separator: ",")

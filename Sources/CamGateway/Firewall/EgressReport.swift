@@ -24,9 +24,15 @@ struct EgressReport: Codable, Equatable {
         var last: Date?
     }
 
+    /// One device on the camera network: a camera, a recorder with all its channels (one address, one MAC), or
+    /// the cameras configured at one address; the kernel counts by address and MAC, so a row per configured
+    /// camera would show a recorder's drops once per channel.
     struct Camera: Codable, Equatable {
-        /// The camera's name; for a MAC no camera has, `unknown device`.
+        /// The device's name: the camera's, the recorder's, or the names of the cameras sharing its address; for a
+        /// MAC no camera has, `unknown device`.
         var camera: String
+        /// The gateway cameras pulled from this device.
+        var cameras: [String] = []
         var address: String?
         var mac: String?
         var names: [DecoyServer.Lookup]
@@ -48,7 +54,10 @@ struct EgressReport: Codable, Equatable {
         var decoyedConnections: Int
     }
 
-    /// By camera name (`unknown device` for MACs no camera has).
+    /// The row a gateway camera's drops are in: its device's name.
+    func device(of camera: String) -> String? { self.cameras.first { $0.cameras.contains(camera) }?.camera }
+
+    /// By device name (`unknown device` for MACs no camera has).
     var counts: [String: Counts] {
         var result: [String: Counts] = [:]
         for camera in self.cameras {
@@ -159,16 +168,36 @@ struct EgressReport: Codable, Equatable {
                 )
             )
         }
-        var cameras: [Camera] = configuration.relay.cameras.map { camera in
-            let mac = configuration.cameras[camera.name]?.mac
-            return Camera(
-                camera: camera.name,
-                address: camera.host,
-                mac: mac,
-                names: names[camera.host] ?? [],
-                destinations: dropped[camera.host] ?? [],
-                decoyed: decoyed[camera.host] ?? [],
-                layer2: mac.flatMap { drops.removeValue(forKey: $0) }.map(Self.sorted) ?? []
+        // One row per address: a recorder's channels (or cameras configured at one address) are one device.
+        var byAddress: [String: Int] = [:]
+        var cameras: [Camera] = []
+        let hosts = Dictionary(configuration.relay.cameras.map { ($0.name, $0.host) }, uniquingKeysWith: { a, _ in a })
+        for device in configuration.devices {
+            guard let first = device.cameras.first, let host = hosts[first] else {
+                continue
+            }
+            if let row = byAddress[host] {
+                cameras[row].cameras += device.cameras
+                cameras[row].camera += ", " + device.name
+                if cameras[row].mac == nil, let mac = configuration.cameras[first]?.mac {
+                    cameras[row].mac = mac
+                    cameras[row].layer2 = drops.removeValue(forKey: mac).map(Self.sorted) ?? []
+                }
+                continue
+            }
+            byAddress[host] = cameras.count
+            let mac = device.cameras.lazy.compactMap { configuration.cameras[$0]?.mac }.first
+            cameras.append(
+                Camera(
+                    camera: device.name,
+                    cameras: device.cameras,
+                    address: host,
+                    mac: mac,
+                    names: names[host] ?? [],
+                    destinations: dropped[host] ?? [],
+                    decoyed: decoyed[host] ?? [],
+                    layer2: mac.flatMap { drops.removeValue(forKey: $0) }.map(Self.sorted) ?? []
+                )
             )
         }
         // Frames from MACs no camera has: a device on the camera network that is not on the allowlist.

@@ -37,6 +37,10 @@ struct FirewallElements: Equatable, Sendable {
             return "camera '\(camera.name)': the egress lock needs an IPv4 address, not '\(camera.host)'"
         }
         guard settings?.mac != nil else {
+            if let recorder = settings?.recorder {
+                return "recorder '\(recorder)' has no mac; the egress lock binds its address to one "
+                    + "(camgw camera set \(recorder) --mac …)"
+            }
             return "camera '\(camera.name)' has no mac; the egress lock binds its address to one "
                 + "(camgw camera set \(camera.name) --mac …)"
         }

@@ -56,6 +56,8 @@ public final class ONVIFDeviceProxy: Sendable {
         public var allowAnonymous = false
         /// Failed logins per source, shared with the RTSP server (they check the same credentials).
         public var loginFailures = LoginFailureGate()
+        /// A recorder's channel: only that channel's tokens pass, in requests and in answers.
+        public var channel: (recorder: RecorderChannels, selector: ChannelView.Selector)?
 
         public init(
             cameraName: String,
@@ -227,11 +229,35 @@ public final class ONVIFDeviceProxy: Sendable {
         case .forward:
             do throws(SOAPFault) {
                 let answer: XMLElement
+                var view: ChannelView?
+                var forwarded = soap.body
+                if let channel = self.configuration.channel, !ONVIFPolicy.isPreAuth(operation) {
+                    switch try await self.admit(soap.body, channel) {
+                    case .success(let admitted):
+                        (view, forwarded) = admitted
+                    case .failure(let refused):
+                        self.counts.withLockedValue { $0.refused[operation.countedName, default: 0] += 1 }
+                        self.logger.notice(
+                            "ONVIF call refused: a token that is not this channel's",
+                            metadata: [
+                                "operation": "\(operation)", "token": "\(refused.token.prefix(64))",
+                                "source": "\(request.source)", "audit": "true",
+                            ]
+                        )
+                        return self.fault(
+                            SOAPFault(
+                                code: .sender,
+                                subcodes: ["ter:InvalidArgVal", "ter:NoProfile"],
+                                reason: "No such token on this device"
+                            )
+                        )
+                    }
+                }
                 if ONVIFPolicy.isPreAuth(operation) {
                     answer = try await self.preAuthAnswer(operation, soap.body)
                 } else {
                     answer = try await self.client.call(
-                        soap.body,
+                        forwarded,
                         namespace: operation.namespace,
                         path: subscriptionPath
                     )
@@ -256,6 +282,7 @@ public final class ONVIFDeviceProxy: Sendable {
                 )
                 let profile = soap.body.elements.first { $0.name == "ProfileToken" }?.trimmedText
                 var result = try rewriter.rewrite(answer, operation: operation, profileToken: profile)
+                if let view { result.body = view.filter(result.body) }
                 if operation.name == "CreatePullPointSubscription" {
                     result.body = try self.mapSubscription(
                         original: answer,
@@ -282,6 +309,20 @@ public final class ONVIFDeviceProxy: Sendable {
         case .refuse:
             return self.fault(.actionNotSupported(operation.description))
         }
+    }
+
+    // MARK: Recorder channels
+
+    /// The request as the channel may send it, and the view it was checked against; a token the recorder's last
+    /// answer did not have gets one early refresh (a profile just made) before it is refused.
+    private func admit(
+        _ body: XMLElement,
+        _ channel: (recorder: RecorderChannels, selector: ChannelView.Selector)
+    ) async throws(SOAPFault) -> Result<(ChannelView, XMLElement), ChannelView.Refused> {
+        var view = try await channel.recorder.view(channel.selector)
+        if case .success(let admitted) = view.admit(body) { return .success((view, admitted)) }
+        view = try await channel.recorder.view(channel.selector, fresh: true)
+        return view.admit(body).map { (view, $0) }
     }
 
     // MARK: Pre-auth answers

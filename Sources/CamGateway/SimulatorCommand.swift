@@ -80,7 +80,9 @@ struct SimulatorCommand: AsyncParsableCommand {
         configuration.host = self.listen
         configuration.port = self.port
         configuration.path = self.path
-        if let channels = self.recorderChannels, let style = CameraSimulator.Recorder.Style(rawValue: self.recorderStyle) {
+        if let channels = self.recorderChannels,
+            let style = CameraSimulator.Recorder.Style(rawValue: self.recorderStyle)
+        {
             let recorder = CameraSimulator.Recorder(channels: channels, style: style)
             configuration.recorder = recorder
             configuration.path = recorder.path(channel: 1, stream: 1)

@@ -70,7 +70,10 @@ enum DemoRecorderONVIFAnswers {
             (1...max(1, recorder.streams)).map { (channel, $0) }
         }
         let asked = request.body.elements.first { $0.name == "ProfileToken" }?.trimmedText
-        let named = all.first { profileToken(channel: $0.0, stream: $0.1) == asked }
+        // As recorders do, no token (or an empty one) means the first channel's main stream: what a channel's
+        // virtual device must never let through.
+        let named =
+            all.first { profileToken(channel: $0.0, stream: $0.1) == asked } ?? ((asked ?? "").isEmpty ? (1, 1) : nil)
         switch (operation.namespace, operation.name) {
         case (ONVIFNamespace.device, "GetDeviceInformation"):
             return element(

@@ -144,7 +144,10 @@ import Testing
         } else if extra.hasPrefix("gateway_onvif_port") || extra.hasPrefix("[[") {
             recorder += "\n" + extra
         } else {
-            recorder = recorder.replacingOccurrences(of: "style = \"hikvision\"", with: "style = \"hikvision\"\n" + extra)
+            recorder = recorder.replacingOccurrences(
+                of: "style = \"hikvision\"",
+                with: "style = \"hikvision\"\n" + extra
+            )
         }
         let text = Self.lobby + "\n\n" + recorder
         let problems = Self.problems(text)
@@ -157,7 +160,11 @@ import Testing
 
     @Test func aRecorderWithoutAMACIsNamedInTheRefusal() {
         let problems = Self.problems(Self.nvr.replacingOccurrences(of: "mac = \"00:11:22:AA:BB:20\"\n", with: ""))
-        #expect(problems == ["gw.toml:4: recorder 'nvr' has no mac; the egress lock binds its address to one (camgw camera set nvr --mac …)"])
+        #expect(
+            problems == [
+                "gw.toml:4: recorder 'nvr' has no mac; the egress lock binds its address to one (camgw camera set nvr --mac …)"
+            ]
+        )
     }
 
     @Test func aRecorderSharesNoNameAndNoAddressWithAnotherMAC() {
@@ -190,7 +197,9 @@ import Testing
         #expect(configuration.relay.cameras.map(\.name) == ["lobby", "nvr-01", "nvr-02", "nvr-03", "nvr-04"])
         var again = try ConfigEditor(text: editor.text)
         #expect(throws: ConfigEditor.Refused.self) { try again.addCamera("nvr", changes) }
-        #expect(throws: ConfigEditor.Refused.self) { try again.addRecorder("nvr", style: "dahua", channels: "1", changes) }
+        #expect(throws: ConfigEditor.Refused.self) {
+            try again.addRecorder("nvr", style: "dahua", channels: "1", changes)
+        }
 
         var reread = try ConfigEditor(text: editor.text)
         var set = ConfigEditor.CameraChanges()

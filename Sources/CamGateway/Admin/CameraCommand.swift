@@ -230,7 +230,12 @@ struct CameraCommand: ParsableCommand {
         }
 
         /// `1-N` for a recorder whose GetProfiles names N video sources: the one question the CLI asks it.
-        static func channelsFromONVIF(host: String, port: Int, username: String?, password: String?) async throws
+        static func channelsFromONVIF(
+            host: String,
+            port: Int,
+            username: String?,
+            password: String?
+        ) async throws
             -> String
         {
             let client = ONVIFCameraClient(
@@ -239,7 +244,11 @@ struct CameraCommand: ParsableCommand {
             )
             let sources: [String]
             do {
-                sources = try await RecorderChannels(name: "add", client: client, logger: Logger(label: "camgw.camera-add")).videoSources()
+                sources = try await RecorderChannels(
+                    name: "add",
+                    client: client,
+                    logger: Logger(label: "camgw.camera-add")
+                ).videoSources()
             } catch {
                 throw refuse(
                     "the recorder's ONVIF service at \(host):\(port) did not list its channels (\(error.reason)); "
@@ -318,7 +327,8 @@ struct CameraCommand: ParsableCommand {
                         [
                             entry.name, entry.address,
                             entry.recorder.map { "recorder \($0), channel \(entry.channel ?? 0)" } ?? "camera",
-                            entry.streams.map(\.name).joined(separator: ","), entry.policy, entry.mode, entry.mac ?? "-",
+                            entry.streams.map(\.name).joined(separator: ","), entry.policy, entry.mode,
+                            entry.mac ?? "-",
                         ]
                     }
                 )

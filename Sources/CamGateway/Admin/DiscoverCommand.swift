@@ -101,7 +101,8 @@ struct DiscoverCommand: AsyncParsableCommand {
                     [
                         candidate.address,
                         candidate.kind == "camera"
-                            ? "camera" : "recorder, " + (candidate.channels.map { "\($0) channels" } ?? "channels: ask ONVIF"),
+                            ? "camera"
+                            : "recorder, " + (candidate.channels.map { "\($0) channels" } ?? "channels: ask ONVIF"),
                         candidate.name ?? "-", candidate.hardware ?? "-", candidate.xAddrs.first ?? "-",
                     ]
                 }

@@ -164,7 +164,8 @@ final class GatewayMetrics: Sendable {
 
     static let help: [String: String] = [
         "camgw_cameras": "Gateway cameras configured (a recorder's channels each count).",
-        "camgw_devices": "Devices the gateway pulls from, by kind: a camera, or a recorder (NVR) with all its channels.",
+        "camgw_devices":
+            "Devices the gateway pulls from, by kind: a camera, or a recorder (NVR) with all its channels.",
         "camgw_upstream_up": "1 while the camera session plays, 0 otherwise.",
         "camgw_upstream_reconnects_total": "Times the camera session was re-established after it ended.",
         "camgw_packets_in_total": "RTP and RTCP packets received from the camera.",

@@ -200,7 +200,8 @@ enum GatewayConfig {
             }
             try self.checkMulticastClash(parsed, against: configuration.relay.cameras, file: file)
             // The egress lock is rendered from the allowlist: with an [appliance], every camera fits in it.
-            if configuration.appliance != nil, let reason = FirewallElements.problem(camera: parsed, settings: settings) {
+            if configuration.appliance != nil, let reason = FirewallElements.problem(camera: parsed, settings: settings)
+            {
                 throw problem(reason)
             }
             // Cameras may share their own ports (they have addresses of their own); the virtual devices share the

@@ -86,7 +86,9 @@ extension GatewayConfig {
             guard overrides[number] == nil else { throw problem("\(place): channel \(number) is listed twice") }
             if let source = channel["video_source"] {
                 guard let token = source.string, !token.isEmpty, token.utf8.count <= 64, Self.isPrintable(token) else {
-                    throw problem("\(place) channel \(number): video_source must be the recorder's token, 1–64 characters")
+                    throw problem(
+                        "\(place) channel \(number): video_source must be the recorder's token, 1–64 characters"
+                    )
                 }
             }
             overrides[number] = channel
@@ -209,7 +211,9 @@ extension GatewayConfig {
                 guard let template = paths[name]?.string, template.hasPrefix("/"), template.contains("{channel}"),
                     RTSPURL("rtsp://h" + template.replacingOccurrences(of: "{channel}", with: "1")) != nil
                 else {
-                    throw problem("paths.\(name) must be a URL path with {channel} in it, such as \"/ch{channel}/\(name)\"")
+                    throw problem(
+                        "paths.\(name) must be a URL path with {channel} in it, such as \"/ch{channel}/\(name)\""
+                    )
                 }
                 return RecorderStream(name: name) { template.replacingOccurrences(of: "{channel}", with: "\($0)") }
             }

@@ -63,7 +63,9 @@ public final class RecorderChannels: Sendable {
                         namespace: ONVIFNamespace.media
                     )
                     guard answer.namespace == ONVIFNamespace.media, answer.name == "GetProfilesResponse" else {
-                        throw SOAPFault.cameraUnavailable("the recorder answered \(answer.name), not GetProfilesResponse")
+                        throw SOAPFault.cameraUnavailable(
+                            "the recorder answered \(answer.name), not GetProfilesResponse"
+                        )
                     }
                     return .success(answer)
                 } catch {

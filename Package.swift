@@ -38,9 +38,22 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
         ),
+        // Who may in and how often: Digest (RFC 7616) both ways, users, CIDR, the failed-login gate, connection
+        // budgets, rate limits. Shared by the relay and ONVIF, so ONVIF does not import the relay to reach it.
+        .target(
+            name: "GatewayAuth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "RTSPRelay",
             dependencies: [
+                "GatewayAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -54,7 +67,7 @@ let package = Package(
             name: "ONVIF",
             dependencies: [
                 "CLibXML2",
-                "RTSPRelay",
+                "GatewayAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

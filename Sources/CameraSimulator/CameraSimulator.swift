@@ -17,9 +17,9 @@ public final class CameraSimulator: Sendable {
         public var username: String
         public var password: String
         /// What a 401 offers, in order. Digest MD5 alone is what most cameras send.
-        public var schemes: [RTSPClientAuthenticator.Scheme]
+        public var schemes: [ClientAuthenticator.Scheme]
 
-        public init(username: String, password: String, schemes: [RTSPClientAuthenticator.Scheme] = [.digest(.md5)]) {
+        public init(username: String, password: String, schemes: [ClientAuthenticator.Scheme] = [.digest(.md5)]) {
             self.username = username
             self.password = password
             self.schemes = schemes

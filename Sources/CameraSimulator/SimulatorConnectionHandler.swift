@@ -421,7 +421,7 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
 
     // MARK: Authentication
 
-    private func challenge(for scheme: RTSPClientAuthenticator.Scheme) -> String {
+    private func challenge(for scheme: ClientAuthenticator.Scheme) -> String {
         switch scheme {
         case .basic: return "Basic realm=\"\(Self.realm)\""
         case .digest(let algorithm):

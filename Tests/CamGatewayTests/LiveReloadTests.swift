@@ -147,14 +147,14 @@ import Testing
             for _ in 0..<2 {
                 let intruder = try await TestRTSPClient.connect(
                     port: daemon.port,
-                    authenticator: RTSPClientAuthenticator(username: "vms", password: "wrong")
+                    authenticator: ClientAuthenticator(username: "vms", password: "wrong")
                 )
                 #expect(try await intruder.request(.describe, daemon.url("cam")).status == .unauthorized)
                 await intruder.close()
             }
             let reader = try await TestRTSPClient.connect(
                 port: daemon.port,
-                authenticator: RTSPClientAuthenticator(username: "vms", password: "Vms-Secret-3")
+                authenticator: ClientAuthenticator(username: "vms", password: "Vms-Secret-3")
             )
             let session = try await reader.play(daemon.url("cam"), timeout: .seconds(10))
             let first = try await reader.interleavedFrames(count: 100, timeout: .seconds(15))

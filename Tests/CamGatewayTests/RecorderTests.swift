@@ -134,7 +134,7 @@ struct RecorderTests {
                 for _ in 0..<2 {
                     let reader = try await TestRTSPClient.connect(
                         port: rtspPort,
-                        authenticator: RTSPClientAuthenticator(username: "vms", password: "Vms-Nvr-8")
+                        authenticator: ClientAuthenticator(username: "vms", password: "Vms-Nvr-8")
                     )
                     readers.append(reader)
                     _ = try await reader.play(

@@ -84,11 +84,11 @@ import Testing
     }
 
     @Test(arguments: [
-        [RTSPClientAuthenticator.Scheme.digest(.md5)],
+        [ClientAuthenticator.Scheme.digest(.md5)],
         [.digest(.sha256), .digest(.md5)],
         [.basic],
     ])
-    func authenticationSchemes(_ schemes: [RTSPClientAuthenticator.Scheme]) async throws {
+    func authenticationSchemes(_ schemes: [ClientAuthenticator.Scheme]) async throws {
         try await withSimulator(credentials: .init(username: "admin", password: "pw", schemes: schemes)) {
             simulator in
             let anonymous = try await TestRTSPClient.connect(port: simulator.port)
@@ -99,7 +99,7 @@ import Testing
 
             let client = try await TestRTSPClient.connect(
                 port: simulator.port,
-                authenticator: RTSPClientAuthenticator(username: "admin", password: "pw")
+                authenticator: ClientAuthenticator(username: "admin", password: "pw")
             )
             _ = try await client.play(simulator.url)
             #expect(client.authenticator.withLockedValue { $0?.scheme } == schemes.first)
@@ -107,7 +107,7 @@ import Testing
 
             let wrong = try await TestRTSPClient.connect(
                 port: simulator.port,
-                authenticator: RTSPClientAuthenticator(username: "admin", password: "nope")
+                authenticator: ClientAuthenticator(username: "admin", password: "nope")
             )
             #expect(try await wrong.request(.describe, simulator.url).status == .unauthorized)
             for c in [anonymous, client, wrong] { await c.close() }

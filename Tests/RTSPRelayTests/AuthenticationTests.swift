@@ -11,7 +11,7 @@ import Testing
         ("SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"),
     ])
     func rfc7616Example(algorithm: String, expected: String) throws {
-        var client = RTSPClientAuthenticator(username: "Mufasa", password: "Circle of Life") {
+        var client = ClientAuthenticator(username: "Mufasa", password: "Circle of Life") {
             "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
         }
         try client.receivedChallenges([
@@ -34,7 +34,7 @@ import Testing
 
     /// RFC 2617 §3.5, the example every Digest implementation is checked against.
     @Test func rfc2617Example() throws {
-        var client = RTSPClientAuthenticator(username: "Mufasa", password: "Circle Of Life") { "0a4f113b" }
+        var client = ClientAuthenticator(username: "Mufasa", password: "Circle Of Life") { "0a4f113b" }
         try client.receivedChallenges([
             "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""
         ])
@@ -45,7 +45,7 @@ import Testing
 
     /// Cameras mostly send RFC 2069 style challenges without qop (the Longse fixture does).
     @Test func digestWithoutQop() throws {
-        var client = RTSPClientAuthenticator(username: "admin", password: "12345")
+        var client = ClientAuthenticator(username: "admin", password: "12345")
         try client.receivedChallenges(["Digest realm=\"Surveillance Server\", nonce=\"98481030\""])
         let valueHeader = client.authorization(method: .describe, uri: "rtsp://192.0.2.1/ch1")
         let value = try #require(valueHeader)
@@ -58,14 +58,14 @@ import Testing
     }
 
     @Test func picksTheStrongestOffered() throws {
-        var client = RTSPClientAuthenticator(username: "u", password: "p")
+        var client = ClientAuthenticator(username: "u", password: "p")
         try client.receivedChallenges([
             "Basic realm=\"cam\"",
             "Digest realm=\"cam\", nonce=\"n1\", algorithm=MD5",
             "Digest realm=\"cam\", nonce=\"n2\", algorithm=SHA-256",
         ])
         #expect(client.scheme == .digest(.sha256))
-        var md5 = RTSPClientAuthenticator(username: "u", password: "p")
+        var md5 = ClientAuthenticator(username: "u", password: "p")
         try md5.receivedChallenges(["Basic realm=\"cam\", Digest realm=\"cam\", nonce=\"n1\""])
         #expect(md5.scheme == .digest(.md5))
     }
@@ -73,7 +73,7 @@ import Testing
     @Test func basicOnlyWhenAloneAndWithAWarning() throws {
         let recorded = NIOLockedValueBox<[String]>([])
         let logger = Logger(label: "test") { _ in RecordingLogHandler(messages: recorded) }
-        var client = RTSPClientAuthenticator(username: "Aladdin", password: "open sesame")
+        var client = ClientAuthenticator(username: "Aladdin", password: "open sesame")
         try client.receivedChallenges(["Basic realm=\"WallyWorld\""], logger: logger)
         #expect(client.scheme == .basic)
         #expect(client.authorization(method: .describe, uri: "rtsp://c/") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
@@ -81,11 +81,11 @@ import Testing
     }
 
     @Test func unsupportedSchemesAreAnError() {
-        var client = RTSPClientAuthenticator(username: "u", password: "p")
-        #expect(throws: RTSPError.self) {
+        var client = ClientAuthenticator(username: "u", password: "p")
+        #expect(throws: AuthenticationError.self) {
             try client.receivedChallenges(["Negotiate abc", "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\""])
         }
-        #expect(throws: RTSPError.self) {
+        #expect(throws: AuthenticationError.self) {
             try client.receivedChallenges(["Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512-256"])
         }
     }
@@ -95,7 +95,7 @@ import Testing
         let verifier = DigestVerifier(realm: "gw", algorithm: algorithm)
         let stored = algorithm.hash("vms:gw:secret")
         for (password, accepted) in [("secret", true), ("wrong", false)] {
-            var client = RTSPClientAuthenticator(username: "vms", password: password)
+            var client = ClientAuthenticator(username: "vms", password: password)
             try client.receivedChallenges([verifier.challenge(nonce: "abc123") + ", qop=\"auth\""])
             let valueHeader = client.authorization(method: .play, uri: "rtsp://gw/cam")
             let value = try #require(valueHeader)
@@ -133,8 +133,10 @@ import Testing
         #expect(list[0]["nonce"] == "x\"y")
         #expect(list[0]["stale"] == "FALSE")
         #expect(list[1].isScheme("basic"))
-        #expect(throws: RTSPError.self) { try AuthenticationParameters.parseList("realm=\"x\"") }
-        #expect(throws: RTSPError.self) { try AuthenticationParameters.parseList(String(repeating: "a", count: 5000)) }
+        #expect(throws: AuthenticationError.self) { try AuthenticationParameters.parseList("realm=\"x\"") }
+        #expect(throws: AuthenticationError.self) {
+            try AuthenticationParameters.parseList(String(repeating: "a", count: 5000))
+        }
     }
 }
 

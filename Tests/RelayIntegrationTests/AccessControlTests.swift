@@ -46,7 +46,7 @@ import Testing
     @Test(arguments: [DigestAlgorithm.sha256, .md5])
     func ourClientWithEachDigest(_ algorithm: DigestAlgorithm) async throws {
         try await RelayFixture.run(.init(access: Self.policy)) { fixture in
-            var authenticator = RTSPClientAuthenticator(username: "vms", password: "right-pass")
+            var authenticator = ClientAuthenticator(username: "vms", password: "right-pass")
             let client = try await TestRTSPClient.connect(port: fixture.port)
             let challenge = try await client.request(.describe, fixture.url)
             #expect(challenge.status == .unauthorized)
@@ -99,7 +99,7 @@ import Testing
             let unknownPath = try await client.request(.describe, "rtsp://127.0.0.1:\(fixture.port)/nope/main")
             let knownPath = try await client.request(.describe, fixture.url)
             #expect(unknownPath.status == .unauthorized && knownPath.status == .unauthorized)
-            var authenticator = RTSPClientAuthenticator(username: "vms", password: "right-pass")
+            var authenticator = ClientAuthenticator(username: "vms", password: "right-pass")
             try authenticator.receivedChallenges(knownPath.headers.values(RTSPHeaders.wwwAuthenticate))
             let uri = "rtsp://127.0.0.1:\(fixture.port)/nope/main"
             let header = authenticator.authorization(method: .describe, uri: uri)

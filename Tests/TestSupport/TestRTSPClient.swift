@@ -20,9 +20,9 @@ public final class TestRTSPClient: Sendable {
     private let channel: any Channel
     private let inbox: NIOLockedValueBox<Inbox>
     private let sequence = NIOLockedValueBox<UInt32>(0)
-    public let authenticator: NIOLockedValueBox<RTSPClientAuthenticator?>
+    public let authenticator: NIOLockedValueBox<ClientAuthenticator?>
 
-    private init(channel: any Channel, inbox: NIOLockedValueBox<Inbox>, authenticator: RTSPClientAuthenticator?) {
+    private init(channel: any Channel, inbox: NIOLockedValueBox<Inbox>, authenticator: ClientAuthenticator?) {
         self.channel = channel
         self.inbox = inbox
         self.authenticator = NIOLockedValueBox(authenticator)
@@ -32,7 +32,7 @@ public final class TestRTSPClient: Sendable {
     public static func connect(
         host: String = "127.0.0.1",
         port: Int,
-        authenticator: RTSPClientAuthenticator? = nil,
+        authenticator: ClientAuthenticator? = nil,
         receiveBuffer: Int? = nil
     ) async throws -> TestRTSPClient {
         let inbox = NIOLockedValueBox(Inbox())

@@ -51,7 +51,7 @@ public enum FuzzProperties {
             for challenge in challenges where challenge.token == nil && !challenge.parameters.isEmpty {
                 _ = try? AuthenticationParameters.parseList(challenge.headerValue)
             }
-            var client = RTSPClientAuthenticator(username: "u", password: "p")
+            var client = ClientAuthenticator(username: "u", password: "p")
             if (try? client.receivedChallenges([text])) != nil {
                 _ = client.authorization(method: .describe, uri: "rtsp://192.0.2.1/x")
             }

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import RTSPRelay
+import GatewayAuth
 
 /// WS-Security UsernameToken (OASIS WSS UsernameToken Profile 1.0, ONVIF Core §5.12.2): PasswordDigest =
 /// Base64(SHA-1(nonce bytes + Created + password)). Verified within ±5 minutes of Created, each nonce once.

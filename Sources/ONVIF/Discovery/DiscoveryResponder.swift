@@ -1,9 +1,9 @@
 import Foundation
+import GatewayAuth
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import RTSPRelay
 
 /// WS-Discovery on the VMS side only: joins 239.255.255.250 on the VMS-side interface and nowhere else, ignores
 /// anything that arrives on another interface (the camera side above all), answers a matching Probe after a

@@ -1,3 +1,4 @@
+import GatewayAuth
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -1,8 +1,8 @@
 import Foundation
+import GatewayAuth
 import Logging
 import NIOConcurrencyHelpers
 import NIOHTTP1
-import RTSPRelay
 
 /// The gateway's side of a camera's ONVIF: every request written anew from the parsed one, signed with the
 /// camera's credentials (a WS-UsernameToken whose Created follows the camera's clock, or HTTP Digest when the
@@ -32,7 +32,7 @@ public final class ONVIFCameraClient: Sendable {
         /// Camera clock minus ours, learned from its GetSystemDateAndTime.
         var clockOffset: TimeInterval?
         /// The camera wants HTTP Digest (it answered 401 to a UsernameToken).
-        var digest: RTSPClientAuthenticator?
+        var digest: ClientAuthenticator?
         var failures = 0
         var brokenUntil: ContinuousClock.Instant?
         /// Service paths from the camera's GetServices (host and port are always the configured ones).
@@ -129,9 +129,9 @@ public final class ONVIFCameraClient: Sendable {
 
     /// HTTP Digest with the camera's credentials, answering these challenges; nil without credentials or a
     /// usable challenge.
-    private func digest(answering challenges: [String]) -> RTSPClientAuthenticator? {
+    private func digest(answering challenges: [String]) -> ClientAuthenticator? {
         guard let user = self.configuration.username, let password = self.configuration.password else { return nil }
-        var authenticator = RTSPClientAuthenticator(username: user, password: password)
+        var authenticator = ClientAuthenticator(username: user, password: password)
         guard (try? authenticator.receivedChallenges(challenges)) != nil else { return nil }
         return authenticator
     }
@@ -224,7 +224,7 @@ public final class ONVIFCameraClient: Sendable {
         headers.add(name: "Content-Type", value: "application/soap+xml; charset=utf-8")
         if signed, let user = self.configuration.username, let password = self.configuration.password {
             let digest = self.state.withLockedValue { state -> String? in
-                state.digest?.authorization(method: RTSPMethod("POST"), uri: path)
+                state.digest?.authorization(method: "POST", uri: path)
             }
             if let digest {
                 headers.add(name: "Authorization", value: digest)
@@ -266,7 +266,7 @@ public final class ONVIFCameraClient: Sendable {
             if attempt == 1 {
                 guard
                     let digest = self.state.withLockedValue({
-                        $0.digest?.authorization(method: RTSPMethod("GET"), uri: path)
+                        $0.digest?.authorization(method: "GET", uri: path)
                     })
                 else { break }
                 headers.replaceOrAdd(name: "Authorization", value: digest)

@@ -1,8 +1,8 @@
 import Foundation
+import GatewayAuth
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import RTSPRelay
 
 /// One camera's virtual ONVIF device: authenticates the VMS, decides each operation by the camera's policy,
 /// answers identity reads itself, forwards what the policy allows (written anew, signed with the camera's
@@ -391,7 +391,7 @@ public final class ONVIFDeviceProxy: Sendable {
             var use: DigestNonces.Use?
             let user = verifier.verify(
                 credentials,
-                method: RTSPMethod(request.method),
+                method: request.method,
                 // The target as the client sent it: in path mode, with the device's mount.
                 requestURI: request.mount + request.path,
                 acceptNonce: { nonce, count in

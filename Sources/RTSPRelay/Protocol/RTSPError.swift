@@ -115,10 +115,6 @@ extension RTSPError {
     /// Shortens a peer-supplied value for a diagnostic, so that an error message can never carry a whole hostile
     /// header into a log line.
     static func excerpt(_ value: some StringProtocol, limit: Int = 64) -> String {
-        let visible = value.prefix(limit).map {
-            $0.isASCII && ($0.isLetter || $0.isNumber || $0.isPunctuation || $0.isSymbol || $0 == " ")
-                ? String($0) : "?"
-        }.joined()
-        return value.count > limit ? visible + "…" : visible
+        HeaderText.excerpt(value, limit: limit)
     }
 }

@@ -84,20 +84,7 @@ public struct RTSPHeaders: Hashable, Sendable, Sequence, ExpressibleByDictionary
 
     // MARK: Validation
 
-    /// RFC 7230 §3.2.6 token characters (RFC 2326 §15.1 uses the same set).
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
+    static func isTokenByte(_ byte: UInt8) -> Bool { HeaderText.isTokenByte(byte) }
 
     static func isToken(_ string: String) -> Bool {
         !string.isEmpty && string.utf8.allSatisfy(isTokenByte)
@@ -111,16 +98,4 @@ public struct RTSPHeaders: Hashable, Sendable, Sequence, ExpressibleByDictionary
     static func isSafeValue(_ string: String) -> Bool {
         string.utf8.allSatisfy(isValueByte)
     }
-}
-
-extension StringProtocol {
-    func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
-        guard self.utf8.count == other.utf8.count else { return false }
-        return zip(self.utf8, other.utf8).allSatisfy { a, b in asciiLower(a) == asciiLower(b) }
-    }
-}
-
-@inline(__always)
-func asciiLower(_ byte: UInt8) -> UInt8 {
-    (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) ? byte | 0x20 : byte
 }

@@ -82,15 +82,3 @@ func parseCSeq(_ value: String) -> UInt32? {
     guard (1...9).contains(trimmed.utf8.count), trimmed.utf8.allSatisfy(isDigit) else { return nil }
     return UInt32(trimmed)
 }
-
-@inline(__always)
-func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
-
-extension StringProtocol {
-    func trimmingASCIIWhitespace() -> Substring {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = self.firstIndex(where: { !isSpace($0) }) else { return Substring() }
-        let last = self.lastIndex(where: { !isSpace($0) })!
-        return Substring(self[first...last])
-    }
-}

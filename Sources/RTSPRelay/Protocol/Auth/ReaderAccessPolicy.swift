@@ -9,47 +9,7 @@ import NIOCore
 /// or the path exists: an unauthenticated request gets 401 whatever it names, an authenticated one 403 for any
 /// stream it may not read, existing or not.
 public struct ReaderAccessPolicy: Sendable, Hashable {
-    public struct User: Sendable, Hashable {
-        public var name: String
-        /// Lower-case hex H(name:realm:password) with MD5 and with SHA-256; either may be absent.
-        public var ha1MD5: String?
-        public var ha1SHA256: String?
-        /// `camera/stream`, `camera/*` or `*`.
-        public var streams: [String]
-        /// Source networks the user may connect from; empty means any.
-        public var sources: [CIDR]
-
-        public init(name: String, ha1MD5: String?, ha1SHA256: String?, streams: [String], sources: [CIDR] = []) {
-            self.name = name
-            self.ha1MD5 = ha1MD5
-            self.ha1SHA256 = ha1SHA256
-            self.streams = streams
-            self.sources = sources
-        }
-
-        /// The user with HA1s computed from a password (for tests and the CLI; the config stores only HA1s).
-        public static func withPassword(
-            _ name: String,
-            _ password: String,
-            realm: String,
-            streams: [String],
-            sources: [CIDR] = []
-        ) -> User {
-            User(
-                name: name,
-                ha1MD5: DigestAlgorithm.md5.hash("\(name):\(realm):\(password)"),
-                ha1SHA256: DigestAlgorithm.sha256.hash("\(name):\(realm):\(password)"),
-                streams: streams,
-                sources: sources
-            )
-        }
-
-        public func mayRead(_ path: StreamPath) -> Bool {
-            self.streams.contains { pattern in
-                pattern == "*" || pattern == "\(path.camera)/\(path.stream)" || pattern == "\(path.camera)/*"
-            }
-        }
-    }
+    public typealias User = GatewayUser
 
     public enum Decision: Hashable, Sendable {
         case allowed(user: String?)
@@ -145,35 +105,6 @@ public struct ReaderAccessPolicy: Sendable, Hashable {
     }
 }
 
-/// Failed logins per source address: past `limit` in `window`, the source is refused without its credentials
-/// being looked at until the window has passed.
-public struct LoginFailureLimiter: Sendable {
-    public let limit: Int
-    public let window: TimeAmount
-    private var failures: [String: [NIODeadline]] = [:]
-
-    public init(limit: Int = 10, window: TimeAmount = .seconds(60)) {
-        self.limit = limit
-        self.window = window
-    }
-
-    public func isLimited(_ source: String, now: NIODeadline) -> Bool {
-        (self.failures[source]?.filter { now - $0 < self.window }.count ?? 0) >= self.limit
-    }
-
-    /// Records a failure; returns true when this one reached the limit (log it once, then stay quiet).
-    public mutating func recordFailure(_ source: String, now: NIODeadline) -> Bool {
-        var recent = (self.failures[source] ?? []).filter { now - $0 < self.window }
-        recent.append(now)
-        self.failures[source] = Array(recent.suffix(self.limit))
-        if self.failures.count > 4096 {  // bounded: forget sources whose failures have all expired
-            self.failures = self.failures.filter { $0.value.contains { now - $0 < self.window } }
-            // Still full (failures from more sources than that within one window): the quietest go first.
-            if self.failures.count > 4096 {
-                let keep = self.failures.sorted { ($0.value.last ?? now) > ($1.value.last ?? now) }.prefix(4096)
-                self.failures = Dictionary(keep.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            }
-        }
-        return recent.count == self.limit
-    }
+extension GatewayUser {
+    public func mayRead(_ path: StreamPath) -> Bool { self.mayRead(camera: path.camera, stream: path.stream) }
 }

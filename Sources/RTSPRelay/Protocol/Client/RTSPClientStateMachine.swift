@@ -88,7 +88,7 @@ public struct RTSPClientStateMachine: Sendable {
     private var state: State = .idle
     private var cseq: UInt32 = 0
     private var pending: (cseq: UInt32, request: RTSPRequest, retriedAuth: Bool)?
-    private var authenticator: RTSPClientAuthenticator?
+    private var authenticator: ClientAuthenticator?
     private var publicMethods: [RTSPMethod] = []
     private var description: SessionDescription?
     private var baseURL = ""
@@ -102,7 +102,7 @@ public struct RTSPClientStateMachine: Sendable {
         self.configuration = configuration
         self.requiresBackchannel = configuration.backchannel && configuration.transport == .tcp
         if let username = configuration.username, let password = configuration.password {
-            self.authenticator = RTSPClientAuthenticator(username: username, password: password)
+            self.authenticator = ClientAuthenticator(username: username, password: password)
         }
     }
 
@@ -110,7 +110,7 @@ public struct RTSPClientStateMachine: Sendable {
     public var sessionID: String? { self.session?.id }
     public var isPlaying: Bool { if case .playing = self.state { true } else { false } }
     /// The authentication scheme in use, once challenged.
-    public var authenticationScheme: RTSPClientAuthenticator.Scheme? { self.authenticator?.scheme }
+    public var authenticationScheme: ClientAuthenticator.Scheme? { self.authenticator?.scheme }
 
     // MARK: Events
 

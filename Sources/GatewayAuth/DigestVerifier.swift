@@ -34,7 +34,7 @@ public struct DigestVerifier: Sendable {
     /// count (so a wrong guess never uses up a nonce).
     public func verify(
         _ credentials: AuthenticationParameters,
-        method: RTSPMethod,
+        method: String,
         requestURI: String? = nil,
         acceptNonce: (_ nonce: String, _ count: String?) -> Bool,
         storedHA1: (String) -> String?
@@ -59,7 +59,7 @@ public struct DigestVerifier: Sendable {
             algorithm: self.algorithm,
             ha1: ha1,
             nonce: nonce,
-            method: method.rawValue,
+            method: method,
             uri: uri,
             qop: qop,
             nc: credentials["nc"],

@@ -41,3 +41,36 @@ public final class LoginFailureGate: Sendable {
         return groups.joined(separator: ":") + "::/64"
     }
 }
+
+/// Failed logins per source address: past `limit` in `window`, the source is refused without its credentials
+/// being looked at until the window has passed.
+public struct LoginFailureLimiter: Sendable {
+    public let limit: Int
+    public let window: TimeAmount
+    private var failures: [String: [NIODeadline]] = [:]
+
+    public init(limit: Int = 10, window: TimeAmount = .seconds(60)) {
+        self.limit = limit
+        self.window = window
+    }
+
+    public func isLimited(_ source: String, now: NIODeadline) -> Bool {
+        (self.failures[source]?.filter { now - $0 < self.window }.count ?? 0) >= self.limit
+    }
+
+    /// Records a failure; returns true when this one reached the limit (log it once, then stay quiet).
+    public mutating func recordFailure(_ source: String, now: NIODeadline) -> Bool {
+        var recent = (self.failures[source] ?? []).filter { now - $0 < self.window }
+        recent.append(now)
+        self.failures[source] = Array(recent.suffix(self.limit))
+        if self.failures.count > 4096 {  // bounded: forget sources whose failures have all expired
+            self.failures = self.failures.filter { $0.value.contains { now - $0 < self.window } }
+            // Still full (failures from more sources than that within one window): the quietest go first.
+            if self.failures.count > 4096 {
+                let keep = self.failures.sorted { ($0.value.last ?? now) > ($1.value.last ?? now) }.prefix(4096)
+                self.failures = Dictionary(keep.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            }
+        }
+        return recent.count == self.limit
+    }
+}

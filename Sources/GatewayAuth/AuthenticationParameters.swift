@@ -20,7 +20,7 @@ public struct AuthenticationParameters: Hashable, Sendable {
 
     /// Parses one header value, which may hold several challenges (`Digest realm="a", nonce="b", Basic realm="a"`).
     /// A new challenge starts where an element is a token not followed by `=`.
-    public static func parseList(_ value: String) throws(RTSPError) -> [AuthenticationParameters] {
+    public static func parseList(_ value: String) throws(AuthenticationError) -> [AuthenticationParameters] {
         guard value.utf8.count <= 4096 else { throw invalid("authentication header over 4096 bytes") }
         var result: [AuthenticationParameters] = []
         for element in HeaderParameters.split(Substring(value), on: ",") {
@@ -30,7 +30,7 @@ public struct AuthenticationParameters: Hashable, Sendable {
             let rest = firstSpace.map { element[element.index(after: $0)...].trimmingASCIIWhitespace() } ?? ""
             let isParameter = head.contains("=") || rest.hasPrefix("=")
             if !isParameter {
-                guard isTokenString(head) else { throw invalid("bad scheme '\(RTSPError.excerpt(head))'") }
+                guard isTokenString(head) else { throw invalid("bad scheme '\(HeaderText.excerpt(head))'") }
                 var challenge = AuthenticationParameters(scheme: String(head))
                 if !rest.isEmpty {
                     if isToken68(rest) {
@@ -50,10 +50,10 @@ public struct AuthenticationParameters: Hashable, Sendable {
         return result
     }
 
-    private mutating func addParameter(_ element: Substring) throws(RTSPError) {
+    private mutating func addParameter(_ element: Substring) throws(AuthenticationError) {
         let (key, value) = HeaderParameters.keyValue(element)
         guard let value, Self.isTokenString(key) else {
-            throw Self.invalid("bad parameter '\(RTSPError.excerpt(element))'")
+            throw Self.invalid("bad parameter '\(HeaderText.excerpt(element))'")
         }
         guard self.parameters.count < 16 else { throw Self.invalid("more than 16 parameters") }
         self.parameters[key.lowercased()] = String(value)
@@ -75,7 +75,7 @@ public struct AuthenticationParameters: Hashable, Sendable {
     }
 
     private static func isTokenString(_ s: Substring) -> Bool {
-        !s.isEmpty && s.utf8.allSatisfy(RTSPHeaders.isTokenByte)
+        !s.isEmpty && s.utf8.allSatisfy(HeaderText.isTokenByte)
     }
 
     /// RFC 7235 §2.1 token68: used by Basic credentials.
@@ -90,7 +90,7 @@ public struct AuthenticationParameters: Hashable, Sendable {
         }
     }
 
-    private static func invalid(_ detail: String) -> RTSPError {
-        RTSPError(.invalidHeaderValue, "authentication: \(detail)")
+    private static func invalid(_ detail: String) -> AuthenticationError {
+        AuthenticationError(.invalid, "authentication: \(detail)")
     }
 }

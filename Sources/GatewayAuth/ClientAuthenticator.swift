@@ -6,13 +6,13 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Answers a camera's authentication challenge (the gateway as RTSP client).
+/// Answers a camera's authentication challenge (the gateway as RTSP or HTTP client).
 ///
 /// From the challenges of a 401 it picks the strongest it can answer: Digest SHA-256, then Digest MD5 (each also
 /// in its `-sess` form), and Basic only when it is all the camera offers, with a warning, since Basic sends the
 /// camera's password in clear on every request. A value type: the caller keeps it per connection, feeds it each
 /// 401 and asks it for the `Authorization` value of each request.
-public struct RTSPClientAuthenticator: Sendable {
+public struct ClientAuthenticator: Sendable {
     public enum Scheme: Hashable, Sendable {
         case basic
         case digest(DigestAlgorithm)
@@ -47,7 +47,8 @@ public struct RTSPClientAuthenticator: Sendable {
     public var scheme: Scheme? { self.challenge?.scheme }
 
     /// Takes the `WWW-Authenticate` values of a 401 and chooses a scheme.
-    public mutating func receivedChallenges(_ headerValues: [String], logger: Logger? = nil) throws(RTSPError) {
+    public mutating func receivedChallenges(_ headerValues: [String], logger: Logger? = nil) throws(AuthenticationError)
+    {
         var candidates: [AuthenticationParameters] = []
         for value in headerValues {
             // One malformed challenge among several must not hide a good one.
@@ -79,7 +80,7 @@ public struct RTSPClientAuthenticator: Sendable {
             if best == nil || Self.strength(chosen.scheme) > Self.strength(best!.scheme) { best = chosen }
         }
         guard let best else {
-            throw RTSPError(.authenticationUnsupported, "no supported scheme in \(candidates.map(\.scheme))")
+            throw AuthenticationError(.unsupported, "no supported scheme in \(candidates.map(\.scheme))")
         }
         if best.scheme == .basic {
             logger?.warning(
@@ -96,7 +97,7 @@ public struct RTSPClientAuthenticator: Sendable {
     }
 
     /// The `Authorization` value for a request, or `nil` before any challenge.
-    public mutating func authorization(method: RTSPMethod, uri: String) -> String? {
+    public mutating func authorization(method: String, uri: String) -> String? {
         guard let challenge = self.challenge else { return nil }
         switch challenge.scheme {
         case .basic:
@@ -125,7 +126,7 @@ public struct RTSPClientAuthenticator: Sendable {
                 algorithm: algorithm,
                 ha1: ha1,
                 nonce: challenge.nonce,
-                method: method.rawValue,
+                method: method,
                 uri: uri,
                 qop: challenge.qop,
                 nc: nc,

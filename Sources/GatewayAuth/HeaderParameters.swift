@@ -1,8 +1,8 @@
 /// Splitting of `;`-separated parameter lists and `,`-separated element lists, shared by the structured headers.
 /// Quoted strings (RFC 7230 §3.2.6) are honoured, so a `;` or `,` inside quotes does not split.
-enum HeaderParameters {
+package enum HeaderParameters {
     /// Splits `value` at `separator` outside double quotes; each part trimmed of whitespace; empty parts dropped.
-    static func split(_ value: Substring, on separator: Character) -> [Substring] {
+    package static func split(_ value: Substring, on separator: Character) -> [Substring] {
         var parts: [Substring] = []
         var start = value.startIndex
         var inQuotes = false
@@ -27,14 +27,14 @@ enum HeaderParameters {
     }
 
     /// `name=value` or `name` alone; the value trimmed and unquoted.
-    static func keyValue(_ part: Substring) -> (key: Substring, value: Substring?) {
+    package static func keyValue(_ part: Substring) -> (key: Substring, value: Substring?) {
         guard let equals = part.firstIndex(of: "=") else { return (part, nil) }
         let key = part[part.startIndex..<equals].trimmingASCIIWhitespace()
         let value = part[part.index(after: equals)...].trimmingASCIIWhitespace()
         return (key, unquote(value))
     }
 
-    static func unquote(_ value: Substring) -> Substring {
+    package static func unquote(_ value: Substring) -> Substring {
         guard value.count >= 2, value.first == "\"", value.last == "\"" else { return value }
         let inner = value.dropFirst().dropLast()
         guard inner.contains("\\") else { return inner }
@@ -52,7 +52,7 @@ enum HeaderParameters {
     }
 
     /// A quoted-string for writing: backslash and double quote escaped.
-    static func quote(_ value: String) -> String {
+    package static func quote(_ value: String) -> String {
         var result = "\""
         for c in value {
             if c == "\"" || c == "\\" { result.append("\\") }
@@ -63,7 +63,7 @@ enum HeaderParameters {
     }
 
     /// A decimal number of at most `maxDigits` digits (no sign, no spaces inside).
-    static func decimal<T: FixedWidthInteger>(_ value: Substring, maxDigits: Int, as: T.Type = T.self) -> T? {
+    package static func decimal<T: FixedWidthInteger>(_ value: Substring, maxDigits: Int, as: T.Type = T.self) -> T? {
         guard (1...maxDigits).contains(value.utf8.count), value.utf8.allSatisfy(isDigit) else { return nil }
         return T(value)
     }

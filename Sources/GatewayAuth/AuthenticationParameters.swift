@@ -16,6 +16,19 @@ public struct AuthenticationParameters: Hashable, Sendable {
 
     public subscript(name: String) -> String? { self.parameters[name.lowercased()] }
 
+    /// The user name an `Authorization` value claims (Digest's `username`, Basic's name before the colon), for
+    /// counting failures per user before, and whether or not, the credentials are checked.
+    public static func claimedUser(_ authorization: String?) -> String? {
+        guard let authorization, let credentials = try? Self.parseList(authorization).first else { return nil }
+        if credentials.isScheme("Basic") {
+            guard let token = credentials.token, let decoded = base64Decode(token),
+                let text = String(validating: decoded, as: UTF8.self), let colon = text.firstIndex(of: ":")
+            else { return nil }
+            return String(text[..<colon].prefix(256))
+        }
+        return credentials["username"].map { String($0.prefix(256)) }
+    }
+
     public func isScheme(_ name: String) -> Bool { self.scheme.caseInsensitiveEquals(name) }
 
     /// Parses one header value, which may hold several challenges (`Digest realm="a", nonce="b", Basic realm="a"`).

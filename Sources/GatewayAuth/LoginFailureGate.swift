@@ -4,24 +4,77 @@ import NIOCore
 /// The failed-login limiter shared by every surface that checks the same credentials: the RTSP server and each
 /// virtual ONVIF device. With one per surface, ONVIF was a free oracle for the passwords that also grant video.
 ///
-/// Sources are counted by address, IPv6 by its /64 (one host can rotate through the rest of its prefix).
+/// Two counts. Per source — an address, IPv6 by its /64 (one host can rotate through the rest of its prefix) —
+/// `limit` failures in `window` refuse that source. Per claimed user name, from any source, `userLimit` failures
+/// in `userWindow` refuse that name, so the same guesses spread over many addresses stop too; a source that has
+/// signed in as that user before (the VMS itself, the last 16 such sources for a day) is not refused for it,
+/// so an attacker who fails on purpose cannot lock the VMS out.
 public final class LoginFailureGate: Sendable {
-    private let state: NIOLockedValueBox<LoginFailureLimiter>
-
-    public init(limit: Int = 10, window: TimeAmount = .seconds(60)) {
-        self.state = NIOLockedValueBox(LoginFailureLimiter(limit: limit, window: window))
+    private struct State {
+        var sources: LoginFailureLimiter
+        var users: LoginFailureLimiter
+        /// Per user: the sources that signed in as it, with when they last did.
+        var trusted: [String: [String: NIODeadline]] = [:]
     }
 
-    public func isLimited(_ source: String, now: NIODeadline = .now()) -> Bool {
+    private let state: NIOLockedValueBox<State>
+    static let trustedPerUser = 16
+    static let trustedFor: TimeAmount = .hours(24)
+    static let trustedUsers = 4096
+
+    public init(
+        limit: Int = 10,
+        window: TimeAmount = .seconds(60),
+        userLimit: Int = 30,
+        userWindow: TimeAmount = .minutes(10)
+    ) {
+        self.state = NIOLockedValueBox(
+            State(
+                sources: LoginFailureLimiter(limit: limit, window: window),
+                users: LoginFailureLimiter(limit: userLimit, window: userWindow)
+            )
+        )
+    }
+
+    /// Whether a login from `source`, claiming `user` (when the credentials name one), is refused unlooked-at.
+    public func isLimited(_ source: String, user: String? = nil, now: NIODeadline = .now()) -> Bool {
         let key = Self.sourceKey(source)
-        return self.state.withLockedValue { $0.isLimited(key, now: now) }
+        return self.state.withLockedValue { state in
+            if state.sources.isLimited(key, now: now) { return true }
+            guard let user, state.users.isLimited(user, now: now) else { return false }
+            let known = state.trusted[user]?[key].map { now - $0 < Self.trustedFor } ?? false
+            return !known
+        }
     }
 
-    /// Records a failure; true when this one reached the limit (log it once, then stay quiet).
+    /// Records a failure; true when this one brought the source or the user to its limit (log it once).
     @discardableResult
-    public func recordFailure(_ source: String, now: NIODeadline = .now()) -> Bool {
+    public func recordFailure(_ source: String, user: String? = nil, now: NIODeadline = .now()) -> Bool {
         let key = Self.sourceKey(source)
-        return self.state.withLockedValue { $0.recordFailure(key, now: now) }
+        return self.state.withLockedValue { state in
+            let source = state.sources.recordFailure(key, now: now)
+            let user = user.map { state.users.recordFailure($0, now: now) } ?? false
+            return source || user
+        }
+    }
+
+    /// Records a sign-in: the source is trusted for `user` (bounded per user and in users).
+    public func recordSuccess(_ source: String, user: String, now: NIODeadline = .now()) {
+        let key = Self.sourceKey(source)
+        self.state.withLockedValue { state in
+            var sources = state.trusted[user] ?? [:]
+            sources[key] = now
+            if sources.count > Self.trustedPerUser {
+                let keep = sources.sorted { $0.value > $1.value }.prefix(Self.trustedPerUser)
+                sources = Dictionary(keep.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            }
+            state.trusted[user] = sources
+            // Names come only from successful sign-ins, so this holds configured users; bounded all the same.
+            if state.trusted.count > Self.trustedUsers {
+                state.trusted = state.trusted.filter { $0.value.values.contains { now - $0 < Self.trustedFor } }
+                if state.trusted.count > Self.trustedUsers { state.trusted = [user: sources] }
+            }
+        }
     }
 
     /// An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`); anything else as given.

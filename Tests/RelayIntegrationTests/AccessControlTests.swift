@@ -123,6 +123,45 @@ import Testing
         }
     }
 
+    /// The same guesses for one user spread over many addresses, each under the per-source limit: past the
+    /// per-user limit a new address is refused even with the right password, while the VMS that signed in before
+    /// keeps its access (an attacker cannot lock it out) and other users are untouched.
+    @Test func failedLoginsFromManyAddressesAreLimitedPerUser() async throws {
+        try await RelayFixture.run(.init(access: Self.policy)) { fixture in
+            func describe(_ user: String, _ password: String, from source: String) async throws -> RTSPStatus {
+                let client = try await TestRTSPClient.connect(
+                    port: fixture.port,
+                    authenticator: ClientAuthenticator(username: user, password: password),
+                    localAddress: source
+                )
+                defer { Task { await client.close() } }
+                return try await client.request(.describe, fixture.url).status
+            }
+            func expectStatus(
+                _ user: String,
+                _ password: String,
+                from source: String,
+                _ expected: RTSPStatus,
+                sourceLocation: SourceLocation = #_sourceLocation
+            ) async throws {
+                let status = try await describe(user, password, from: source)
+                #expect(status == expected, "\(user) from \(source)", sourceLocation: sourceLocation)
+            }
+            try await expectStatus("vms", "right-pass", from: "127.0.0.1", .ok)
+            // 8 addresses × 4 wrong guesses: 32 failures for "vms", none of the sources near its own limit of 10.
+            for host in 2...9 {
+                for guess in 0..<4 {
+                    try await expectStatus("vms", "guess-\(guess)", from: "127.0.0.\(host)", .unauthorized)
+                }
+            }
+            try await expectStatus("vms", "right-pass", from: "127.0.0.20", .unauthorized)
+            try await expectStatus("vms", "right-pass", from: "127.0.0.1", .ok)
+            try await expectStatus("lobbyonly", "lobby-pass", from: "127.0.0.21", .forbidden)
+            // A source that only ever tried other names is not refused for "vms" on its own account: the user is.
+            try await expectStatus("vms", "right-pass", from: "127.0.0.2", .unauthorized)
+        }
+    }
+
     @Test func connectionsPerSourceAreLimited() async throws {
         var options = RelayFixture.Options()
         options.maxConnectionsPerSource = 2

@@ -29,14 +29,18 @@ public final class TestRTSPClient: Sendable {
     }
 
     /// - Parameter receiveBuffer: a small `SO_RCVBUF` makes a reader that stops reading fill up quickly.
+    /// - Parameter localAddress: the source address (a loopback one: tests send nowhere else).
     public static func connect(
         host: String = "127.0.0.1",
         port: Int,
         authenticator: ClientAuthenticator? = nil,
-        receiveBuffer: Int? = nil
+        receiveBuffer: Int? = nil,
+        localAddress: String? = nil
     ) async throws -> TestRTSPClient {
         let inbox = NIOLockedValueBox(Inbox())
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // Another loopback source (127.0.0.2 …): the same host as many VMS addresses, for per-source limits.
+        if let localAddress { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0)) }
         if let receiveBuffer {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBuffer))
         }

@@ -416,7 +416,8 @@ public final class ONVIFDeviceProxy: Sendable {
 
     private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
         // Over the limit: refused without the credentials being looked at, like RTSP (the same limiter).
-        if self.configuration.loginFailures.isLimited(request.source) {
+        let claimed = soap.usernameToken?.username ?? AuthenticationParameters.claimedUser(request.authorization)
+        if self.configuration.loginFailures.isLimited(request.source, user: claimed) {
             return .failure(self.fault(SOAPFault.notAuthorized))  // no challenge: a limited source gets no nonce
         }
         let users = self.users(for: request)
@@ -429,25 +430,32 @@ public final class ONVIFDeviceProxy: Sendable {
                     isRead: !Self.needsAUser(soap.operation) && ONVIFOperationCatalog.kind(of: soap.operation) != nil
                 ) { name in users.first { $0.name == name }?.onvifPassword }
             }
-            if case .valid(let user) = outcome { return .success(user) }
-            if case .invalid(let reason) = outcome { return self.refuseLogin(reason, request) }
+            if case .valid(let user) = outcome { return self.signedIn(user, request) }
+            if case .invalid(let reason) = outcome { return self.refuseLogin(reason, request, user: claimed) }
         }
         if let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first {
             switch self.digestUser(credentials, request) {
-            case .user(let user): return .success(user)
+            case .user(let user): return self.signedIn(user, request)
             case .stale: return .failure(self.challenge(SOAPFault.notAuthorized, stale: true))
-            case .replayed: return self.refuseLogin("HTTP Digest nonce replayed", request)
-            case .refused: return self.refuseLogin("wrong HTTP Digest credentials", request)
+            case .replayed: return self.refuseLogin("HTTP Digest nonce replayed", request, user: claimed)
+            case .refused: return self.refuseLogin("wrong HTTP Digest credentials", request, user: claimed)
             }
         }
         return .failure(self.challenge(SOAPFault.notAuthorized))
     }
 
-    private func refuseLogin(_ reason: String, _ request: Request) -> Authentication {
+    private func signedIn(_ user: String, _ request: Request) -> Authentication {
+        self.configuration.loginFailures.recordSuccess(request.source, user: user)
+        return .success(user)
+    }
+
+    private func refuseLogin(_ reason: String, _ request: Request, user: String?) -> Authentication {
         self.counts.withLockedValue { $0.authFailures += 1 }
-        let limited = self.configuration.loginFailures.recordFailure(request.source)
+        let limited = self.configuration.loginFailures.recordFailure(request.source, user: user)
         self.logger.notice(
-            limited ? "ONVIF login failed; over the limit: refusing this source for a while" : "ONVIF login failed",
+            limited
+                ? "ONVIF login failed; over the limit: refusing this source (or this user) for a while"
+                : "ONVIF login failed",
             metadata: ["source": "\(request.source)", "reason": "\(reason)", "audit": "true"]
         )
         return .failure(self.challenge(SOAPFault.notAuthorized))
@@ -514,16 +522,21 @@ public final class ONVIFDeviceProxy: Sendable {
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
-        if self.configuration.loginFailures.isLimited(request.source) { return self.fault(.notAuthorized) }
+        let claimed = AuthenticationParameters.claimedUser(request.authorization)
+        if self.configuration.loginFailures.isLimited(request.source, user: claimed) {
+            return self.fault(.notAuthorized)
+        }
         guard let value = request.authorization, let credentials = try? AuthenticationParameters.parseList(value).first
         else {
             return self.challenge(.notAuthorized)
         }
         switch self.digestUser(credentials, request) {
-        case .user: return await self.fetchSnapshot(token)
+        case .user(let user):
+            _ = self.signedIn(user, request)
+            return await self.fetchSnapshot(token)
         case .stale: return self.challenge(.notAuthorized, stale: true)
-        case .replayed: _ = self.refuseLogin("snapshot Digest nonce replayed", request)
-        case .refused: _ = self.refuseLogin("wrong snapshot credentials", request)
+        case .replayed: _ = self.refuseLogin("snapshot Digest nonce replayed", request, user: claimed)
+        case .refused: _ = self.refuseLogin("wrong snapshot credentials", request, user: claimed)
         }
         return self.challenge(.notAuthorized)
     }

@@ -116,7 +116,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         let now = NIODeadline.now()
         let path = StreamPath.parse(request.uri).map(\.path).flatMap { self.core.stream($0) != nil ? $0 : nil }
         let policy = self.core.configuration.access
-        if self.core.loginFailures.isLimited(self.sourceIP, now: now) {
+        let claimed = AuthenticationParameters.claimedUser(request.headers[RTSPHeaders.authorization])
+        if self.core.loginFailures.isLimited(self.sourceIP, user: claimed, now: now) {
             var refused = self.response(.unauthorized, cseq: cseq)
             for challenge in policy.challenges(nonce: self.nonce, isTLS: self.isTLS)
             where RTSPHeaders.isSafeValue(challenge) {
@@ -127,6 +128,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         }
         switch policy.decide(request, path: path, source: self.sourceIP, nonce: self.nonce, isTLS: self.isTLS) {
         case .allowed(let user):
+            if let user { self.core.loginFailures.recordSuccess(self.sourceIP, user: user, now: now) }
             if let user, self.user != user {
                 self.user = user
                 self.core.logger.info(
@@ -137,10 +139,12 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
             return true
         case .challenge(let challenges, let failure):
             if let failure {
-                let limited = self.core.loginFailures.recordFailure(self.sourceIP, now: now)
+                let limited = self.core.loginFailures.recordFailure(self.sourceIP, user: claimed, now: now)
                 self.core.authFailures += 1
                 self.core.logger.notice(
-                    limited ? "failed logins over the limit: refusing this source for a while" : "failed login",
+                    limited
+                        ? "failed logins over the limit: refusing this source (or this user) for a while"
+                        : "failed login",
                     metadata: ["reader": "\(self.address)", "reason": "\(failure)"]
                 )
             }

@@ -21,6 +21,15 @@ public enum HardenedXMLParser {
             limits.maxBytes = 1024 * 1024
             return limits
         }
+
+        /// A recorder's GetProfiles: every channel's profiles in one answer (256 channels of three streams are
+        /// some 120,000 elements), fetched by the gateway's own request, one at a time per recorder.
+        public static var recorderProfiles: Limits {
+            var limits = Limits()
+            limits.maxBytes = 8 * 1024 * 1024
+            limits.maxElements = 200_000
+            return limits
+        }
     }
 
     public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {

@@ -169,7 +169,16 @@ import Testing
 
     @Test func aRecorderSharesNoNameAndNoAddressWithAnotherMAC() {
         let named = Self.lobby.replacingOccurrences(of: "name = \"lobby\"", with: "name = \"nvr\"")
-        #expect(Self.problems(named + "\n" + Self.nvr).contains { $0.contains("a camera already has that name") })
+        #expect(Self.problems(named + "\n" + Self.nvr).contains { $0.contains("a recorder has that name too") })
+        // A channel renamed to its own recorder's name, and a recorder named like an earlier recorder's channel.
+        let selfNamed = Self.nvr + "\n  [[recorder.channel]]\n  number = 3\n  name = \"nvr\""
+        #expect(Self.problems(selfNamed).contains { $0.contains("'nvr': a recorder has that name too") })
+        let first = Self.nvr.replacingOccurrences(of: "name = \"nvr\"", with: "name = \"nvr-01\"")
+            .replacingOccurrences(of: "\ngateway_onvif_port = 8100", with: "")
+        let second = Self.nvr.replacingOccurrences(of: "192.0.2.20", with: "192.0.2.21")
+            .replacingOccurrences(of: "\ngateway_onvif_port = 8100", with: "")
+            .replacingOccurrences(of: "AA:BB:20", with: "AA:BB:21")
+        #expect(Self.problems(first + "\n" + second).contains { $0.contains("a recorder has that name too") })
         // A camera with a channel's name, and one at the recorder's address claiming another MAC.
         let channelName = Self.lobby.replacingOccurrences(of: "name = \"lobby\"", with: "name = \"nvr-03\"")
         #expect(Self.problems(channelName + "\n" + Self.nvr).contains { $0.contains("'nvr-03' is listed twice") })

@@ -95,6 +95,19 @@ import Testing
         "<trt:GetVideoSourceConfiguration><trt:ConfigurationToken>VideoSourceConfig_1</trt:ConfigurationToken></trt:GetVideoSourceConfiguration>",
         "<tptz:GetNode><tptz:NodeToken>PTZNode_1</tptz:NodeToken></tptz:GetNode>",
         "<trt:GetStreamUri><trt:ProfileToken>Profile_20</trt:ProfileToken></trt:GetStreamUri>",
+        // No token where one is needed: the recorder would answer with its first channel's stream or snapshot.
+        "<trt:GetSnapshotUri/>",
+        "<trt:GetStreamUri><trt:StreamSetup/></trt:GetStreamUri>",
+        "<tr2:GetSnapshotUri/>",
+        // A decoy: one of our tokens, but not the profile the move acts on.
+        "<tptz:ContinuousMove><tptz:Velocity/><tt:VideoSourceToken>VideoSource_2</tt:VideoSourceToken></tptz:ContinuousMove>",
+        "<tptz:ContinuousMove><tptz:Velocity token=\"Profile_201\"><tt:PanTilt x=\"1\" y=\"0\"/></tptz:Velocity></tptz:ContinuousMove>",
+        // Our profile, nested where the recorder does not look: it would move its first channel.
+        "<tptz:ContinuousMove><x:w><tptz:ProfileToken>Profile_201</tptz:ProfileToken></x:w></tptz:ContinuousMove>",
+        "<trt:GetStreamUri><trt:ProfileToken>Profile_201</trt:ProfileToken><trt:StreamSetup><tt:ProfileToken>Profile_101</tt:ProfileToken></trt:StreamSetup></trt:GetStreamUri>",
+        // A token attribute on the operation itself, and an imaging call on no source.
+        "<trt:GetStreamUri token=\"Profile_101\"><trt:ProfileToken>Profile_201</trt:ProfileToken></trt:GetStreamUri>",
+        "<timg:GetImagingSettings xmlns:timg=\"http://www.onvif.org/ver20/imaging/wsdl\"/>",
     ])
     func anotherChannelsTokenIsRefused(_ body: String) throws {
         #expect(try Self.refusal(body) != nil, "\(body)")
@@ -112,6 +125,71 @@ import Testing
             "<trt:SetVideoEncoderConfiguration><trt:Configuration token=\"\(token)\"/></trt:SetVideoEncoderConfiguration>"
         )
         #expect(attribute.first(namespace: Self.trt, name: "Configuration")?.attribute("token") == "Profile_202")
+    }
+
+    /// Canonically equivalent text is another token: the recorder gets exactly the bytes that were checked, or
+    /// nothing.
+    @Test func canonicallyEquivalentTokensAreNotOurs() throws {
+        let answer = try Self.parse(
+            """
+            <trt:GetProfilesResponse>
+              <trt:Profiles token="Cam\u{00E9}_1"><tt:VideoSourceConfiguration token="c1">\
+            <tt:SourceToken>S1</tt:SourceToken></tt:VideoSourceConfiguration></trt:Profiles>
+            </trt:GetProfilesResponse>
+            """
+        )
+        let view = try #require(ChannelView.learn(profiles: answer, channel: .number(1)))
+        let decomposed = try Self.parse(
+            "<trt:GetStreamUri><trt:ProfileToken>Came\u{0301}_1</trt:ProfileToken></trt:GetStreamUri>"
+        )
+        guard case .failure = view.admit(decomposed) else {
+            Issue.record("a decomposed é passed for the precomposed token")
+            return
+        }
+        let exact = try Self.parse(
+            "<trt:GetStreamUri><trt:ProfileToken>Cam\u{00E9}_1</trt:ProfileToken></trt:GetStreamUri>"
+        )
+        guard case .success(let admitted) = view.admit(exact) else {
+            Issue.record("the exact token was refused")
+            return
+        }
+        let sent = try #require(admitted.first(namespace: Self.trt, name: "ProfileToken")?.text)
+        #expect(Array(sent.utf8) == Array("Cam\u{00E9}_1".utf8))
+    }
+
+    /// A recorder that numbers every kind of token from 000: a token two channels hold names neither.
+    @Test func aTokenTwoChannelsShareIsNobodys() throws {
+        let answer = try Self.parse(
+            """
+            <trt:GetProfilesResponse>
+              <trt:Profiles token="P1"><tt:VideoSourceConfiguration token="000"><tt:SourceToken>S1</tt:SourceToken>\
+            </tt:VideoSourceConfiguration></trt:Profiles>
+              <trt:Profiles token="P2"><tt:VideoSourceConfiguration token="001"><tt:SourceToken>S2</tt:SourceToken>\
+            </tt:VideoSourceConfiguration><tt:PTZConfiguration token="p2"><tt:NodeToken>000</tt:NodeToken>\
+            </tt:PTZConfiguration></trt:Profiles>
+            </trt:GetProfilesResponse>
+            """
+        )
+        let second = try #require(ChannelView.learn(profiles: answer, channel: .number(2)))
+        #expect(!second.own.contains("000") && second.own.contains("001") && second.own.contains("P2"))
+        let node = try Self.parse("<tptz:GetNode><tptz:NodeToken>000</tptz:NodeToken></tptz:GetNode>")
+        guard case .failure = second.admit(node) else {
+            Issue.record("a token channel 1 holds too passed on channel 2")
+            return
+        }
+        let first = try #require(ChannelView.learn(profiles: answer, channel: .number(1)))
+        #expect(!first.own.contains("000"))
+    }
+
+    @Test func presetsOfOurProfileAreShown() throws {
+        let presets = try Self.parse(
+            """
+            <tptz:GetPresetsResponse><tptz:Preset token="1"><tt:Name>Door</tt:Name></tptz:Preset>\
+            <tptz:Preset token="2"/></tptz:GetPresetsResponse>
+            """
+        )
+        #expect(Self.channel2.filter(presets).elements.count == 2)
+        _ = try Self.admitted("<tptz:GetPresets><tptz:ProfileToken>Profile_201</tptz:ProfileToken></tptz:GetPresets>")
     }
 
     @Test func ownChannelCallsPass() throws {

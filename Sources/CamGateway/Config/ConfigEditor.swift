@@ -217,9 +217,12 @@ struct ConfigEditor {
         in block: inout ConfigDocument.Block,
         subTable: String?
     ) throws(Refused) {
+        // The block's own keys end at its first sub-table, whichever (`[[recorder.channel]]`, `[recorder.paths]`).
         let ownEnd =
-            subTable.flatMap { sub in
-                self.document.headers.first { $0.line > block.start && $0.line < block.end && $0.name == sub }?.line
+            subTable.flatMap { _ in
+                self.document.headers.first {
+                    $0.line > block.start && $0.line < block.end && $0.name.hasPrefix(block.name + ".")
+                }?.line
             } ?? block.end
         let lines = self.document.lines
         for index in (block.start + 1)..<ownEnd where Self.key(of: lines[index]) == key {

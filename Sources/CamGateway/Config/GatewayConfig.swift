@@ -261,10 +261,6 @@ enum GatewayConfig {
                         guard !configuration.recorders.contains(where: { $0.name == settings.name }) else {
                             throw problem("recorder '\(settings.name)' is listed twice")
                         }
-                        // Status, metrics and the egress report name a device by it: one name, one device.
-                        if configuration.relay.cameras.contains(where: { $0.name == settings.name }) {
-                            throw problem("recorder '\(settings.name)': a camera already has that name")
-                        }
                         var admitted: [(RelayConfiguration.Camera, CameraSettings)] = []
                         for channel in channels {
                             let (parsed, parsedSettings) = try self.camera(
@@ -298,6 +294,18 @@ enum GatewayConfig {
             } else {
                 problems.append(problem("recorder must be an array of tables ([[recorder]])"))
             }
+        }
+        // Status, metrics, the egress report and the CLI name a device by it: one name, one device, whichever
+        // came first in the file (a camera, a channel of this or an earlier recorder).
+        let recorderNames = Set(configuration.recorders.map(\.name))
+        for camera in configuration.relay.cameras where recorderNames.contains(camera.name) {
+            problems.append(
+                Problem(
+                    file: file,
+                    line: cameraLines[camera.name],
+                    reason: "camera '\(camera.name)': a recorder has that name too; rename one of them"
+                )
+            )
         }
         if let tls = table["tls"] {
             attempt(line: document.line(ofTable: "tls")) { () throws(Problem) in

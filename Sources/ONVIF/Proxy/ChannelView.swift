@@ -61,64 +61,118 @@ public struct ChannelView: Sendable, Hashable {
         let mine = bySource[source] ?? []
         var own: Set<String> = [source]
         for profile in mine { Self.collectTokens(profile, into: &own) }
+        // A token another channel holds too (a recorder that numbers every kind from 000) names neither safely:
+        // it is nobody's, so requests naming it are refused and answers carrying it cut.
+        var others: Set<String> = []
+        for (other, profiles) in bySource where other != source {
+            others.insert(other)
+            for profile in profiles { Self.collectTokens(profile, into: &others) }
+        }
+        own.subtract(others)
         return ChannelView(
             videoSource: source,
-            profiles: mine.compactMap { Self.tokenAttributes($0).first },
+            profiles: mine.compactMap { Self.tokenAttributes($0).first }.filter(own.contains),
             own: own
         )
     }
 
+    /// The stored token a request's text names, byte for byte: Swift's `==` takes canonically equivalent text
+    /// (a Kelvin sign for a K) as equal, and the recorder must get exactly the token that was checked.
+    func owned(_ token: String) -> String? {
+        let trimmed = Self.trimmed(token)
+        return self.own.first { $0.utf8.elementsEqual(trimmed.utf8) }
+    }
+
     /// The request body with every token rewritten to exactly the channel's own token, or the first token in it
-    /// that is not the channel's.
+    /// that is not the channel's. Tokens must be direct children (or attributes of direct children) of the
+    /// operation, as the ONVIF schemas put them; an operation that acts on one profile, source or node must name
+    /// it, since a recorder takes a missing one for its first channel's.
     public func admit(_ request: XMLElement) -> Result<XMLElement, Refused> {
-        var refused: String?
-        var named = false
-        let admitted = Self.map(request) { element in
-            guard refused == nil else { return element }
-            var element = element
-            for (index, attribute) in element.attributes.enumerated() where attribute.name == "token" {
-                let token = Self.trimmed(attribute.value)
-                guard self.own.contains(token) else {
-                    refused = token
-                    return element
+        var named: Set<String> = []
+        var admitted = request
+        for index in admitted.children.indices {
+            guard case .element(var child) = admitted.children[index] else { continue }
+            for (position, attribute) in child.attributes.enumerated() where attribute.name == "token" {
+                guard let token = self.owned(attribute.value) else {
+                    return .failure(Refused(token: Self.trimmed(attribute.value)))
                 }
-                element.attributes[index].value = token
-                named = true
+                child.attributes[position].value = token
+                named.insert(Self.tokenAttribute)
             }
-            guard Self.isTokenElement(element.name), !Self.profileScoped.contains(element.name) else { return element }
-            let token = element.trimmedText
-            // An element with children is no token; one with none and no text names no token either.
-            guard element.elements.isEmpty else {
-                refused = "\(element.name) with child elements"
-                return element
+            if Self.isTokenElement(child.name), !Self.profileScoped.contains(child.name) {
+                // An element with children is no token; an empty one names none (a recorder may take it for its
+                // first channel's).
+                guard child.elements.isEmpty else {
+                    return .failure(Refused(token: "\(child.name) with child elements"))
+                }
+                guard !child.trimmedText.isEmpty else { return .failure(Refused(token: "an empty \(child.name)")) }
+                guard let token = self.owned(child.text) else { return .failure(Refused(token: child.trimmedText)) }
+                child.children = [.text(token)]
+                named.insert(child.name)
             }
-            // An empty token is no token: a recorder may take it for its first channel's.
-            guard !token.isEmpty else {
-                refused = "an empty \(element.name)"
-                return element
+            // Below the operation's own children, no token belongs in a request the gateway forwards.
+            if let nested = Self.firstNestedToken(in: child.elements) {
+                return .failure(Refused(token: "\(nested) nested in \(child.name)"))
             }
-            guard self.own.contains(token) else {
-                refused = token
-                return element
-            }
-            element.children = [.text(token)]
-            named = true
-            return element
+            admitted.children[index] = .element(child)
         }
-        if let refused { return .failure(Refused(token: refused)) }
-        // What moves or changes a camera acts on the recorder's first channel when it names none.
-        if Self.actingNamespaces.contains(request.namespace ?? ""), !Self.listOperations.contains(request.name),
-            !named
-        {
-            return .failure(Refused(token: "no token of this channel in \(request.name)"))
+        for attribute in request.attributes where attribute.name == "token" {
+            return .failure(Refused(token: "a token on \(request.name) itself (\(Self.trimmed(attribute.value)))"))
+        }
+        if let required = Self.scope(of: request), named.isDisjoint(with: required) {
+            return .failure(
+                Refused(token: "no \(required.sorted().joined(separator: " or ")) of this channel in \(request.name)")
+            )
         }
         return .success(admitted)
     }
 
-    /// PTZ and imaging: their operations act on one profile, node or video source, named by a token.
-    static let actingNamespaces: Set<String> = [ONVIFNamespace.ptz, "http://www.onvif.org/ver20/imaging/wsdl"]
-    /// The operations there that name none: lists, which the answer filter cuts to the channel's entries.
-    static let listOperations: Set<String> = ["GetServiceCapabilities", "GetNodes", "GetConfigurations"]
+    static func firstNestedToken(in elements: [XMLElement]) -> String? {
+        for element in elements {
+            if !Self.tokenAttributes(element).isEmpty { return "a token attribute" }
+            if Self.isTokenElement(element.name), !Self.profileScoped.contains(element.name) { return element.name }
+            if let deeper = Self.firstNestedToken(in: element.elements) { return deeper }
+        }
+        return nil
+    }
+
+    static let imaging = "http://www.onvif.org/ver20/imaging/wsdl"
+    /// What a `token` attribute on a direct child (a configuration being set) counts as in ``scope(of:)``.
+    static let tokenAttribute = "token attribute"
+
+    /// Operations that act on one thing of a channel, and the token elements that may name it; nil for lists and
+    /// recorder-wide operations (whose answers the filter cuts to the channel's entries).
+    static func scope(of request: XMLElement) -> Set<String>? {
+        let name = request.name
+        switch request.namespace {
+        case Self.imaging?:
+            return name == "GetServiceCapabilities" ? nil : ["VideoSourceToken"]
+        case ONVIFNamespace.ptz?:
+            if ["GetServiceCapabilities", "GetNodes", "GetConfigurations"].contains(name) { return nil }
+            if name.hasPrefix("GetNode") { return ["NodeToken"] }
+            if name.contains("Configuration") {
+                return ["ConfigurationToken", "PTZConfigurationToken", Self.tokenAttribute]
+            }
+            return ["ProfileToken"]
+        case ONVIFNamespace.media?, ONVIFNamespace.media2?:
+            if name == "GetServiceCapabilities" { return nil }
+            // The stream, the snapshot and a profile's own operations default to the first profile without one.
+            let profileOperations: Set<String> = [
+                "GetStreamUri", "GetSnapshotUri", "GetProfile", "SetSynchronizationPoint", "StartMulticastStreaming",
+                "StopMulticastStreaming", "DeleteProfile",
+            ]
+            if profileOperations.contains(name) || name.hasPrefix("GetCompatible") || name.hasPrefix("Add")
+                || name.hasPrefix("Remove")
+            {
+                return ["ProfileToken"]
+            }
+            // Lists (GetProfiles, GetVideoSources, …Configurations): an optional token is checked if given.
+            if name.hasPrefix("Get"), name.hasSuffix("s") { return nil }
+            return ["ProfileToken", "ConfigurationToken", "VideoSourceToken", "OSDToken", "Token", Self.tokenAttribute]
+        default:
+            return nil
+        }
+    }
 
     public struct Refused: Error, Hashable, Sendable {
         public var token: String
@@ -130,9 +184,11 @@ public struct ChannelView: Sendable, Hashable {
         var answer = answer
         answer.children = answer.children.compactMap { node in
             guard case .element(let child) = node else { return node }
+            // Presets belong to the profile the request named, which was checked.
+            if child.name == "Preset" || child.name == "PresetTour" { return node }
             let tokens = Self.tokenAttributes(child)
             if tokens.isEmpty, Self.listEntries.contains(child.name) { return nil }
-            guard tokens.allSatisfy(self.own.contains) else { return nil }
+            guard tokens.allSatisfy({ self.owned($0) != nil }) else { return nil }
             return .element(self.filterNested(child))
         }
         return answer
@@ -145,9 +201,9 @@ public struct ChannelView: Sendable, Hashable {
         element.children = element.children.compactMap { node in
             guard case .element(let child) = node else { return node }
             let tokens = Self.tokenAttributes(child)
-            guard tokens.allSatisfy(self.own.contains) else { return nil }
+            guard tokens.allSatisfy({ self.owned($0) != nil }) else { return nil }
             if child.name.hasSuffix("TokensAvailable") || child.name == "SourceToken" || child.name == "ProfileToken",
-                !self.own.contains(child.trimmedText)
+                self.owned(child.trimmedText) == nil
             {
                 return nil
             }

@@ -55,7 +55,12 @@ public final class ONVIFCameraClient: Sendable {
 
     /// Sends `body` (an operation element) to the camera and returns the Body element of its answer. `path`: a
     /// path on the camera other than the service's (a PullPoint subscription's).
-    public func call(_ body: XMLElement, namespace: String, path: String? = nil) async throws(SOAPFault) -> XMLElement {
+    public func call(
+        _ body: XMLElement,
+        namespace: String,
+        path: String? = nil,
+        limits: HardenedXMLParser.Limits = .cameraResponse
+    ) async throws(SOAPFault) -> XMLElement {
         if let until = self.state.withLockedValue({ $0.brokenUntil }), ContinuousClock.now < until {
             throw SOAPFault.cameraUnavailable(
                 "authentication to the camera failed repeatedly; not retrying before the break ends"
@@ -74,7 +79,7 @@ public final class ONVIFCameraClient: Sendable {
                     "authentication to the camera failed repeatedly; not retrying before the break ends"
                 )
             }
-            let response = try await self.post(body, namespace: namespace, path: path)
+            let response = try await self.post(body, namespace: namespace, path: path, maxBytes: limits.maxBytes)
             if response.status == 401 {
                 let challenges = response.headers["WWW-Authenticate"]
                 // The first 401 switches to HTTP Digest. A later one with a new nonce is a camera that hands out
@@ -92,7 +97,7 @@ public final class ONVIFCameraClient: Sendable {
             }
             let envelope: XMLElement
             do {
-                envelope = try HardenedXMLParser.parse(response.body, limits: .cameraResponse)
+                envelope = try HardenedXMLParser.parse(response.body, limits: limits)
             } catch {
                 throw SOAPFault.cameraUnavailable("unreadable answer (\(error))")
             }
@@ -203,10 +208,11 @@ public final class ONVIFCameraClient: Sendable {
     private func post(
         _ body: XMLElement,
         namespace: String,
-        path: String?
+        path: String?,
+        maxBytes: Int
     ) async throws(SOAPFault) -> HTTPExchange.Response {
         do {
-            return try await self.send(body, namespace: namespace, signed: true, path: path)
+            return try await self.send(body, namespace: namespace, signed: true, path: path, maxBytes: maxBytes)
         } catch {
             throw SOAPFault.cameraUnavailable("\(error)")
         }
@@ -216,7 +222,8 @@ public final class ONVIFCameraClient: Sendable {
         _ body: XMLElement,
         namespace: String,
         signed: Bool,
-        path: String? = nil
+        path: String? = nil,
+        maxBytes: Int = HardenedXMLParser.Limits.cameraResponse.maxBytes
     ) async throws(HTTPExchange.Failure) -> HTTPExchange.Response {
         let path = path ?? self.state.withLockedValue { $0.servicePaths[namespace] } ?? Self.conventionalPath(namespace)
         var header: [XMLElement] = []
@@ -244,7 +251,8 @@ public final class ONVIFCameraClient: Sendable {
             path: path,
             headers: headers,
             body: Array(document.utf8),
-            timeout: .nanoseconds(Int64(self.configuration.timeout.components.seconds) * 1_000_000_000)
+            timeout: .nanoseconds(Int64(self.configuration.timeout.components.seconds) * 1_000_000_000),
+            maxResponseBytes: maxBytes
         )
     }
 

@@ -11,6 +11,9 @@ public final class RecorderChannels: Sendable {
         var answer: (profiles: XMLElement, at: NIODeadline)?
         var inFlight: Task<Result<XMLElement, SOAPFault>, Never>?
         var lastForced: NIODeadline?
+        /// The video source each channel number was first found at: a recorder whose list later shifts (a
+        /// channel left out, the order changed) must not silently hand one channel's device another's camera.
+        var pinned: [Int: String] = [:]
     }
 
     public let name: String
@@ -34,6 +37,18 @@ public final class RecorderChannels: Sendable {
         guard let view = ChannelView.learn(profiles: profiles, channel: selector) else {
             throw SOAPFault.cameraUnavailable("the recorder lists no video source for this channel (\(selector))")
         }
+        guard case .number(let number) = selector else { return view }
+        let pinned = self.state.withLockedValue { state in
+            if state.pinned[number] == nil, state.pinned.count < 1024 { state.pinned[number] = view.videoSource }
+            return state.pinned[number]
+        }
+        guard pinned == view.videoSource else {
+            self.logger.error(
+                "the recorder's channel list changed: set video_source for this channel",
+                metadata: ["channel": "\(number)", "was": "\(pinned ?? "?")", "now": "\(view.videoSource)"]
+            )
+            throw SOAPFault.cameraUnavailable("the recorder's channel \(number) moved to another video source")
+        }
         return view
     }
 
@@ -53,14 +68,14 @@ public final class RecorderChannels: Sendable {
                 let mayForce = state.lastForced.map { now - $0 >= Self.forcedInterval } ?? true
                 guard fresh, mayForce else { return .cached(answer.profiles) }
                 state.lastForced = now
-                state.answer = nil
             }
             if let running = state.inFlight { return .fetch(running) }
             let task = Task { [client] () -> Result<XMLElement, SOAPFault> in
                 do throws(SOAPFault) {
                     let answer = try await client.call(
                         XMLElement(namespace: ONVIFNamespace.media, name: "GetProfiles"),
-                        namespace: ONVIFNamespace.media
+                        namespace: ONVIFNamespace.media,
+                        limits: .recorderProfiles
                     )
                     guard answer.namespace == ONVIFNamespace.media, answer.name == "GetProfilesResponse" else {
                         throw SOAPFault.cameraUnavailable(

@@ -205,14 +205,32 @@ public struct ResponseRewriter: Sendable {
         if let failure { throw failure }
     }
 
-    /// The relay URL for a camera stream URI: matched on the path, since cameras add their own query.
+    /// The relay URL for a camera stream URI: matched on the path, since cameras add their own query; where
+    /// streams share a path (Dahua's `/cam/realmonitor?channel=3&subtype=1`), on the query items configured too.
     func gatewayStreamURL(for cameraURI: String) throws(SOAPFault) -> String {
-        let path = URLComponents(string: cameraURI)?.path ?? ""
-        if let match = self.streamURLs.first(where: { Self.path($0.cameraPath) == path }) { return match.gatewayURL }
+        let components = URLComponents(string: cameraURI)
+        let path = components?.path ?? ""
+        let given = Set((components?.queryItems ?? []).map { "\($0.name.lowercased())=\($0.value ?? "")" })
+        let candidates = self.streamURLs.filter { Self.path($0.cameraPath) == path }
+        if candidates.count == 1, let match = candidates.first { return match.gatewayURL }
+        if let match = candidates.first(where: { stream in
+            let wanted = Self.queryItems(stream.cameraPath)
+            return !wanted.isEmpty && wanted.isSubset(of: given)
+        }) {
+            return match.gatewayURL
+        }
         throw SOAPFault(
             code: .receiver,
             subcodes: ["ter:Action", "ter:StreamNotServed"],
             reason: "This profile's stream is not one the gateway relays; add it with camgw camera set --stream"
+        )
+    }
+
+    static func queryItems(_ cameraPath: String) -> Set<String> {
+        Set(
+            (URLComponents(string: "rtsp://h" + cameraPath)?.queryItems ?? []).map {
+                "\($0.name.lowercased())=\($0.value ?? "")"
+            }
         )
     }
 

@@ -103,11 +103,22 @@ struct RunCommand: AsyncParsableCommand {
         gateway.relay = relayConfiguration
         // One failed-login limiter for RTSP and ONVIF: they check the same credentials.
         let loginFailures = LoginFailureGate(limit: relayConfiguration.loginFailureLimit)
+        // One VMS-side connection budget for RTSP and ONVIF, below the file limit by what the cameras need.
+        let streams = relayConfiguration.cameras.reduce(0) { $0 + $1.streams.count }
+        let vmsSide = ConnectionBudget(
+            perSource: .max,
+            total: ConnectionBudget.vmsSideTotal(configured: relayConfiguration.maxConnections, streams: streams)
+        )
+        logger.info(
+            "VMS-side connections bounded",
+            metadata: ["total": "\(vmsSide.total)", "streams": "\(streams)"]
+        )
         let relay = Relay(
             configuration: relayConfiguration,
             eventLoop: relayLoop.next(),
             logger: logger,
-            loginFailures: loginFailures
+            loginFailures: loginFailures,
+            connections: vmsSide
         )
         let daemon = GatewayDaemon(
             relay: relay,
@@ -116,7 +127,8 @@ struct RunCommand: AsyncParsableCommand {
             listen: self.listen,
             port: self.port,
             logger: logger,
-            loginFailures: loginFailures
+            loginFailures: loginFailures,
+            connections: vmsSide
         )
         let isDemo = self.config == nil
         let credentials = demoCredentials

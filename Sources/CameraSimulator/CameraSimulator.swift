@@ -113,6 +113,8 @@ public final class CameraSimulator: Sendable {
         var openedByPath: [String: Int] = [:]
         var connectionsAccepted = 0
         var requests: [RTSPMethod: Int] = [:]
+        /// Requests that carried Basic credentials: a password sent in clear.
+        var basicCredentials = 0
         var framesSkipped = 0
         var rtcpReceived = 0
         var backchannelPackets = 0
@@ -278,6 +280,11 @@ public final class CameraSimulator: Sendable {
 
     /// Requests received, by method.
     public func requestCount(_ method: RTSPMethod) -> Int { self.state.withLockedValue { $0.requests[method] ?? 0 } }
+
+    /// Requests that carried Basic credentials (the camera's password, readable by anyone on its network).
+    public var basicCredentialsReceived: Int { self.state.withLockedValue { $0.basicCredentials } }
+
+    func countBasicCredentials() { self.state.withLockedValue { $0.basicCredentials += 1 } }
 
     // MARK: For the connection handlers
 

@@ -436,6 +436,7 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             let parsed = try? AuthenticationParameters.parseList(value), let given = parsed.first
         else { return false }
         if given.isScheme("Basic") {
+            self.simulator.countBasicCredentials()
             guard credentials.schemes.contains(.basic), let token = given.token, let decoded = base64Decode(token)
             else { return false }
             return decoded == Array("\(credentials.username):\(credentials.password)".utf8)

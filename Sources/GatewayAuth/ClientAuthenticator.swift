@@ -9,8 +9,9 @@ import Foundation
 /// Answers a camera's authentication challenge (the gateway as RTSP or HTTP client).
 ///
 /// From the challenges of a 401 it picks the strongest it can answer: Digest SHA-256, then Digest MD5 (each also
-/// in its `-sess` form), and Basic only when it is all the camera offers, with a warning, since Basic sends the
-/// camera's password in clear on every request. A value type: the caller keeps it per connection, feeds it each
+/// in its `-sess` form), and Basic only when it is all the camera offers and `allowsBasic` says the connection
+/// may carry it (TLS, or an admin's explicit `allow_plaintext_basic`), since Basic sends the camera's password on
+/// every request: over plaintext, to whoever else is on the camera network. A value type: the caller keeps it per connection, feeds it each
 /// 401 and asks it for the `Authorization` value of each request.
 public struct ClientAuthenticator: Sendable {
     public enum Scheme: Hashable, Sendable {
@@ -20,6 +21,7 @@ public struct ClientAuthenticator: Sendable {
 
     public let username: String
     private let password: String
+    public let allowsBasic: Bool
     private var challenge: Challenge?
     private var nonceCount: UInt32 = 0
     private let makeCNonce: @Sendable () -> String
@@ -36,10 +38,12 @@ public struct ClientAuthenticator: Sendable {
     public init(
         username: String,
         password: String,
+        allowsBasic: Bool = false,
         makeCNonce: @escaping @Sendable () -> String = { randomHex(bytes: 16) }
     ) {
         self.username = username
         self.password = password
+        self.allowsBasic = allowsBasic
         self.makeCNonce = makeCNonce
     }
 
@@ -83,8 +87,15 @@ public struct ClientAuthenticator: Sendable {
             throw AuthenticationError(.unsupported, "no supported scheme in \(candidates.map(\.scheme))")
         }
         if best.scheme == .basic {
+            guard self.allowsBasic else {
+                throw AuthenticationError(
+                    .unsupported,
+                    "the camera offers only Basic, which would send its password in clear: reach it over RTSPS "
+                        + "(tls_fingerprint), or set allow_plaintext_basic = true for it"
+                )
+            }
             logger?.warning(
-                "camera offers only Basic authentication: its password crosses the camera network in clear",
+                "camera offers only Basic authentication: its password is sent on every request",
                 metadata: ["realm": "\(best.realm)"]
             )
         }

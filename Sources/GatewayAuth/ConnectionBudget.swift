@@ -1,9 +1,17 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Connections to the virtual devices, per source address (IPv6 per /64) and in all, shared by every device's
-/// port and the path-mode port: checked at accept, so a source over its share is closed before it can send a byte.
-/// The total stays well below the process's file limit, which readers and camera sessions share.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Connections per source address (IPv6 per /64) and in all, checked at accept, so a source over its share is
+/// closed before it can send a byte. Budgets nest: each surface (the virtual devices, the RTSP server) has its own
+/// per-source share inside one VMS-side budget for the whole daemon, whose total stays below the process's file
+/// limit by what the cameras' sessions need — so no number of VMS-side connections, from however many
+/// addresses, can leave the gateway unable to reach a camera.
 public final class ConnectionBudget: Sendable {
     public struct Full: Error {
         public init() {}
@@ -11,35 +19,59 @@ public final class ConnectionBudget: Sendable {
 
     public let perSource: Int
     public let total: Int
+    private let parent: ConnectionBudget?
     private let state = NIOLockedValueBox((bySource: [String: Int](), total: 0))
 
-    public init(perSource: Int = 256, total: Int = 2048) {
+    public init(perSource: Int = 256, total: Int = 2048, within parent: ConnectionBudget? = nil) {
         self.perSource = perSource
         self.total = total
+        self.parent = parent
     }
 
-    /// Takes a slot for `source`; false (and nothing taken) when it or the whole budget is full.
+    /// Takes a slot for `source` here and in the enclosing budget; false (and nothing taken) when either is full.
     public func acquire(_ source: String) -> Bool {
         let key = LoginFailureGate.sourceKey(source)
         return self.state.withLockedValue { state in
             guard state.total < self.total, state.bySource[key, default: 0] < self.perSource else { return false }
+            // Child, then parent: never the other way round, so the two locks cannot deadlock.
+            if let parent = self.parent, !parent.acquire(source) { return false }
             state.total += 1
             state.bySource[key, default: 0] += 1
             return true
         }
     }
 
+    /// Gives back a slot `acquire` took.
     public func release(_ source: String) {
         let key = LoginFailureGate.sourceKey(source)
-        self.state.withLockedValue { state in
-            guard let count = state.bySource[key] else { return }
+        let released = self.state.withLockedValue { state -> Bool in
+            guard let count = state.bySource[key] else { return false }
             state.total -= 1
             state.bySource[key] = count > 1 ? count - 1 : nil
+            return true
         }
+        if released { self.parent?.release(source) }
     }
 
     public var open: Int { self.state.withLockedValue { $0.total } }
 
-    /// One for the whole daemon.
+    /// VMS-side connections the daemon may hold: at most `configured`, and at most a third of the descriptors
+    /// left under the file limit once the cameras' sessions are set aside (one TCP connection and six UDP
+    /// sockets per stream, plus 128 for listeners, logs and the admin) — a third, because a UDP reader holds
+    /// two sockets per track beside its RTSP connection.
+    public static func vmsSideTotal(configured: Int?, streams: Int, fileLimit: Int? = nil) -> Int {
+        let limit = fileLimit ?? Self.openFileLimit()
+        let reserved = 128 + 7 * streams
+        let fromLimit = max(16, (limit - reserved) / 3)
+        return min(configured ?? fromLimit, fromLimit)
+    }
+
+    static func openFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        return min(Int(clamping: limit.rlim_cur), 1 << 20)  // RLIM_INFINITY is the largest value
+    }
+
+    /// For servers started without one (tests, the simulator's): one for the process.
     public static let shared = ConnectionBudget()
 }

@@ -1,3 +1,4 @@
+import CameraSimulator
 import Foundation
 import TestSupport
 import Testing
@@ -184,5 +185,101 @@ import Testing
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         return status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
             .flatMap { Int($0.split(whereSeparator: \.isWhitespace)[1]) }
+    }
+}
+
+/// Anyone on the VMS network, from many addresses at once, holding connections to the RTSP port and the virtual
+/// ONVIF devices: one budget bounds both, whatever the sources, and a camera that drops its session meanwhile is
+/// pulled again (the gateway keeps the descriptors the cameras need).
+@Suite struct VMSSideBudgetTests {
+    @Test func rtspAndONVIFShareOneBudgetThatLeavesTheCamerasTheirs() async throws {
+        var cameraConfiguration = CameraSimulator.Configuration()
+        cameraConfiguration.credentials = .init(username: "admin", password: "Cam-Pass-4")
+        let camera = try CameraSimulator(configuration: cameraConfiguration)
+        try await camera.start()
+        let site = try AdminCLITests.Site(
+            AdminCLITests.Site.initial.replacingOccurrences(
+                of: "listen = \"127.0.0.1\"\nport = 0\n",
+                with: "listen = \"127.0.0.1\"\nport = 0\nmax_connections = 20\nmax_connections_per_source = 8\n"
+            ) + "\n[onvif]\nmax_connections_per_source = 8\n"
+        )
+        var gateway: GatewayProcess?
+        do {
+            let add = try await site.camgw(
+                [
+                    "camera", "add", "lobby", "--address", "127.0.0.1", "--port", String(camera.port), "--onvif-port",
+                    "1", "--gateway-onvif-port", "0", "--stream", "main=\(cameraConfiguration.path)", "--always-on",
+                    "--username", "admin", "--password-stdin",
+                ],
+                input: "Cam-Pass-4\n"
+            )
+            #expect(add.status == 0, "\(add.stderr)")
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let rtsp = try await daemon.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/lobby/main")
+            let rtspPort = try #require(Int(rtsp.split(separator: ":")[2].split(separator: "/")[0]))
+            let onvif = try await daemon.waitForOutput(matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service")
+            let onvifPort = try #require(Int(onvif.split(separator: ":")[2].split(separator: "/")[0]))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while camera.sessionsOpened < 1, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(camera.sessionsOpened == 1, "the always-on camera is pulled")
+
+            let script = """
+                import socket, sys, time
+                def alive(s):
+                    s.settimeout(0.2)
+                    try:
+                        return s.recv(1) != b""
+                    except socket.timeout:
+                        return True
+                    except OSError:
+                        return False
+                held = []
+                for host in range(2, 6):
+                    for port in [\(rtspPort)] * 6 + [\(onvifPort)] * 6:
+                        try:
+                            held.append(socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.%d" % host, 0)))
+                        except OSError:
+                            pass
+                time.sleep(3)
+                print("open", sum(alive(s) for s in held), flush=True)
+                late = socket.create_connection(("127.0.0.1", \(rtspPort)), source_address=("127.0.0.9", 0))
+                late.sendall(b"OPTIONS * RTSP/1.0\\r\\nCSeq: 1\\r\\n\\r\\n")
+                late.settimeout(5)
+                print("late", late.recv(64).split(b" ")[1].decode(), flush=True)
+                time.sleep(14)
+                print("still", sum(alive(s) for s in held), flush=True)
+                """
+            async let flood = ExternalTool.run("python3", ["-c", script], timeout: 60)
+            // The flood holds its connections for 17 s: the camera is pulled again inside that time.
+            // While the VMS side is full, the camera drops its session: the gateway must pull it again.
+            try await Task.sleep(for: .seconds(4))
+            camera.closeAllConnections()
+            // A stall (no RTP for stall_timeout, 5 s) or the closed session: either way, pulled again within 10 s.
+            let reconnect = ContinuousClock.now + .seconds(10)
+            while camera.activeSessions < 1 || camera.sessionsOpened < 2, ContinuousClock.now < reconnect {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(
+                camera.sessionsOpened == 2 && camera.activeSessions == 1,
+                "the camera was pulled again: \(camera.sessionsOpened) \(camera.activeSessions) \(daemon.stderr.suffix(800))"
+            )
+            let result = try await flood
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(
+                lines.contains("open 20"),
+                "RTSP and ONVIF together hold the budget: \(result.stdout) \(result.stderr)"
+            )
+            #expect(lines.contains("late 503"), "\(result.stdout)")
+            #expect(lines.contains("still 20"), "\(result.stdout)")
+            #expect(daemon.isRunning)
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        try? await camera.stop()
+        site.remove()
     }
 }

@@ -99,7 +99,7 @@ import Testing
 
             let client = try await TestRTSPClient.connect(
                 port: simulator.port,
-                authenticator: ClientAuthenticator(username: "admin", password: "pw")
+                authenticator: ClientAuthenticator(username: "admin", password: "pw", allowsBasic: true)
             )
             _ = try await client.play(simulator.url)
             #expect(client.authenticator.withLockedValue { $0?.scheme } == schemes.first)
@@ -107,7 +107,7 @@ import Testing
 
             let wrong = try await TestRTSPClient.connect(
                 port: simulator.port,
-                authenticator: ClientAuthenticator(username: "admin", password: "nope")
+                authenticator: ClientAuthenticator(username: "admin", password: "nope", allowsBasic: true)
             )
             #expect(try await wrong.request(.describe, simulator.url).status == .unauthorized)
             for c in [anonymous, client, wrong] { await c.close() }

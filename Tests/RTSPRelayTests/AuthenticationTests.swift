@@ -70,10 +70,15 @@ import Testing
         #expect(md5.scheme == .digest(.md5))
     }
 
-    @Test func basicOnlyWhenAloneAndWithAWarning() throws {
+    /// A camera that offers only Basic over plaintext would have the gateway send its password in clear on every
+    /// request: refused unless the connection is TLS or the admin allowed it, and then with a warning.
+    @Test func basicOnlyWhenAloneAllowedAndWithAWarning() throws {
+        var plaintext = ClientAuthenticator(username: "Aladdin", password: "open sesame")
+        #expect(throws: AuthenticationError.self) { try plaintext.receivedChallenges(["Basic realm=\"WallyWorld\""]) }
+        #expect(plaintext.authorization(method: .describe, uri: "rtsp://c/") == nil)
         let recorded = NIOLockedValueBox<[String]>([])
         let logger = Logger(label: "test") { _ in RecordingLogHandler(messages: recorded) }
-        var client = ClientAuthenticator(username: "Aladdin", password: "open sesame")
+        var client = ClientAuthenticator(username: "Aladdin", password: "open sesame", allowsBasic: true)
         try client.receivedChallenges(["Basic realm=\"WallyWorld\""], logger: logger)
         #expect(client.scheme == .basic)
         #expect(client.authorization(method: .describe, uri: "rtsp://c/") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")

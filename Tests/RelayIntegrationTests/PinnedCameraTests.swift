@@ -73,3 +73,39 @@ import Testing
         }
     }
 }
+
+/// A camera (or whoever answers at its address) that offers only Basic over plaintext RTSP would have the gateway
+/// send the camera's password in clear to anyone on the camera network: refused, and the camera never receives
+/// it; an admin who accepts that for one camera says so with `allow_plaintext_basic`.
+@Suite struct PlaintextBasicTests {
+    static let basicOnly = CameraSimulator.Credentials(username: "admin", password: "Cam-Pass-2", schemes: [.basic])
+
+    @Test func aBasicOnlyCameraInPlaintextGetsNoPassword() async throws {
+        var options = RelayFixture.Options()
+        options.cameraCredentials = Self.basicOnly
+        try await RelayFixture.run(options) { fixture in
+            let reader = try await TestRTSPClient.connect(port: fixture.port)
+            let describe = try await reader.request(.describe, fixture.url, timeout: .seconds(10))
+            #expect(describe.status != .ok)
+            try await eventually("the refusal is the stream's last error") {
+                try await fixture.relay.stats().stream("cam", "main")?.lastError?.contains("only Basic") == true
+            }
+            #expect(fixture.simulator.basicCredentialsReceived == 0)
+            #expect(fixture.simulator.requestCount(.describe) >= 1, "the camera was asked, and challenged")
+            await reader.close()
+        }
+    }
+
+    @Test func anAdminMayAllowItForOneCamera() async throws {
+        var options = RelayFixture.Options()
+        options.cameraCredentials = Self.basicOnly
+        options.allowPlaintextBasic = true
+        try await RelayFixture.run(options) { fixture in
+            let reader = try await TestRTSPClient.connect(port: fixture.port)
+            _ = try await reader.play(fixture.url, timeout: .seconds(10))
+            #expect(try await reader.interleavedFrames(count: 5).count >= 5)
+            #expect(fixture.simulator.basicCredentialsReceived >= 1)
+            await reader.close()
+        }
+    }
+}

@@ -33,6 +33,7 @@ struct RelayFixture {
         /// Whether the gateway relays the backchannel of this camera.
         var relayBackchannel = false
         var backoff: ReconnectBackoff?
+        var allowPlaintextBasic = false
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
@@ -53,6 +54,7 @@ struct RelayFixture {
         )
         camera.linger = .seconds(2)
         camera.backchannel = options.relayBackchannel
+        camera.allowPlaintextBasic = options.allowPlaintextBasic
         if let transport = options.cameraTransport { camera.transport = transport }
         var configuration = RelayConfiguration(cameras: [camera])
         configuration.port = 0

@@ -38,9 +38,14 @@ final class GatewayDaemon: Sendable {
         listen: String?,
         port: Int?,
         logger: Logger,
-        loginFailures: LoginFailureGate
+        loginFailures: LoginFailureGate,
+        connections vmsSide: ConnectionBudget? = nil
     ) {
-        let connections = ConnectionBudget(perSource: configuration.onvif.maxConnectionsPerSource)
+        let connections = ConnectionBudget(
+            perSource: configuration.onvif.maxConnectionsPerSource,
+            total: .max,
+            within: vmsSide
+        )
         self.relay = relay
         self.configPath = configPath
         self.listen = listen

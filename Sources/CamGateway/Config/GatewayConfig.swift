@@ -470,7 +470,10 @@ enum GatewayConfig {
         func problem(_ reason: String) -> Problem { Problem(file: file, line: nil, reason: reason) }
         try self.checkKeys(
             server,
-            allowed: ["listen", "port", "session_timeout", "allow_anonymous", "realm", "max_connections_per_source"],
+            allowed: [
+                "listen", "port", "session_timeout", "allow_anonymous", "realm", "max_connections_per_source",
+                "max_connections",
+            ],
             at: "[server]",
             file: file
         )
@@ -498,6 +501,9 @@ enum GatewayConfig {
         }
         if let count = try self.integer(server, "max_connections_per_source", 1...10_000, place, file) {
             configuration.maxConnectionsPerSource = count
+        }
+        if let count = try self.integer(server, "max_connections", 1...1_000_000, place, file) {
+            configuration.maxConnections = count
         }
         if let port = try self.integer(server, "port", 0...65535, place, file) { configuration.port = port }
         if let timeout = try self.integer(server, "session_timeout", 5...3600, place, file) {
@@ -651,7 +657,7 @@ enum GatewayConfig {
             allowed: [
                 "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
                 "password_env", "password", "stream", "tls_fingerprint", "backchannel", "mac", "onvif_port", "policy",
-                "gateway_onvif_port",
+                "gateway_onvif_port", "allow_plaintext_basic",
             ],
             at: label,
             file: file
@@ -698,6 +704,9 @@ enum GatewayConfig {
         }
         if let onDemand = try self.boolean(table, "on_demand", place, file) { camera.onDemand = onDemand }
         if let linger = try self.seconds(table, "linger", 0...3600, place, file) { camera.linger = linger }
+        if let basic = try self.boolean(table, "allow_plaintext_basic", place, file) {
+            camera.allowPlaintextBasic = basic
+        }
         if let backchannel = try self.boolean(table, "backchannel", place, file) {
             guard !backchannel || camera.transport == .tcp else {
                 throw problem("camera '\(name)': backchannel needs transport = \"tcp\" (it is interleaved on RTSP)")

@@ -19,6 +19,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     private var address = "?"
     private var sourceIP = ""
     private var overConnectionLimit = false
+    private var holdsBudgetSlot = false
     /// The Digest nonce of this connection's challenges.
     private let nonce = randomHex(bytes: 16)
     private var user: String?
@@ -42,9 +43,11 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         self.address = context.channel.remoteAddress?.description ?? "?"
         self.sourceIP = context.channel.remoteAddress?.ipAddress ?? ""
-        self.overConnectionLimit = !self.core.connectionOpened(from: self.sourceIP)
+        let opened = self.core.connectionOpened(from: self.sourceIP)
+        self.overConnectionLimit = !opened.admitted
+        self.holdsBudgetSlot = opened.holdsSlot
         if self.overConnectionLimit {
-            // Over its source's limit: it gets a 503 for its first request, and two seconds to send one. A
+            // Over its source's limit or the VMS-side budget: it gets a 503 for its first request, and two seconds to send one. A
             // connection that sends nothing (or only `$` frames) must not hold a slot the limit is there to bound.
             let channel = context.channel
             context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
@@ -63,7 +66,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.isClosed = true
-        self.core.connectionClosed(from: self.sourceIP)
+        self.core.connectionClosed(from: self.sourceIP, releasingSlot: self.holdsBudgetSlot)
+        self.holdsBudgetSlot = false
         self.closeUDP()
         self.timer?.cancel()
         self.detach(reason: "connection closed")

@@ -17,14 +17,16 @@ public final class Relay: Sendable {
         configuration: RelayConfiguration,
         eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
         logger: Logger = Logger(label: "camgw.relay"),
-        loginFailures: LoginFailureGate? = nil
+        loginFailures: LoginFailureGate? = nil,
+        connections: ConnectionBudget? = nil
     ) {
         self.eventLoop = eventLoop
         self.core = RelayCore(
             configuration: configuration,
             eventLoop: eventLoop,
             logger: logger,
-            loginFailures: loginFailures
+            loginFailures: loginFailures,
+            connections: connections
         )
     }
 

@@ -19,6 +19,9 @@ public struct RelayConfiguration: Sendable, Hashable {
         /// Relay the ONVIF audio backchannel, VMS → camera speaker. Off by default: it lets a reader make the
         /// camera play sound. TCP only, on both sides (the backchannel is interleaved on the RTSP connection).
         public var backchannel = false
+        /// Answer a camera that offers only Basic over plaintext RTSP (its password then crosses the camera network
+        /// in clear on every request). Off by default; over RTSPS (`tlsFingerprint`) Basic is allowed anyway.
+        public var allowPlaintextBasic = false
 
         public init(
             name: String,
@@ -94,6 +97,8 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var access = ReaderAccessPolicy()
     /// Concurrent connections from one source address; past it a connection's requests get 503.
     public var maxConnectionsPerSource = 32
+    /// VMS-side connections in all, RTSP and ONVIF together (`[server] max_connections`); nil: from the file limit.
+    public var maxConnections: Int?
     /// Failed logins from one source address per minute before it is refused outright for a while.
     public var loginFailureLimit = 10
     public var listenHost = "127.0.0.1"

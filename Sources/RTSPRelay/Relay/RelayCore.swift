@@ -20,24 +20,39 @@ final class RelayCore: @unchecked Sendable {
     private var nextReaderID = 0
     private var connectionsBySource: [String: Int] = [:]
     let loginFailures: LoginFailureGate
+    /// The daemon's VMS-side budget, shared with the virtual ONVIF devices; nil: only the per-source limit.
+    let connections: ConnectionBudget?
     /// Failed VMS logins since start.
     var authFailures = 0
 
-    init(configuration: RelayConfiguration, eventLoop: any EventLoop, logger: Logger, loginFailures: LoginFailureGate?)
-    {
+    init(
+        configuration: RelayConfiguration,
+        eventLoop: any EventLoop,
+        logger: Logger,
+        loginFailures: LoginFailureGate?,
+        connections: ConnectionBudget? = nil
+    ) {
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = logger
         self.loginFailures = loginFailures ?? LoginFailureGate(limit: configuration.loginFailureLimit)
+        self.connections = connections
     }
 
-    /// Counts a new connection from `source`; false when the source is over its limit.
-    func connectionOpened(from source: String) -> Bool {
+    /// Counts a new connection from `source`: admitted unless the source is over its limit or the VMS-side
+    /// budget is full; `holdsSlot` when it took a budget slot (to give back on close).
+    func connectionOpened(from source: String) -> (admitted: Bool, holdsSlot: Bool) {
         self.connectionsBySource[source, default: 0] += 1
-        return self.connectionsBySource[source]! <= self.configuration.maxConnectionsPerSource
+        guard self.connectionsBySource[source, default: 0] <= self.configuration.maxConnectionsPerSource else {
+            return (false, false)
+        }
+        guard let connections = self.connections else { return (true, false) }
+        let taken = connections.acquire(source)
+        return (taken, taken)
     }
 
-    func connectionClosed(from source: String) {
+    func connectionClosed(from source: String, releasingSlot: Bool) {
+        if releasingSlot { self.connections?.release(source) }
         guard let count = self.connectionsBySource[source] else { return }
         self.connectionsBySource[source] = count > 1 ? count - 1 : nil
     }

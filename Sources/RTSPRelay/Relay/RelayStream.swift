@@ -468,7 +468,9 @@ final class RelayStream {
                 username: self.camera.username,
                 password: self.camera.password,
                 transport: self.camera.transport,
-                backchannel: self.camera.backchannel
+                backchannel: self.camera.backchannel,
+                // Over a pinned TLS session Basic is as private as Digest; in plaintext only where the admin said so.
+                allowsBasic: self.camera.tlsFingerprint != nil || self.camera.allowPlaintextBasic
             )
         )
         let handler = UpstreamConnectionHandler(stream: self, machine: machine, limits: self.core.upstreamLimits)

@@ -24,19 +24,23 @@ public struct RTSPClientStateMachine: Sendable {
         /// Ask for the ONVIF backchannel (`Require: www.onvif.org/ver20/backchannel`); a camera that answers 551
         /// is asked again without it.
         public var backchannel = false
+        /// Answer a Basic-only camera (TLS, or the admin allowed it in plaintext).
+        public var allowsBasic = false
 
         public init(
             url: RTSPURL,
             username: String? = nil,
             password: String? = nil,
             transport: LowerTransport = .tcp,
-            backchannel: Bool = false
+            backchannel: Bool = false,
+            allowsBasic: Bool = false
         ) {
             self.url = url
             self.username = username
             self.password = password
             self.transport = transport
             self.backchannel = backchannel
+            self.allowsBasic = allowsBasic
         }
     }
 
@@ -102,7 +106,11 @@ public struct RTSPClientStateMachine: Sendable {
         self.configuration = configuration
         self.requiresBackchannel = configuration.backchannel && configuration.transport == .tcp
         if let username = configuration.username, let password = configuration.password {
-            self.authenticator = ClientAuthenticator(username: username, password: password)
+            self.authenticator = ClientAuthenticator(
+                username: username,
+                password: password,
+                allowsBasic: configuration.allowsBasic
+            )
         }
     }
 

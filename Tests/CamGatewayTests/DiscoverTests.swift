@@ -14,6 +14,8 @@ struct DiscoverTests {
         var endpoint: String
         var name: String?
         var hardware: String?
+        var kind: String
+        var channels: Int?
         var xAddrs: [String]
         var command: String
     }
@@ -66,6 +68,54 @@ struct DiscoverTests {
         }
         await gateway.delete()
         await camera.delete()
+    }
+
+    /// A Hikvision recorder published by the same real WS-Discovery stack: listed as one device, a recorder of
+    /// 16 channels (from its model number), with the `camera add --recorder` line for it.
+    @Test func findsARecorderAsOneDeviceWithItsChannels() async throws {
+        let gateway = try await NetworkNamespace.create()
+        let recorder = try await NetworkNamespace.create()
+        do {
+            try await gateway.link(address: "192.0.2.1/24", to: recorder, address: "192.0.2.20/24")
+            let device = try GatewayProcessLike.start(
+                namespace: recorder,
+                ExternalTool.peerPython!,
+                [
+                    ExternalTool.peerScript("wsdiscovery_device.py"), "--xaddr",
+                    "http://192.0.2.20/onvif/device_service", "--name", "HIKVISION", "--hardware", "DS-7616NI-K2",
+                    "--seconds", "30",
+                ]
+            )
+            defer { device.terminate() }
+            try await device.waitForOutput("publishing")
+            let result = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["discover", "--interface", "192.0.2.1", "--timeout", "2", "--json"],
+                timeout: 20
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            let candidates = try JSONDecoder().decode([Candidate].self, from: Data(result.stdout.utf8))
+            #expect(candidates.count == 1, "\(result.stdout)")
+            let found = try #require(candidates.first)
+            #expect(found.kind == "recorder")
+            #expect(found.channels == 16)
+            #expect(
+                found.command.hasPrefix(
+                    "camgw camera add hikvision-20 --address 192.0.2.20 --recorder hikvision --channels 1-16"
+                ),
+                "\(found.command)"
+            )
+            let table = try await gateway.run(
+                GatewayProcess.executable.path,
+                ["discover", "--interface", "192.0.2.1", "--timeout", "1"],
+                timeout: 20
+            )
+            #expect(table.stdout.contains("recorder, 16 channels"), "\(table.stdout)")
+        } catch {
+            Issue.record(error)
+        }
+        await gateway.delete()
+        await recorder.delete()
     }
 
     /// A camera that answers with Types that are not QNames (the `:` under a default namespace that trapped

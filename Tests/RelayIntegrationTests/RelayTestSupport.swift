@@ -34,6 +34,8 @@ struct RelayFixture {
         var relayBackchannel = false
         var backoff: ReconnectBackoff?
         var allowPlaintextBasic = false
+        /// The reader session timeout (seconds) the relay announces and enforces.
+        var relaySessionTimeout: Int?
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
@@ -66,6 +68,7 @@ struct RelayFixture {
         if let value = options.readerSocketSendBuffer { configuration.readerSocketSendBuffer = value }
         if let value = options.stallTimeout { configuration.stallTimeout = value }
         if let value = options.maxConnectionsPerSource { configuration.maxConnectionsPerSource = value }
+        if let value = options.relaySessionTimeout { configuration.sessionTimeout = value }
         let relay = Relay(configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
         try await relay.start()
         let fixture = RelayFixture(simulator: simulator, relay: relay, port: await relay.port)

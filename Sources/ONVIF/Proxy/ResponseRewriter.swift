@@ -76,6 +76,8 @@ public struct ResponseRewriter: Sendable {
             }
         case (ONVIFNamespace.device, "GetCapabilities"):
             body = self.rewriteCapabilities(body)
+        case (ONVIFNamespace.media, "GetServiceCapabilities"), (ONVIFNamespace.media2, "GetServiceCapabilities"):
+            body = Self.streamingOverTCP(body)
         case (ONVIFNamespace.device, "GetDeviceInformation"):
             body.replaceText(of: ONVIFNamespace.device, "SerialNumber", with: self.device.serial)
             body.replaceText(of: ONVIFNamespace.device, "HardwareId", with: "CamGateway")
@@ -182,11 +184,33 @@ public struct ResponseRewriter: Sendable {
                         return element
                     }
                 }
+                if capability.name == "Media" {
+                    capability = Self.streamingOverTCP(capability)
+                }
                 return .element(capability)
             }
             return .element(capabilities)
         }
         return response
+    }
+
+    /// The gateway serves every stream interleaved on RTSP (and RTSP over TCP is all it speaks), whatever the
+    /// camera claims: clients that read `RTP_TCP`/`RTP_RTSP_TCP` before choosing a transport (iSecure and its
+    /// like) must see true. Element form (GetCapabilities) and attribute form (GetServiceCapabilities) alike.
+    static func streamingOverTCP(_ element: XMLElement) -> XMLElement {
+        element.mapElements { element in
+            var element = element
+            if ["RTP_TCP", "RTP_RTSP_TCP"].contains(element.name), element.elements.isEmpty {
+                element.children = [.text("true")]
+            }
+            if element.name == "StreamingCapabilities" {
+                for index in element.attributes.indices
+                where ["RTP_TCP", "RTP_RTSP_TCP"].contains(element.attributes[index].name) {
+                    element.attributes[index].value = "true"
+                }
+            }
+            return element
+        }
     }
 
     /// Replaces every `Uri` element's text (Media `tt:MediaUri/tt:Uri`, Media2 `tr2:Uri`).

@@ -35,6 +35,13 @@ if ! .build-venv/bin/python -c "import wsdiscovery, onvif, aiortsp" 2>/dev/null;
     python3 -m venv .build-venv
     .build-venv/bin/pip install --quiet --disable-pip-version-check wsdiscovery onvif-zeep-async aiortsp
 fi
+# python-onvif-zeep (the synchronous client many VMS scripts use) installs the same `onvif` module as
+# onvif-zeep-async, so it gets a venv of its own.
+if ! .build-venv-zeep/bin/python -c "from onvif import ONVIFCamera; import zeep" 2>/dev/null; then
+    echo "== installing python-onvif-zeep into .build-venv-zeep"
+    python3 -m venv .build-venv-zeep
+    .build-venv-zeep/bin/pip install --quiet --disable-pip-version-check onvif-zeep
+fi
 
 echo "== swift format lint --strict"
 swift format lint --strict --recursive Sources Tests Package.swift

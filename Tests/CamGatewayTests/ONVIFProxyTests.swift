@@ -138,6 +138,89 @@ struct ONVIFProxyTests {
         site.remove()
     }
 
+    struct ZeepReport: Decodable {
+        var manufacturer: String
+        var serial: String
+        var profiles: [String]
+        var stream_uri: String
+        var reboot: String
+    }
+
+    /// python-onvif-zeep, the synchronous client of many VMS scripts (its own venv: it is the same `onvif`
+    /// module as onvif-zeep-async): device information, profiles and the stream URI through the gateway, which
+    /// ffmpeg then plays; its reboot is refused and never reaches the camera.
+    @Test(.enabled(if: ExternalTool.peerZeepPython != nil, "needs .build-venv-zeep: run scripts/test.sh"))
+    func pythonONVIFZeepThroughTheGateway() async throws {
+        let fixtures = Fixtures.root.appendingPathComponent("onvif/hikvision")
+        var onvifConfiguration = ONVIFCameraSimulator.Configuration.hikvision(fixtures: fixtures)
+        onvifConfiguration.username = "admin"
+        onvifConfiguration.password = "Cam-Pass-7"
+        let onvifCamera = ONVIFCameraSimulator(configuration: onvifConfiguration)
+        try await onvifCamera.start()
+        let site = try AdminCLITests.Site()
+        let passwordFile = site.directory.appendingPathComponent("cam.password")
+        try "Cam-Pass-7\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let (rtspCamera, rtspPort) = try await GatewayProcess.simulator([
+            "--user", "admin", "--password-file", passwordFile.path,
+        ])
+        var gateway: GatewayProcess?
+        do {
+            let add = try await site.camgw(
+                [
+                    "camera", "add", "lobby", "--address", "127.0.0.1", "--port", String(rtspPort), "--onvif-port",
+                    String(onvifCamera.port), "--gateway-onvif-port", "0", "--stream", "main=/Streaming/Channels/101",
+                    "--username", "admin", "--password-stdin",
+                ],
+                input: "Cam-Pass-7\n"
+            )
+            #expect(add.status == 0, "\(add.stderr)")
+            let user = try await site.camgw(
+                ["user", "add", "vms", "--stream", "lobby/*", "--password-stdin", "--onvif"],
+                input: "Vms-Onvif-8\n"
+            )
+            #expect(user.status == 0, "\(user.stderr)")
+            let daemon = try GatewayProcess(arguments: ["run", "--config", site.config])
+            gateway = daemon
+            let onvifURL = try await daemon.waitForOutput(
+                matching: "http://127\\.0\\.0\\.1:[0-9]+/onvif/device_service"
+            )
+            let onvifPort = Int(onvifURL.split(separator: ":")[2].split(separator: "/")[0])!
+            let rtspURL = try await daemon.waitForOutput(matching: "rtsp://127\\.0\\.0\\.1:[0-9]+/lobby/main")
+            let result = try await ExternalTool.run(
+                ExternalTool.peerZeepPython!,
+                [
+                    ExternalTool.peerScript("onvif_zeep_sync.py"), "--host", "127.0.0.1", "--port", String(onvifPort),
+                    "--user", "vms", "--password", "Vms-Onvif-8",
+                ],
+                timeout: 60
+            )
+            #expect(result.status == 0, "\(result.stderr)\n\(daemon.stderr.suffix(2000))")
+            let report = try JSONDecoder().decode(ZeepReport.self, from: Data(result.stdout.utf8))
+            #expect(report.manufacturer == "ONVIF")
+            #expect(report.serial == VirtualDevice(cameraName: "lobby").serial)
+            #expect(!report.profiles.isEmpty)
+            #expect(report.stream_uri == rtspURL)
+            #expect(report.reboot.hasPrefix("refused"), "\(report.reboot)")
+            #expect(onvifCamera.received("device:SystemReboot") == 0)
+            let play = try await ExternalTool.run(
+                "ffmpeg",
+                [
+                    "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i",
+                    report.stream_uri.replacingOccurrences(of: "rtsp://", with: "rtsp://vms:Vms-Onvif-8@"), "-frames:v",
+                    "10", "-f", "null", "-",
+                ],
+                timeout: 30
+            )
+            #expect(play.status == 0, "\(play.stderr)")
+        } catch {
+            Issue.record(error)
+        }
+        if let gateway { _ = await gateway.terminate() }
+        _ = await rtspCamera.terminate()
+        try? await onvifCamera.stop()
+        site.remove()
+    }
+
     struct GrantedReport: Decodable {
         var xaddrs: [String: String]
         var ptz: String

@@ -38,9 +38,14 @@ import Testing
                 let play = try await client.request(.play, fixture.url, headers: [RTSPHeaders.session: session])
                 let info = try RTPInfo.parse(try #require(play.headers[RTSPHeaders.rtpInfo]))
                 let entry = try #require(info.entries.first)
-                let first = try #require(try await client.interleavedFrames(count: 1).compactMap(ReceivedRTP.init).first)
+                let first = try #require(
+                    try await client.interleavedFrames(count: 1).compactMap(ReceivedRTP.init).first
+                )
                 #expect(entry.seq == first.sequence, "RTP-Info seq \(entry.seq ?? 0), first packet \(first.sequence)")
-                #expect(entry.rtptime == first.timestamp, "RTP-Info rtptime \(entry.rtptime ?? 0), first packet \(first.timestamp)")
+                #expect(
+                    entry.rtptime == first.timestamp,
+                    "RTP-Info rtptime \(entry.rtptime ?? 0), first packet \(first.timestamp)"
+                )
                 await client.close()
                 try await Task.sleep(for: .milliseconds(300))
             }
@@ -99,7 +104,11 @@ import Testing
             for _ in 0..<5 {
                 try await Task.sleep(for: .seconds(2))
                 if keepsAlive {
-                    let ping = try await client.request(.getParameter, fixture.url, headers: [RTSPHeaders.session: session])
+                    let ping = try await client.request(
+                        .getParameter,
+                        fixture.url,
+                        headers: [RTSPHeaders.session: session]
+                    )
                     #expect(ping.status == .ok)
                 }
             }

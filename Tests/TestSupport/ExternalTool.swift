@@ -24,6 +24,14 @@ public struct ExternalTool: Sendable {
         return FileManager.default.isExecutableFile(atPath: python) ? python : nil
     }
 
+    /// The venv with python-onvif-zeep, which cannot share one with onvif-zeep-async (both are `onvif`).
+    public static var peerZeepPython: String? {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let python = repository.appendingPathComponent(".build-venv-zeep/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: python) ? python : nil
+    }
+
     /// A script of `Tests/Peers`.
     public static func peerScript(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

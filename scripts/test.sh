@@ -30,17 +30,19 @@ fi
 
 # The PyPI peers: a real WS-Discovery stack and the ONVIF client Home Assistant uses. The tests find them in
 # .build-venv (kept out of git by the .build-* rule).
+# Pinned: the versions the README's compatibility matrix names.
 if ! .build-venv/bin/python -c "import wsdiscovery, onvif, aiortsp" 2>/dev/null; then
     echo "== installing the PyPI peers into .build-venv"
     python3 -m venv .build-venv
-    .build-venv/bin/pip install --quiet --disable-pip-version-check wsdiscovery onvif-zeep-async aiortsp
+    .build-venv/bin/pip install --quiet --disable-pip-version-check \
+        WSDiscovery==2.1.2 onvif-zeep-async==4.3.0 aiortsp==1.4.0
 fi
 # python-onvif-zeep (the synchronous client many VMS scripts use) installs the same `onvif` module as
 # onvif-zeep-async, so it gets a venv of its own.
 if ! .build-venv-zeep/bin/python -c "from onvif import ONVIFCamera; import zeep" 2>/dev/null; then
     echo "== installing python-onvif-zeep into .build-venv-zeep"
     python3 -m venv .build-venv-zeep
-    .build-venv-zeep/bin/pip install --quiet --disable-pip-version-check onvif-zeep
+    .build-venv-zeep/bin/pip install --quiet --disable-pip-version-check onvif-zeep==0.2.12
 fi
 
 echo "== swift format lint --strict"

@@ -45,6 +45,8 @@ public final class CameraSimulator: Sendable {
         /// `Require: www.onvif.org/ver20/backchannel`; `nil` answers such a client 551, as cameras without one do.
         public var backchannel: MediaClip.Codec?
         public var serverName = "CamGateway-Simulator/1.0"
+        /// Camera firmware habits that relays trip on (MediaMTX's and go2rtc's users report them).
+        public var quirks: Set<Quirk> = []
         /// RTSPS: PEM certificate chain and key files (a camera with a self-signed certificate).
         public var tls: (certificateChain: String, privateKey: String)?
 
@@ -60,6 +62,16 @@ public final class CameraSimulator: Sendable {
     }
 
     /// An NVR's layout: channels 1…N, each with main, sub (and more) streams at its firmware's paths.
+    public enum Quirk: String, Sendable, Hashable, CaseIterable {
+        /// Each Digest nonce is good for one request; the next gets 401 with a new one (`stale=true`).
+        case freshNoncePerRequest
+        /// `Content-Base: rtsp://cam/Streaming/Channels/101?transportmode=unicast/`: a control URL is the base and
+        /// the track joined as text, not resolved as a relative URL (which would drop `101`).
+        case contentBaseWithQuery
+        /// `Session:   0000A1B2C3D4  ;timeout=60`: blanks around the id, leading zeros in it.
+        case paddedSessionID
+    }
+
     public struct Recorder: Sendable, Hashable {
         public enum Style: String, Sendable, Hashable, CaseIterable {
             case hikvision
@@ -115,6 +127,8 @@ public final class CameraSimulator: Sendable {
         var requests: [RTSPMethod: Int] = [:]
         /// Requests that carried Basic credentials: a password sent in clear.
         var basicCredentials = 0
+        /// 401 answers sent.
+        var challenges = 0
         var framesSkipped = 0
         var rtcpReceived = 0
         var backchannelPackets = 0
@@ -285,6 +299,11 @@ public final class CameraSimulator: Sendable {
     public var basicCredentialsReceived: Int { self.state.withLockedValue { $0.basicCredentials } }
 
     func countBasicCredentials() { self.state.withLockedValue { $0.basicCredentials += 1 } }
+
+    /// 401 answers sent: with a fresh nonce per request, one per request the client makes.
+    public var challengesSent: Int { self.state.withLockedValue { $0.challenges } }
+
+    func countChallenge() { self.state.withLockedValue { $0.challenges += 1 } }
 
     // MARK: For the connection handlers
 

@@ -11,7 +11,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let simulator: CameraSimulator
-    private let nonce = randomHex(bytes: 16)
+    private var nonce = randomHex(bytes: 16)
+    /// The last nonce was used up (a fresh-nonce camera): the next challenge says `stale=true`.
+    private var staleNonce = false
     private var session: Session?
     private var scheduled: [Int: Scheduled<Void>] = [:]
     private var lastRequest = NIODeadline.now()
@@ -161,6 +163,7 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             !self.isAuthorized(request, credentials)
         {
             response.status = .unauthorized
+            self.simulator.countChallenge()
             for scheme in credentials.schemes {
                 response.headers.add(name: RTSPHeaders.wwwAuthenticate, value: self.challenge(for: scheme))
             }
@@ -172,7 +175,12 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             response.headers.add(name: RTSPHeaders.public, value: RTSPMethodList.headerValue(Self.methods))
         case .describe:
             response.headers.add(name: RTSPHeaders.contentType, value: "application/sdp")
-            response.headers.add(name: RTSPHeaders.contentBase, value: self.streamURL(context) + "/")
+            let quirkyBase =
+                self.configuration.quirks.contains(.contentBaseWithQuery) && self.configuration.recorder == nil
+            response.headers.add(
+                name: RTSPHeaders.contentBase,
+                value: self.streamURL(context) + (quirkyBase ? "?transportmode=unicast/" : "/")
+            )
             response.body = ByteBuffer(
                 string: SDPWriter.write(self.sessionDescription(context, backchannel: wantsBackchannel))
             )
@@ -297,7 +305,10 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             return self.write(response, context: context)
         }
         let generation = self.simulator.snapshot.generation.number
-        let sessionID = self.session?.id ?? String(UInt32.random(in: 10_000_000...UInt32.max))
+        let sessionID =
+            self.session?.id
+            ?? (self.configuration.quirks.contains(.paddedSessionID)
+                ? "0000" + randomHex(bytes: 4).uppercased() : String(UInt32.random(in: 10_000_000...UInt32.max)))
         if offer.lowerTransport == .tcp {
             let channels =
                 offer.interleaved ?? (UInt8(truncatingIfNeeded: 2 * track), UInt8(truncatingIfNeeded: 2 * track + 1))
@@ -391,7 +402,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         response.headers.add(name: RTSPHeaders.transport, value: answer.headerValue)
         response.headers.add(
             name: RTSPHeaders.session,
-            value: RTSPSessionHeader(id: sessionID, timeout: self.configuration.sessionTimeout).headerValue
+            value: self.configuration.quirks.contains(.paddedSessionID)
+                ? "   \(sessionID)  ;timeout=\(self.configuration.sessionTimeout)"
+                : RTSPSessionHeader(id: sessionID, timeout: self.configuration.sessionTimeout).headerValue
         )
         self.write(response, context: context)
     }
@@ -425,7 +438,10 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         switch scheme {
         case .basic: return "Basic realm=\"\(Self.realm)\""
         case .digest(let algorithm):
-            return DigestVerifier(realm: Self.realm, algorithm: algorithm).challenge(nonce: self.nonce)
+            return DigestVerifier(realm: Self.realm, algorithm: algorithm).challenge(
+                nonce: self.nonce,
+                stale: self.staleNonce
+            )
         }
     }
 
@@ -454,6 +470,11 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
                     ? algorithm.hash("\(credentials.username):\(Self.realm):\(credentials.password)") : nil
             }
         )
+        // One request per nonce: the next is challenged again, with a fresh one.
+        if user != nil, self.configuration.quirks.contains(.freshNoncePerRequest) {
+            self.nonce = randomHex(bytes: 16)
+            self.staleNonce = true
+        }
         return user != nil
     }
 

@@ -36,6 +36,7 @@ struct RelayFixture {
         var allowPlaintextBasic = false
         /// The reader session timeout (seconds) the relay announces and enforces.
         var relaySessionTimeout: Int?
+        var cameraQuirks: Set<CameraSimulator.Quirk> = []
     }
 
     static func run<T>(_ options: Options = Options(), _ body: (RelayFixture) async throws -> T) async throws -> T {
@@ -44,6 +45,7 @@ struct RelayFixture {
         if let timeout = options.cameraSessionTimeout { cameraConfiguration.sessionTimeout = timeout }
         if let media = options.media { cameraConfiguration.media = media }
         cameraConfiguration.backchannel = options.cameraBackchannel
+        cameraConfiguration.quirks = options.cameraQuirks
         let simulator = try CameraSimulator(configuration: cameraConfiguration)
         try await simulator.start()
         var camera = RelayConfiguration.Camera(

@@ -186,6 +186,13 @@ import Testing
         }
         print("mpv timestamp warnings in 3 runs: camera direct \(direct), through the gateway \(relayed)")
         #expect(relayed <= direct)
+        // And over UDP: 50 frames through the gateway's UDP ports.
+        let udp = try await ExternalTool.run(
+            "/usr/bin/mpv",
+            ["--no-config", "--vo=null", "--ao=null", "--frames=50", "--rtsp-transport=udp", url],
+            timeout: 30
+        )
+        #expect(udp.status == 0, "mpv over UDP: \(udp.stderr.suffix(800))")
         #expect(await daemon.terminate() == 0)
         _ = await camera.terminate()
     }

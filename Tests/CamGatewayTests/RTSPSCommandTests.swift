@@ -80,6 +80,19 @@ import Testing
         #expect(probe.stdout.contains("h264"), "\(probe.stderr)")
         #expect(gateway.stderr.contains("reader authenticated"))
 
+        // GStreamer's rtspsrc over RTSPS (GnuTLS through glib-networking), counting decoded frames. It is told
+        // not to validate: trust is the openssl checks' below; this is whether it can stream over our TLS.
+        let gst = try await ExternalTool.run(
+            "gst-launch-1.0",
+            [
+                "-q", "rtspsrc", "location=\(url)", "user-id=vms", "user-pw=tls-secret", "protocols=tcp",
+                "tls-validation-flags=0", "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!",
+                "identity", "eos-after=25", "!", "fakesink",
+            ],
+            timeout: 30
+        )
+        #expect(gst.status == 0, "GStreamer over RTSPS: \(gst.stderr) \(gst.stdout)")
+
         // The chain verifies against the appliance CA, for the address the VMS uses; TLS 1.1 is refused.
         let verified = try await Self.verify(port: port, ca: firstCA)
         #expect(verified.stdout.contains("Verify return code: 0 (ok)"), "\(verified.stdout)\(verified.stderr)")

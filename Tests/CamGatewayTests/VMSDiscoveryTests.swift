@@ -176,7 +176,10 @@ struct VMSDiscoveryTests {
                          '<a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To></s:Header>'
                          '<s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>'
                          % uuid.uuid4())
-                s.sendto(probe.encode(), ("239.255.255.250", 3702))
+                # Sent four times with one MessageID, as SOAP-over-UDP senders repeat it: one answer per device.
+                for _ in range(4):
+                    s.sendto(probe.encode(), ("239.255.255.250", 3702))
+                    time.sleep(0.1)
                 s.settimeout(0.3)
                 end = time.time() + 2
                 answers = []

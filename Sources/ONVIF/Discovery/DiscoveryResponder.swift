@@ -137,24 +137,6 @@ final class MessageSequence: Sendable {
     }
 }
 
-/// Answer datagrams: at most 200 a second, bursts of 400, and 80 a second to one source (two full answers for
-/// 40 devices): a flood of probes, or probes with a victim's source address, cannot turn the gateway into an
-/// amplifier.
-struct Limiter {
-    var total = PacketRateLimiter(rate: 200, burst: 400)
-    var perSource: [String: PacketRateLimiter] = [:]
-
-    /// How many of `wanted` datagrams to `source` may go now.
-    mutating func admit(_ source: String, wanted: Int, now: NIODeadline) -> Int {
-        if self.perSource.count > 1024 { self.perSource.removeAll() }
-        var bucket = self.perSource[source] ?? PacketRateLimiter(rate: 80, burst: 80)
-        defer { self.perSource[source] = bucket }
-        var admitted = 0
-        while admitted < wanted, bucket.admit(now: now), self.total.admit(now: now) { admitted += 1 }
-        return admitted
-    }
-}
-
 final class ProbeHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -193,7 +175,7 @@ final class ProbeHandler: ChannelInboundHandler {
         guard !matches.isEmpty else { return }
         let source = envelope.remoteAddress
         let admitted = self.limiter.withLockedValue {
-            $0.admit(source.ipAddress ?? "", wanted: matches.count, now: .now())
+            $0.admit(source.ipAddress ?? "", probe: probe.messageID, wanted: matches.count, now: .now())
         }
         let channel = context.channel
         let sequence = self.sequence

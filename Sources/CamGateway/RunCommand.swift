@@ -102,7 +102,15 @@ struct RunCommand: AsyncParsableCommand {
 
         gateway.relay = relayConfiguration
         // One failed-login limiter for RTSP and ONVIF: they check the same credentials.
-        let loginFailures = LoginFailureGate(limit: relayConfiguration.loginFailureLimit)
+        // The addresses the VMS signed in from are trusted across restarts (see LoginTrustFile).
+        let trustFile = LoginTrustFile(configPath: self.config)
+        var saveTrust: (@Sendable ([LoginFailureGate.Trust]) -> Void)?
+        if let trustFile { saveTrust = { trusts in trustFile.save(trusts, logger: logger) } }
+        let loginFailures = LoginFailureGate(
+            limit: relayConfiguration.loginFailureLimit,
+            trusted: trustFile?.load(logger: logger) ?? [],
+            onTrustChange: saveTrust
+        )
         // One VMS-side connection budget for RTSP and ONVIF, below the file limit by what the cameras need.
         let streams = relayConfiguration.cameras.reduce(0) { $0 + $1.streams.count }
         let vmsSide = ConnectionBudget(

@@ -24,10 +24,13 @@ public struct AuthenticationParameters: Hashable, Sendable {
             guard let token = credentials.token, let decoded = base64Decode(token),
                 let text = String(validating: decoded, as: UTF8.self), let colon = text.firstIndex(of: ":")
             else { return nil }
-            return String(text[..<colon].prefix(256))
+            return Self.claimable(String(text[..<colon]))
         }
-        return credentials["username"].map { String($0.prefix(256)) }
+        return credentials["username"].flatMap(Self.claimable)
     }
+
+    /// A name longer than any configured one (64) names nobody: not a prefix of it, which might name someone.
+    private static func claimable(_ name: String) -> String? { name.utf8.count <= 256 ? name : nil }
 
     public func isScheme(_ name: String) -> Bool { self.scheme.caseInsensitiveEquals(name) }
 

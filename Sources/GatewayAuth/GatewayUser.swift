@@ -35,6 +35,11 @@ public struct GatewayUser: Sendable, Hashable {
         )
     }
 
+    /// Whether `source` is inside the user's networks (any source when it has none).
+    public func mayConnect(from source: String) -> Bool {
+        self.sources.isEmpty || self.sources.contains { $0.contains(source) }
+    }
+
     public func mayRead(camera: String, stream: String) -> Bool {
         self.streams.contains { pattern in
             pattern == "*" || pattern == "\(camera)/\(stream)" || pattern == "\(camera)/*"

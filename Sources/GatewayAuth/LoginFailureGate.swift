@@ -1,49 +1,97 @@
 import NIOConcurrencyHelpers
 import NIOCore
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The failed-login limiter shared by every surface that checks the same credentials: the RTSP server and each
 /// virtual ONVIF device. With one per surface, ONVIF was a free oracle for the passwords that also grant video.
 ///
 /// Two counts. Per source — an address, IPv6 by its /64 (one host can rotate through the rest of its prefix) —
-/// `limit` failures in `window` refuse that source. Per claimed user name, from any source, `userLimit` failures
-/// in `userWindow` refuse that name, so the same guesses spread over many addresses stop too; a source that has
-/// signed in as that user before (the VMS itself, the last 16 such sources for a day) is not refused for it,
-/// so an attacker who fails on purpose cannot lock the VMS out.
+/// `limit` failures in `window` refuse that source. Per user, from any source, `userLimit` failures in
+/// `userWindow` refuse that name, so the same guesses spread over many addresses stop too. The caller names a
+/// user only when it is a configured one who may connect from that source: a name that can never sign in there
+/// needs no count of its own (the source's count covers it), and junk names cannot push out the real ones.
+///
+/// Trust keeps the VMS in. The exact address that signed in as a user (the last 16 such for a day) is neither
+/// refused by the user's count nor by its /64's: an attacker who fails on purpose, from anywhere (its /64
+/// neighbour included), cannot lock the VMS out, and cannot borrow its trust. A trusted address has a count of
+/// its own, so it cannot guess without limit either. Trust outlives a restart when the daemon keeps it
+/// (``init(limit:window:userLimit:userWindow:trusted:onTrustChange:)``), or one attacker could lock the VMS out
+/// after every restart.
 public final class LoginFailureGate: Sendable {
+    /// A sign-in to remember: this address signed in as this user, last at `at`.
+    public struct Trust: Codable, Sendable, Hashable {
+        public var user: String
+        public var address: String
+        public var at: Date
+
+        public init(user: String, address: String, at: Date) {
+            self.user = user
+            self.address = address
+            self.at = at
+        }
+    }
+
     private struct State {
         var sources: LoginFailureLimiter
+        /// Exact IPv6 addresses (an IPv4 address is its own source key): the count of a trusted address.
+        var addresses: LoginFailureLimiter
         var users: LoginFailureLimiter
-        /// Per user: the sources that signed in as it, with when they last did.
-        var trusted: [String: [String: NIODeadline]] = [:]
+        /// Per user: the exact addresses that signed in as it, with when they last did, and when that was saved.
+        var trusted: [String: [String: (at: NIODeadline, saved: NIODeadline)]] = [:]
     }
 
     private let state: NIOLockedValueBox<State>
+    private let onTrustChange: (@Sendable ([Trust]) -> Void)?
     static let trustedPerUser = 16
     static let trustedFor: TimeAmount = .hours(24)
     static let trustedUsers = 4096
+    /// A sign-in refreshes the saved trust at most this often.
+    static let saveEvery: TimeAmount = .hours(1)
 
     public init(
         limit: Int = 10,
         window: TimeAmount = .seconds(60),
         userLimit: Int = 30,
-        userWindow: TimeAmount = .minutes(10)
+        userWindow: TimeAmount = .minutes(10),
+        trusted: [Trust] = [],
+        onTrustChange: (@Sendable ([Trust]) -> Void)? = nil
     ) {
-        self.state = NIOLockedValueBox(
-            State(
-                sources: LoginFailureLimiter(limit: limit, window: window),
-                users: LoginFailureLimiter(limit: userLimit, window: userWindow)
-            )
+        var state = State(
+            sources: LoginFailureLimiter(limit: limit, window: window),
+            addresses: LoginFailureLimiter(limit: limit, window: window),
+            users: LoginFailureLimiter(limit: userLimit, window: userWindow)
         )
+        let now = NIODeadline.now()
+        let wallClock = Date()
+        for trust in trusted {
+            // Wall-clock times on disk, uptime in memory: a saved sign-in is as old as the clock says.
+            let age = max(0, wallClock.timeIntervalSince(trust.at))
+            guard age < Double(Self.trustedFor.nanoseconds) / 1e9 else { continue }
+            let at = now - .nanoseconds(Int64(age * 1e9))
+            state.trusted[trust.user, default: [:]][Self.address(trust.address)] = (at, at)
+        }
+        self.state = NIOLockedValueBox(state)
+        self.onTrustChange = onTrustChange
     }
 
-    /// Whether a login from `source`, claiming `user` (when the credentials name one), is refused unlooked-at.
+    /// Whether a login from `source`, claiming `user` (a configured user who may come from there), is refused
+    /// unlooked-at.
     public func isLimited(_ source: String, user: String? = nil, now: NIODeadline = .now()) -> Bool {
         let key = Self.sourceKey(source)
+        let address = Self.address(source)
         return self.state.withLockedValue { state in
+            if let user, let trust = state.trusted[user]?[address], now - trust.at < Self.trustedFor {
+                return key == address
+                    ? state.sources.isLimited(key, now: now) : state.addresses.isLimited(address, now: now)
+            }
             if state.sources.isLimited(key, now: now) { return true }
-            guard let user, state.users.isLimited(user, now: now) else { return false }
-            let known = state.trusted[user]?[key].map { now - $0 < Self.trustedFor } ?? false
-            return !known
+            guard let user else { return false }
+            return state.users.isLimited(user, now: now)
         }
     }
 
@@ -51,30 +99,67 @@ public final class LoginFailureGate: Sendable {
     @discardableResult
     public func recordFailure(_ source: String, user: String? = nil, now: NIODeadline = .now()) -> Bool {
         let key = Self.sourceKey(source)
+        let address = Self.address(source)
         return self.state.withLockedValue { state in
             let source = state.sources.recordFailure(key, now: now)
+            let exact = key != address && state.addresses.recordFailure(address, now: now)
             let user = user.map { state.users.recordFailure($0, now: now) } ?? false
-            return source || user
+            return source || exact || user
         }
     }
 
-    /// Records a sign-in: the source is trusted for `user` (bounded per user and in users).
+    /// Records a sign-in: the address is trusted for `user` (bounded per user and in users).
     public func recordSuccess(_ source: String, user: String, now: NIODeadline = .now()) {
-        let key = Self.sourceKey(source)
-        self.state.withLockedValue { state in
-            var sources = state.trusted[user] ?? [:]
-            sources[key] = now
-            if sources.count > Self.trustedPerUser {
-                let keep = sources.sorted { $0.value > $1.value }.prefix(Self.trustedPerUser)
-                sources = Dictionary(keep.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let address = Self.address(source)
+        let changed = self.state.withLockedValue { state -> [Trust]? in
+            var addresses = state.trusted[user] ?? [:]
+            let previous = addresses[address]
+            let save = previous.map { now - $0.saved >= Self.saveEvery } ?? true
+            addresses[address] = (now, save ? now : previous?.saved ?? now)
+            if addresses.count > Self.trustedPerUser, let oldest = addresses.min(by: { $0.value.at < $1.value.at }) {
+                addresses[oldest.key] = nil
             }
-            state.trusted[user] = sources
+            state.trusted[user] = addresses
             // Names come only from successful sign-ins, so this holds configured users; bounded all the same.
             if state.trusted.count > Self.trustedUsers {
-                state.trusted = state.trusted.filter { $0.value.values.contains { now - $0 < Self.trustedFor } }
-                if state.trusted.count > Self.trustedUsers { state.trusted = [user: sources] }
+                state.trusted = state.trusted.filter { $0.value.values.contains { now - $0.at < Self.trustedFor } }
+                if state.trusted.count > Self.trustedUsers { state.trusted = [user: addresses] }
             }
+            return save && self.onTrustChange != nil ? Self.trusts(state.trusted, now: now) : nil
         }
+        if let changed { self.onTrustChange?(changed) }
+    }
+
+    /// The trusted addresses, with wall-clock times, as ``init(limit:window:userLimit:userWindow:trusted:onTrustChange:)`` takes them.
+    public func trusted(now: NIODeadline = .now()) -> [Trust] {
+        self.state.withLockedValue { Self.trusts($0.trusted, now: now) }
+    }
+
+    private static func trusts(
+        _ table: [String: [String: (at: NIODeadline, saved: NIODeadline)]],
+        now: NIODeadline
+    ) -> [Trust] {
+        let wallClock = Date()
+        return table.flatMap { user, addresses in
+            addresses.compactMap { address, trust in
+                let age = now - trust.at
+                guard age < Self.trustedFor else { return nil }
+                return Trust(user: user, address: address, at: wallClock - Double(age.nanoseconds) / 1e9)
+            }
+        }.sorted { ($0.user, $0.address) < ($1.user, $1.address) }
+    }
+
+    /// The address itself; an IPv4 client of a dual-stack socket (::ffff:a.b.c.d) as that IPv4 address.
+    public static func address(_ source: String) -> String {
+        guard source.contains(":"), let parsed = try? SocketAddress(ipAddress: source, port: 0),
+            case .v6(let address) = parsed
+        else { return source }
+        let all = withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
+        if all.prefix(10).allSatisfy({ $0 == 0 }), all[10] == 0xFF, all[11] == 0xFF {
+            return all[12...].map(String.init).joined(separator: ".")
+        }
+        // One spelling per address (2001:DB8:0::1 and 2001:db8::1 are one address).
+        return parsed.ipAddress ?? source
     }
 
     /// An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`); anything else as given.
@@ -95,11 +180,12 @@ public final class LoginFailureGate: Sendable {
     }
 }
 
-/// Failed logins per source address: past `limit` in `window`, the source is refused without its credentials
-/// being looked at until the window has passed.
+/// Failed logins per key (a source, an address, a user): past `limit` in `window`, the key is refused without
+/// its credentials being looked at until the window has passed.
 public struct LoginFailureLimiter: Sendable {
     public let limit: Int
     public let window: TimeAmount
+    public static let capacity = 4096
     private var failures: [String: [NIODeadline]] = [:]
 
     public init(limit: Int = 10, window: TimeAmount = .seconds(60)) {
@@ -107,22 +193,26 @@ public struct LoginFailureLimiter: Sendable {
         self.window = window
     }
 
-    public func isLimited(_ source: String, now: NIODeadline) -> Bool {
-        (self.failures[source]?.filter { now - $0 < self.window }.count ?? 0) >= self.limit
+    public func isLimited(_ key: String, now: NIODeadline) -> Bool {
+        (self.failures[key]?.filter { now - $0 < self.window }.count ?? 0) >= self.limit
     }
 
+    public var count: Int { self.failures.count }
+
     /// Records a failure; returns true when this one reached the limit (log it once, then stay quiet).
-    public mutating func recordFailure(_ source: String, now: NIODeadline) -> Bool {
-        var recent = (self.failures[source] ?? []).filter { now - $0 < self.window }
+    public mutating func recordFailure(_ key: String, now: NIODeadline) -> Bool {
+        var recent = (self.failures[key] ?? []).filter { now - $0 < self.window }
         recent.append(now)
-        self.failures[source] = Array(recent.suffix(self.limit))
-        if self.failures.count > 4096 {  // bounded: forget sources whose failures have all expired
+        self.failures[key] = Array(recent.suffix(self.limit))
+        if self.failures.count > Self.capacity {
+            // Bounded, in linear time (this runs under a lock, on the relay's loop): first what has expired,
+            // then what is below the limit — never a key that is refused now, so no flood of new keys can
+            // lift a limit — and only past that (more keys refused at once than the capacity) everything else.
             self.failures = self.failures.filter { $0.value.contains { now - $0 < self.window } }
-            // Still full (failures from more sources than that within one window): the quietest go first.
-            if self.failures.count > 4096 {
-                let keep = self.failures.sorted { ($0.value.last ?? now) > ($1.value.last ?? now) }.prefix(4096)
-                self.failures = Dictionary(keep.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            if self.failures.count > Self.capacity {
+                self.failures = self.failures.filter { $0.value.filter { now - $0 < self.window }.count >= self.limit }
             }
+            if self.failures.count > Self.capacity { self.failures = [key: self.failures[key] ?? [now]] }
         }
         return recent.count == self.limit
     }

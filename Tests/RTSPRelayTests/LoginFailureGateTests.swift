@@ -1,3 +1,5 @@
+import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import RTSPRelay
 import Testing
@@ -29,5 +31,75 @@ import Testing
             for _ in 0..<4 { gate.recordFailure("198.51.100.\(host)", user: "vms", now: now) }
         }
         #expect(!gate.isLimited("198.51.100.20", user: "vms", now: now))
+    }
+}
+
+/// Who reaches it: anyone on the VMS network, from one address, a /64 of them, or many.
+@Suite struct LoginFailureGateAttackTests {
+    static let vms = "2001:db8:1:2::10"
+    static let neighbour = "2001:db8:1:2::66"
+
+    /// A neighbour in the VMS's /64 fails on purpose: its /64 is refused, the VMS's own address is not (for the
+    /// user it signed in as), and the neighbour cannot borrow that trust.
+    @Test func aNeighbourInTheSame64NeitherLocksOutNorBorrowsTheVMS() {
+        let gate = LoginFailureGate(limit: 10, window: .seconds(60), userLimit: 30, userWindow: .minutes(10))
+        let now = NIODeadline.now()
+        gate.recordSuccess(Self.vms, user: "vms", now: now)
+        for _ in 0..<40 { gate.recordFailure(Self.neighbour, user: "vms", now: now) }
+        #expect(gate.isLimited(Self.neighbour, user: "vms", now: now))
+        #expect(gate.isLimited(Self.neighbour, now: now))
+        #expect(!gate.isLimited(Self.vms, user: "vms", now: now))
+        // Another spelling of the VMS's address is the same address.
+        #expect(!gate.isLimited("2001:DB8:1:2:0:0:0:10", user: "vms", now: now))
+        // Trust is for the user it signed in as: for another name the VMS's /64 is refused like the neighbour.
+        #expect(gate.isLimited(Self.vms, user: "other", now: now))
+    }
+
+    /// A trusted address that fails on its own is refused by its own count: trust is not unlimited guessing.
+    @Test func aTrustedAddressHasACountOfItsOwn() {
+        for address in [Self.vms, "198.51.100.1"] {
+            let gate = LoginFailureGate(limit: 10, window: .seconds(60), userLimit: 30, userWindow: .minutes(10))
+            let now = NIODeadline.now()
+            gate.recordSuccess(address, user: "vms", now: now)
+            for _ in 0..<9 { gate.recordFailure(address, user: "vms", now: now) }
+            #expect(!gate.isLimited(address, user: "vms", now: now))
+            gate.recordFailure(address, user: "vms", now: now)
+            #expect(gate.isLimited(address, user: "vms", now: now), "\(address)")
+        }
+    }
+
+    /// Failures on 10,000 other keys after "vms" reached its limit: the limit stays (a key that is refused is
+    /// never the one pushed out), and the table stays at its capacity.
+    @Test func aFloodOfOtherKeysDoesNotLiftALimit() {
+        var limiter = LoginFailureLimiter(limit: 30, window: .minutes(10))
+        let now = NIODeadline.now()
+        for _ in 0..<30 { _ = limiter.recordFailure("vms", now: now) }
+        for index in 0..<10_000 { _ = limiter.recordFailure("junk-\(index)", now: now + .seconds(1)) }
+        #expect(limiter.isLimited("vms", now: now + .seconds(2)))
+        #expect(limiter.count <= LoginFailureLimiter.capacity + 1)
+    }
+
+    /// Trust saved and given back (a restart): the saved address is trusted again, ages as the clock says, and
+    /// one older than a day is dropped.
+    @Test func trustSurvivesARestart() {
+        let saved = NIOLockedValueBox<[LoginFailureGate.Trust]>([])
+        let gate = LoginFailureGate(onTrustChange: { trusts in saved.withLockedValue { $0 = trusts } })
+        let now = NIODeadline.now()
+        gate.recordSuccess("198.51.100.1", user: "vms", now: now)
+        #expect(saved.withLockedValue { $0.map(\.address) } == ["198.51.100.1"])
+        // A sign-in within the hour does not write again.
+        saved.withLockedValue { $0 = [] }
+        gate.recordSuccess("198.51.100.1", user: "vms", now: now + .minutes(5))
+        #expect(saved.withLockedValue { $0.isEmpty })
+        var trusts = gate.trusted()
+        trusts.append(.init(user: "vms", address: "198.51.100.9", at: Date() - 25 * 3600))
+        let restarted = LoginFailureGate(trusted: trusts)
+        #expect(restarted.trusted().map(\.address) == ["198.51.100.1"])
+        for host in 2...9 {
+            for _ in 0..<4 { restarted.recordFailure("198.51.100.\(host)", user: "vms") }
+        }
+        #expect(restarted.isLimited("198.51.100.20", user: "vms"))
+        #expect(!restarted.isLimited("198.51.100.1", user: "vms"))
+        #expect(restarted.isLimited("198.51.100.9", user: "vms"))
     }
 }

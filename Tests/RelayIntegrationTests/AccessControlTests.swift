@@ -162,6 +162,38 @@ import Testing
         }
     }
 
+    /// Who: anyone on the VMS network, from addresses a user may not come from. Their guesses at a user bound to
+    /// the VMS's address do not count for it: after 32 of them (past the per-user limit of 30), the VMS signs in
+    /// for the first time — after a restart, with no trust yet — as if nothing had happened.
+    @Test func guessesFromOutsideAUsersNetworksDoNotLockItOut() async throws {
+        let policy = ReaderAccessPolicy(
+            realm: Self.realm,
+            users: [.withPassword("pinned", "pinned-pass", realm: Self.realm, streams: ["*"], sources: [CIDR("127.0.0.1/32")!])]
+        )
+        try await RelayFixture.run(.init(access: policy)) { fixture in
+            func describe(_ password: String, from source: String) async throws -> RTSPStatus {
+                let client = try await TestRTSPClient.connect(
+                    port: fixture.port,
+                    authenticator: ClientAuthenticator(username: "pinned", password: password),
+                    localAddress: source
+                )
+                defer { Task { await client.close() } }
+                return try await client.request(.describe, fixture.url).status
+            }
+            for host in 2...9 {
+                for guess in 0..<4 {
+                    let status = try await describe("guess-\(guess)", from: "127.0.0.\(host)")
+                    #expect(status == .unauthorized)
+                }
+            }
+            // Even the right password from outside its networks is refused.
+            let outside = try await describe("pinned-pass", from: "127.0.0.10")
+            let inside = try await describe("pinned-pass", from: "127.0.0.1")
+            #expect(outside == .unauthorized)
+            #expect(inside == .ok)
+        }
+    }
+
     @Test func connectionsPerSourceAreLimited() async throws {
         var options = RelayFixture.Options()
         options.maxConnectionsPerSource = 2

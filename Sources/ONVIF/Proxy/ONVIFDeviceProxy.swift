@@ -169,7 +169,9 @@ public final class ONVIFDeviceProxy: Sendable {
             )
         }
         // HTTP clients doing Digest (curl, some VMSes) probe with an empty POST first, expecting the challenge.
+        // A limited source gets no nonce this way either.
         if request.body.isEmpty, !self.configuration.allowAnonymous, request.authorization == nil {
+            if self.configuration.loginFailures.isLimited(request.source) { return self.fault(.notAuthorized) }
             return self.challenge(.notAuthorized)
         }
         let soap: SOAPRequest
@@ -370,6 +372,13 @@ public final class ONVIFDeviceProxy: Sendable {
         case failure(Response)
     }
 
+    /// The name the failed-login gate counts: a user who may use this camera from the source, or nil (a name
+    /// that cannot sign in here has only its source's count, and junk names cannot crowd out the real ones).
+    private static func countedUser(_ claimed: String?, among users: [User]) -> String? {
+        guard let claimed else { return nil }
+        return users.first { $0.name == claimed }?.name
+    }
+
     /// The users who may use this camera from the request's source.
     private func users(for request: Request) -> [User] {
         self.configuration.users.filter { $0.mayUse(camera: self.configuration.cameraName, source: request.source) }
@@ -416,11 +425,14 @@ public final class ONVIFDeviceProxy: Sendable {
 
     private func authenticate(_ soap: SOAPRequest, _ request: Request) -> Authentication {
         // Over the limit: refused without the credentials being looked at, like RTSP (the same limiter).
-        let claimed = soap.usernameToken?.username ?? AuthenticationParameters.claimedUser(request.authorization)
+        let users = self.users(for: request)
+        let claimed = Self.countedUser(
+            soap.usernameToken?.username ?? AuthenticationParameters.claimedUser(request.authorization),
+            among: users
+        )
         if self.configuration.loginFailures.isLimited(request.source, user: claimed) {
             return .failure(self.fault(SOAPFault.notAuthorized))  // no challenge: a limited source gets no nonce
         }
-        let users = self.users(for: request)
         if let token = soap.usernameToken {
             let outcome = self.tokens.withLockedValue { verifier in
                 verifier.verify(
@@ -522,7 +534,7 @@ public final class ONVIFDeviceProxy: Sendable {
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
-        let claimed = AuthenticationParameters.claimedUser(request.authorization)
+        let claimed = Self.countedUser(AuthenticationParameters.claimedUser(request.authorization), among: self.users(for: request))
         if self.configuration.loginFailures.isLimited(request.source, user: claimed) {
             return self.fault(.notAuthorized)
         }

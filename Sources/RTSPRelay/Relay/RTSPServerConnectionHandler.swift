@@ -120,7 +120,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         let now = NIODeadline.now()
         let path = StreamPath.parse(request.uri).map(\.path).flatMap { self.core.stream($0) != nil ? $0 : nil }
         let policy = self.core.configuration.access
-        let claimed = AuthenticationParameters.claimedUser(request.headers[RTSPHeaders.authorization])
+        let claimed = policy.countedUser(request.headers[RTSPHeaders.authorization], source: self.sourceIP)
         if self.core.loginFailures.isLimited(self.sourceIP, user: claimed, now: now) {
             var refused = self.response(.unauthorized, cseq: cseq)
             for challenge in policy.challenges(nonce: self.nonce, isTLS: self.isTLS)

@@ -88,11 +88,18 @@ public struct ReaderAccessPolicy: Sendable, Hashable {
             user = known
         }
         // A source outside the user's networks is a failed login, not a hint that the user exists.
-        guard user.sources.isEmpty || user.sources.contains(where: { $0.contains(source) }) else {
+        guard user.mayConnect(from: source) else {
             return .challenge(challenges, failure: "user '\(user.name)' from a source outside its networks")
         }
         guard let path, user.mayRead(path) else { return .forbidden(user: user.name) }
         return .allowed(user: user.name)
+    }
+
+    /// The name the failed-login gate counts for these credentials: a configured user who may come from
+    /// `source`, or nil (a name that cannot sign in from there has only its source's count).
+    public func countedUser(_ authorization: String?, source: String) -> String? {
+        guard let claimed = AuthenticationParameters.claimedUser(authorization) else { return nil }
+        return self.users.first { $0.name == claimed && $0.mayConnect(from: source) }?.name
     }
 
     public func challenges(nonce: String, isTLS: Bool) -> [String] {

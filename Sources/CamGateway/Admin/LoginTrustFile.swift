@@ -1,0 +1,60 @@
+import Dispatch
+import Foundation
+import Logging
+import RTSPRelay
+
+/// The addresses trusted for each VMS user (``LoginFailureGate``), kept across restarts: without them, one
+/// attacker failing on purpose after a restart would keep the VMS out until it signed in from somewhere
+/// trusted — which after a restart is nowhere.
+///
+/// Where: `$STATE_DIRECTORY` (systemd's `StateDirectory=camgw`, /var/lib/camgw), else beside the configuration;
+/// the demo keeps nothing. The file is the daemon's own (0600), written atomically off the relay's loop.
+struct LoginTrustFile: Sendable {
+    static let name = "login-trust.json"
+    let path: String
+    private let queue = DispatchQueue(label: "camgw.login-trust")
+
+    init?(configPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        if let directory = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !directory.isEmpty {
+            self.path = String(directory) + "/" + Self.name
+        } else if let configPath {
+            self.path = FilePath.directory(of: configPath) + "/" + Self.name
+        } else {
+            return nil
+        }
+    }
+
+    /// What was saved; nothing (and a warning) when the file is missing, unreadable or not ours.
+    func load(logger: Logger) -> [LoginFailureGate.Trust] {
+        guard FileManager.default.fileExists(atPath: self.path) else { return [] }
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: self.path))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .secondsSince1970
+            let trusts = try decoder.decode([LoginFailureGate.Trust].self, from: data)
+            logger.info("trusted VMS addresses restored", metadata: ["count": "\(trusts.count)", "file": "\(self.path)"])
+            return trusts
+        } catch {
+            logger.warning(
+                "trusted VMS addresses not restored: the file is not what the gateway wrote",
+                metadata: ["file": "\(self.path)", "error": "\(error)"]
+            )
+            return []
+        }
+    }
+
+    func save(_ trusts: [LoginFailureGate.Trust], logger: Logger) {
+        let path = self.path
+        self.queue.async {
+            do {
+                let encoder = JSONEncoder()
+                encoder.dateEncodingStrategy = .secondsSince1970
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                let text = String(decoding: try encoder.encode(trusts), as: UTF8.self) + "\n"
+                try AtomicFile.write(text, to: path, mode: 0o600, keepBackup: false)
+            } catch {
+                logger.warning("trusted VMS addresses not saved", metadata: ["file": "\(path)", "error": "\(error)"])
+            }
+        }
+    }
+}

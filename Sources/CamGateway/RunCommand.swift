@@ -113,13 +113,17 @@ struct RunCommand: AsyncParsableCommand {
         )
         // One VMS-side connection budget for RTSP and ONVIF, below the file limit by what the cameras need.
         let streams = relayConfiguration.cameras.reduce(0) { $0 + $1.streams.count }
+        let vmsSideTotal = ConnectionBudget.vmsSideTotal(
+            configured: relayConfiguration.maxConnections,
+            streams: streams
+        )
         let vmsSide = ConnectionBudget(
-            perSource: .max,
-            total: ConnectionBudget.vmsSideTotal(configured: relayConfiguration.maxConnections, streams: streams)
+            perSource: ConnectionBudget.vmsSidePerSource(total: vmsSideTotal),
+            total: vmsSideTotal
         )
         logger.info(
             "VMS-side connections bounded",
-            metadata: ["total": "\(vmsSide.total)", "streams": "\(streams)"]
+            metadata: ["total": "\(vmsSide.total)", "per source": "\(vmsSide.perSource)", "streams": "\(streams)"]
         )
         let relay = Relay(
             configuration: relayConfiguration,

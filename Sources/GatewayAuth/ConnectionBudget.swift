@@ -66,6 +66,10 @@ public final class ConnectionBudget: Sendable {
         return min(configured ?? fromLimit, fromLimit)
     }
 
+    /// One source's share of the VMS-side total, RTSP and ONVIF together: a quarter (at least 16), so no one
+    /// address — or /64 — fills the budget with idle connections while each surface's own limit is generous.
+    public static func vmsSidePerSource(total: Int) -> Int { max(16, total / 4) }
+
     static func openFileLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }

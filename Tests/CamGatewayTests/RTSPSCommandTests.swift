@@ -142,6 +142,77 @@ import Testing
     /// TLS material that would fail at start or at a reload is refused by `camgw check` and `camgw run` with the
     /// file, line and reason: a missing key, an empty certificate, a key of another certificate, a key in place
     /// of the certificate.
+    /// Who: anyone on the VMS network, past its connection limit on the RTSPS port. A refused connection is
+    /// closed at accept: no TLS handshake is spent on it, and it holds no descriptor while a 503 waits.
+    @Test func overTheLimitRTSPSIsClosedAtAccept() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await Self.makeCertificates(in: directory)
+        let config = directory.appendingPathComponent("gateway.toml")
+        try """
+        [admin]
+        socket = "control.sock"
+        metrics_port = 0
+
+        [server]
+        listen = "127.0.0.1"
+        port = 0
+        allow_anonymous = true
+        max_connections_per_source = 2
+
+        [tls]
+        certificate = "server.pem"
+        private_key = "server-key.pem"
+        port = 0
+
+        [[camera]]
+        name = "cam"
+        address = "192.0.2.10"
+        on_demand = true
+
+          [[camera.stream]]
+          name = "main"
+          path = "/Streaming/Channels/101"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let gateway = try GatewayProcess(arguments: ["run", "--config", config.path])
+        do {
+            let url = try await gateway.waitForOutput(matching: "rtsps://127\\.0\\.0\\.1:[0-9]+/cam/main")
+            let port = try #require(Int(url.split(separator: ":")[2].split(separator: "/")[0]))
+            let script = """
+                import socket, ssl, time
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                held = [context.wrap_socket(socket.create_connection(("127.0.0.1", \(port)))) for _ in range(2)]
+                print("held", len(held), flush=True)
+                closed = 0
+                for _ in range(20):
+                    s = socket.create_connection(("127.0.0.1", \(port)))
+                    s.settimeout(2)
+                    start = time.time()
+                    try:
+                        closed += s.recv(1) == b"" and time.time() - start < 1
+                    except ConnectionResetError:
+                        closed += 1
+                    except socket.timeout:
+                        pass
+                print("closed at accept", closed, flush=True)
+                held[0].sendall(b"OPTIONS * RTSP/1.0\\r\\nCSeq: 1\\r\\n\\r\\n")
+                print("held answers", held[0].recv(64).split(b" ")[1].decode(), flush=True)
+                """
+            let result = try await ExternalTool.run("python3", ["-c", script], timeout: 30)
+            let lines = result.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.contains("held 2"), "\(result.stdout) \(result.stderr)")
+            #expect(lines.contains("closed at accept 20"), "\(result.stdout) \(result.stderr)")
+            #expect(lines.contains("held answers 200"), "\(result.stdout) \(result.stderr)")
+            #expect(gateway.isRunning)
+        } catch {
+            Issue.record(error)
+        }
+        _ = await gateway.terminate()
+    }
+
     @Test func unusableTLSMaterialIsRefusedByTheCheck() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func describeCompletedWritesOurSDP() {
-        let machine = Self.machine()
+        var machine = Self.machine()
         let response = Self.response(machine.describeCompleted(.success(("v=0\r\n", "rtsp://gw/lobby/main")), cseq: 3))
         #expect(response?.headers["Content-Base"] == "rtsp://gw/lobby/main/")
         #expect(response?.headers["Content-Type"] == "application/sdp")
@@ -271,6 +271,43 @@ import Testing
         // Once: the handler closes the connection; a timer that fires again gets nothing more to do.
         #expect(machine.timerFired(now: Self.t0 + .seconds(112)) == .none)
         #expect(machine.timerFired(now: Self.t0 + .seconds(500)) == .none)
+    }
+
+    /// Who: anyone on the VMS network, without credentials. A connection without a session is closed 10 s after
+    /// it opened however many OPTIONS it sends; with a session it lives by the session timeout; after TEARDOWN the
+    /// 10 s start again.
+    @Test func aConnectionWithoutASessionIsClosedAfterTenSecondsWhateverItSends() {
+        var idle = Self.machine()
+        for second in 1...9 {
+            _ = idle.received(Self.request(.options, "*", cseq: second), now: Self.t0 + .seconds(Int64(second)))
+        }
+        #expect(idle.timerFired(now: Self.t0 + .seconds(10)) == .none)
+        #expect(idle.timerFired(now: Self.t0 + .seconds(11)) == .close)
+
+        var player = Self.playing()
+        #expect(player.timerFired(now: Self.t0 + .seconds(30)) == .none)
+        let teardown = player.received(
+            Self.request(.teardown, cseq: 9, [("Session", "S1")]),
+            now: Self.t0 + .seconds(40)
+        )
+        guard case .teardown = teardown else {
+            Issue.record("TEARDOWN: \(teardown)")
+            return
+        }
+        #expect(player.timerFired(now: Self.t0 + .seconds(50)) == .none)
+        #expect(player.timerFired(now: Self.t0 + .seconds(51)) == .close)
+    }
+
+    /// A DESCRIBE that waits 14 s on a slow camera is not cut by the sessionless close, and the reader then has
+    /// its 10 s to SETUP.
+    @Test func aDescribeWaitingOnTheCameraKeepsTheConnection() {
+        var machine = Self.machine()
+        _ = machine.received(Self.request(.describe, cseq: 1), now: Self.t0 + .seconds(1))
+        #expect(machine.timerFired(now: Self.t0 + .seconds(14)) == .none)
+        _ = machine.describeCompleted(.failure(.serviceUnavailable), cseq: 1)
+        #expect(machine.timerFired(now: Self.t0 + .seconds(15)) == .none)
+        #expect(machine.timerFired(now: Self.t0 + .seconds(25)) == .none)
+        #expect(machine.timerFired(now: Self.t0 + .seconds(26)) == .close)
     }
 
     /// Before PLAY, `$` frames are not activity: a connection that sends only those times out like an idle one.

@@ -168,7 +168,15 @@ import Testing
     @Test func guessesFromOutsideAUsersNetworksDoNotLockItOut() async throws {
         let policy = ReaderAccessPolicy(
             realm: Self.realm,
-            users: [.withPassword("pinned", "pinned-pass", realm: Self.realm, streams: ["*"], sources: [CIDR("127.0.0.1/32")!])]
+            users: [
+                .withPassword(
+                    "pinned",
+                    "pinned-pass",
+                    realm: Self.realm,
+                    streams: ["*"],
+                    sources: [CIDR("127.0.0.1/32")!]
+                )
+            ]
         )
         try await RelayFixture.run(.init(access: policy)) { fixture in
             func describe(_ password: String, from source: String) async throws -> RTSPStatus {
@@ -211,6 +219,57 @@ import Testing
             #expect(ContinuousClock.now - opened < .seconds(4))
             await b.close()
             await a.close()
+        }
+    }
+
+    /// Who: anyone on the VMS network, without credentials. An OPTIONS a second does not hold a connection: with
+    /// no session it is closed 10 s after it opened; a reader playing beside it is not.
+    @Test func aConnectionWithoutASessionIsClosedWhateverItSends() async throws {
+        try await RelayFixture.run(.init()) { fixture in
+            let reader = try await TestRTSPClient.connect(port: fixture.port)
+            _ = try await reader.play(fixture.url, timeout: .seconds(10))
+            let idle = try await TestRTSPClient.connect(port: fixture.port)
+            let opened = ContinuousClock.now
+            var answered = 0
+            while ContinuousClock.now - opened < .seconds(16), !idle.isClosed {
+                if (try? await idle.request(.options, "*", timeout: .seconds(2)).status) == .ok { answered += 1 }
+                try await Task.sleep(for: .seconds(1))
+            }
+            let lived = ContinuousClock.now - opened
+            #expect(idle.isClosed, "still open after \(lived)")
+            #expect(lived >= .seconds(9) && lived < .seconds(14), "closed after \(lived)")
+            #expect(answered >= 8, "its requests were answered until then: \(answered)")
+            _ = reader.takeInterleaved()
+            #expect(try await reader.interleavedFrames(count: 5).count >= 5, "the reader plays on")
+            await reader.close()
+            await idle.close()
+        }
+    }
+
+    /// Who: anyone on the VMS network, opening connections as fast as it can from one address past its limit.
+    /// At most 64 refused connections wait out their 503 at once; the rest are closed at accept, so a flood
+    /// cannot hold descriptors beyond the budget that refuses it.
+    @Test func aFloodOfRefusedConnectionsIsClosedAtAccept() async throws {
+        var options = RelayFixture.Options()
+        options.maxConnectionsPerSource = 2
+        try await RelayFixture.run(options) { fixture in
+            let held = [
+                try await TestRTSPClient.connect(port: fixture.port),
+                try await TestRTSPClient.connect(port: fixture.port),
+            ]
+            var flood: [TestRTSPClient] = []
+            for _ in 0..<150 { flood.append(try await TestRTSPClient.connect(port: fixture.port)) }
+            try await Task.sleep(for: .milliseconds(700))
+            let open = flood.filter { !$0.isClosed }.count
+            #expect(open <= 64, "\(open) refused connections still open")
+            #expect(open >= 32, "the first refused ones wait for their 503: \(open)")
+            for client in flood { #expect(await client.waitUntilClosed(timeout: .seconds(5))) }
+            // The held ones are untouched, and once the flood is gone a refused one gets its 503 again.
+            for client in held { #expect(try await client.request(.options, "*").status == .ok) }
+            let late = try await TestRTSPClient.connect(port: fixture.port)
+            #expect(try await late.request(.options, "*", timeout: .seconds(3)).status == .serviceUnavailable)
+            for client in held { await client.close() }
+            await late.close()
         }
     }
 }

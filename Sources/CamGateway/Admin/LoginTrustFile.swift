@@ -32,7 +32,10 @@ struct LoginTrustFile: Sendable {
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .secondsSince1970
             let trusts = try decoder.decode([LoginFailureGate.Trust].self, from: data)
-            logger.info("trusted VMS addresses restored", metadata: ["count": "\(trusts.count)", "file": "\(self.path)"])
+            logger.info(
+                "trusted VMS addresses restored",
+                metadata: ["count": "\(trusts.count)", "file": "\(self.path)"]
+            )
             return trusts
         } catch {
             logger.warning(

@@ -534,7 +534,10 @@ public final class ONVIFDeviceProxy: Sendable {
     private func snapshot(_ request: Request) async -> Response {
         let token = String(request.path.dropFirst("/snapshot/".count))
         guard !self.configuration.allowAnonymous else { return await self.fetchSnapshot(token) }
-        let claimed = Self.countedUser(AuthenticationParameters.claimedUser(request.authorization), among: self.users(for: request))
+        let claimed = Self.countedUser(
+            AuthenticationParameters.claimedUser(request.authorization),
+            among: self.users(for: request)
+        )
         if self.configuration.loginFailures.isLimited(request.source, user: claimed) {
             return self.fault(.notAuthorized)
         }

@@ -18,8 +18,8 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     private var isClosed = false
     private var address = "?"
     private var sourceIP = ""
-    private var overConnectionLimit = false
-    private var holdsBudgetSlot = false
+    private let admission: ConnectionAdmission
+    private var admissionReturned = false
     /// The Digest nonce of this connection's challenges.
     private let nonce = randomHex(bytes: 16)
     private var user: String?
@@ -31,22 +31,21 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     /// Whether this connection came through TLS (RTSPS): Basic credentials are accepted only then.
     private let isTLS: Bool
 
-    init(core: RelayCore, isTLS: Bool = false) {
+    init(core: RelayCore, admission: ConnectionAdmission, isTLS: Bool = false) {
         self.core = core
+        self.admission = admission
         self.isTLS = isTLS
         var configuration = RTSPServerSessionStateMachine.Configuration()
         configuration.sessionTimeout = core.configuration.sessionTimeout
         configuration.allowsUDP = !isTLS || core.configuration.tls?.allowsUDP == true
+        configuration.sessionlessTimeout = core.configuration.sessionlessTimeout
         self.machine = RTSPServerSessionStateMachine(configuration: configuration, now: .now())
     }
 
     func channelActive(context: ChannelHandlerContext) {
         self.address = context.channel.remoteAddress?.description ?? "?"
-        self.sourceIP = context.channel.remoteAddress?.ipAddress ?? ""
-        let opened = self.core.connectionOpened(from: self.sourceIP)
-        self.overConnectionLimit = !opened.admitted
-        self.holdsBudgetSlot = opened.holdsSlot
-        if self.overConnectionLimit {
+        self.sourceIP = self.admission.source
+        if !self.admission.admitted {
             // Over its source's limit or the VMS-side budget: it gets a 503 for its first request, and two seconds to send one. A
             // connection that sends nothing (or only `$` frames) must not hold a slot the limit is there to bound.
             let channel = context.channel
@@ -64,10 +63,20 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A channel that closes before it was ever active: its admission is given back all the same.
+        if !self.admissionReturned {
+            self.admissionReturned = true
+            self.core.connectionClosed(self.admission)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.isClosed = true
-        self.core.connectionClosed(from: self.sourceIP, releasingSlot: self.holdsBudgetSlot)
-        self.holdsBudgetSlot = false
+        if !self.admissionReturned {
+            self.admissionReturned = true
+            self.core.connectionClosed(self.admission)
+        }
         self.closeUDP()
         self.timer?.cancel()
         self.detach(reason: "connection closed")
@@ -111,7 +120,7 @@ final class RTSPServerConnectionHandler: ChannelInboundHandler {
     /// Connection limit, failed-login limit and the access policy, before the request reaches the state machine.
     private func admit(_ request: RTSPRequest, context: ChannelHandlerContext) -> Bool {
         let cseq = request.cseq ?? 0
-        if self.overConnectionLimit {
+        if !self.admission.admitted {
             self.write(self.response(.serviceUnavailable, cseq: cseq), context: context)
             context.close(promise: nil)
             return false

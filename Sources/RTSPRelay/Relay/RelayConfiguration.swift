@@ -95,8 +95,9 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var tls: TLS?
     /// Who may read what. With no users and `allowAnonymous` false (the default), every read is refused.
     public var access = ReaderAccessPolicy()
-    /// Concurrent connections from one source address; past it a connection's requests get 503.
-    public var maxConnectionsPerSource = 32
+    /// Concurrent connections from one source address (IPv6: one /64); past it a connection's requests get 503.
+    /// 256, as for the virtual devices: a VMS recording server pulls every camera it records from one address.
+    public var maxConnectionsPerSource = 256
     /// VMS-side connections in all, RTSP and ONVIF together (`[server] max_connections`); nil: from the file limit.
     public var maxConnections: Int?
     /// Failed logins from one source address per minute before it is refused outright for a while.
@@ -105,6 +106,10 @@ public struct RelayConfiguration: Sendable, Hashable {
     public var port = 8554
     /// Seconds a VMS session lives without a request (RFC 2326 §12.37); 60 is what VMSes expect.
     public var sessionTimeout = 60
+    /// Seconds a connection may stay open without a session (before its first SETUP, or after TEARDOWN), however
+    /// many requests it sends: an OPTIONS now and then must not hold a connection — and a slot of the VMS-side
+    /// budget — without credentials. VMSes set up within a second of connecting.
+    public var sessionlessTimeout = 10
     public var connectTimeout: Duration = .seconds(5)
     /// A camera that does not answer a request in this time is dropped and reconnected.
     public var responseTimeout: Duration = .seconds(10)

@@ -19,6 +19,9 @@ final class RelayCore: @unchecked Sendable {
     private var housekeeping: Scheduled<Void>?
     private var nextReaderID = 0
     private var connectionsBySource: [String: Int] = [:]
+    /// Refused connections waiting out their 503.
+    private var refusing = 0
+    static let maxRefusing = 64
     let loginFailures: LoginFailureGate
     /// The daemon's VMS-side budget, shared with the virtual ONVIF devices; nil: only the per-source limit.
     let connections: ConnectionBudget?
@@ -39,22 +42,32 @@ final class RelayCore: @unchecked Sendable {
         self.connections = connections
     }
 
-    /// Counts a new connection from `source`: admitted unless the source is over its limit or the VMS-side
-    /// budget is full; `holdsSlot` when it took a budget slot (to give back on close).
-    func connectionOpened(from source: String) -> (admitted: Bool, holdsSlot: Bool) {
-        self.connectionsBySource[source, default: 0] += 1
-        guard self.connectionsBySource[source, default: 0] <= self.configuration.maxConnectionsPerSource else {
-            return (false, false)
+    /// A new connection from `source` (IPv6 by its /64, as the failed-login and ONVIF counts are: one host
+    /// can rotate through its prefix): admitted unless the source is over its limit or the VMS-side budget is
+    /// full. A refused one gets a 503 for its first request and two seconds to send it — but at most
+    /// ``maxRefusing`` at once: past that, and on RTSPS (a 503 would cost a TLS handshake first), nil: close it
+    /// at accept, so a flood of connections cannot hold descriptors beyond the budget it is refused by.
+    func connectionOpened(from source: String, isTLS: Bool) -> ConnectionAdmission? {
+        let key = LoginFailureGate.sourceKey(source)
+        let underLimit = self.connectionsBySource[key, default: 0] < self.configuration.maxConnectionsPerSource
+        if underLimit, self.connections?.acquire(source) ?? true {
+            self.connectionsBySource[key, default: 0] += 1
+            return ConnectionAdmission(source: source, admitted: true, holdsSlot: self.connections != nil)
         }
-        guard let connections = self.connections else { return (true, false) }
-        let taken = connections.acquire(source)
-        return (taken, taken)
+        guard !isTLS, self.refusing < Self.maxRefusing else { return nil }
+        self.refusing += 1
+        return ConnectionAdmission(source: source, admitted: false, holdsSlot: false)
     }
 
-    func connectionClosed(from source: String, releasingSlot: Bool) {
-        if releasingSlot { self.connections?.release(source) }
-        guard let count = self.connectionsBySource[source] else { return }
-        self.connectionsBySource[source] = count > 1 ? count - 1 : nil
+    func connectionClosed(_ admission: ConnectionAdmission) {
+        guard admission.admitted else {
+            self.refusing -= 1
+            return
+        }
+        if admission.holdsSlot { self.connections?.release(admission.source) }
+        let key = LoginFailureGate.sourceKey(admission.source)
+        guard let count = self.connectionsBySource[key] else { return }
+        self.connectionsBySource[key] = count > 1 ? count - 1 : nil
     }
 
     var upstreamLimits: RTSPLimits {
@@ -124,12 +137,22 @@ final class RelayCore: @unchecked Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: highWater / 2, high: highWater))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if tls {
-                        guard let context = self.tlsContext else { throw RelayError.streamStopped }
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    guard
+                        let admission = self.connectionOpened(from: channel.remoteAddress?.ipAddress ?? "", isTLS: tls)
+                    else { throw ConnectionBudget.Full() }
+                    do {
+                        if tls {
+                            guard let context = self.tlsContext else { throw RelayError.streamStopped }
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                        }
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(
+                            RTSPServerConnectionHandler(core: self, admission: admission, isTLS: tls)
+                        )
+                    } catch {
+                        self.connectionClosed(admission)  // no handler to give it back on close
+                        throw error
                     }
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPMessageDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(RTSPServerConnectionHandler(core: self, isTLS: tls))
                 }
             }
             .bind(host: self.configuration.listenHost, port: port)
@@ -238,4 +261,13 @@ final class RelayCore: @unchecked Sendable {
             authFailures: self.authFailures
         )
     }
+}
+
+/// What ``RelayCore/connectionOpened(from:isTLS:)`` decided for one connection, given back when it closes.
+struct ConnectionAdmission {
+    var source: String
+    /// Counted for its source; false: refused, waiting out its 503.
+    var admitted: Bool
+    /// Holds a slot of the VMS-side budget.
+    var holdsSlot: Bool
 }

@@ -8,6 +8,9 @@ public struct RTSPServerSessionStateMachine: Sendable {
     public struct Configuration: Sendable {
         /// Seconds without a request (or RTCP from the reader) after which the session ends (RFC 2326 §12.37).
         public var sessionTimeout: Int = 60
+        /// Seconds the connection may go without a session, whatever it sends (see
+        /// `RelayConfiguration.sessionlessTimeout`).
+        public var sessionlessTimeout: Int = 10
         public var serverName = "CamGateway"
         /// UDP (unicast and multicast) media. Off on RTSPS unless configured: the control channel would be TLS and
         /// the video in the clear beside it.
@@ -130,6 +133,11 @@ public struct RTSPServerSessionStateMachine: Sendable {
     private var session: Session?
     private var pendingSetup: (path: StreamPath, track: Int, transport: RTSPTransport)?
     private var lastActivity: NIODeadline
+    /// Since when the connection has had no session; nil while it has one.
+    private var sessionlessSince: NIODeadline?
+    /// A DESCRIBE is waiting on the stream (its camera may take seconds to answer): no sessionless close meanwhile.
+    private var describing = false
+    private var describeAnswered = false
     /// This connection required the ONVIF backchannel (ONVIF clients send `Require` on DESCRIBE, some not again).
     private var backchannelRequired = false
     private let makeSessionID: @Sendable () -> String
@@ -141,6 +149,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
     ) {
         self.configuration = configuration
         self.lastActivity = now
+        self.sessionlessSince = now
         self.makeSessionID = makeSessionID
     }
 
@@ -188,6 +197,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
             guard let (path, track) = StreamPath.parse(request.uri), track == nil else {
                 return .respond(self.response(.notFound, cseq: cseq))
             }
+            self.describing = true
             return .describe(path, backchannel: !required.isEmpty, cseq: cseq)
 
         case .setup:
@@ -259,6 +269,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
             }
             self.session = nil
             self.state = .initial
+            self.sessionlessSince = now
             return .teardown(session.path, response: response)
 
         case .announce, .record, .redirect:
@@ -282,9 +293,15 @@ public struct RTSPServerSessionStateMachine: Sendable {
 
     /// Periodic check; closes a session that saw nothing for the timeout, once.
     public mutating func timerFired(now: NIODeadline) -> Action {
-        guard !self.timedOut, now - self.lastActivity > .seconds(Int64(self.configuration.sessionTimeout)) else {
-            return .none
+        if self.describeAnswered, self.sessionlessSince != nil {
+            self.describeAnswered = false
+            self.sessionlessSince = now
         }
+        let idle = now - self.lastActivity > .seconds(Int64(self.configuration.sessionTimeout))
+        let sessionless = self.sessionlessSince.map {
+            !self.describing && now - $0 > .seconds(Int64(self.configuration.sessionlessTimeout))
+        }
+        guard !self.timedOut, idle || sessionless == true else { return .none }
         self.timedOut = true
         return .close
     }
@@ -292,7 +309,15 @@ public struct RTSPServerSessionStateMachine: Sendable {
     // MARK: Completions
 
     /// `sdp`: the gateway's own description of the stream; `contentBase`: the gateway URL of the stream.
-    public func describeCompleted(_ outcome: Outcome<(sdp: String, contentBase: String)>, cseq: UInt32) -> Action {
+    public mutating func describeCompleted(
+        _ outcome: Outcome<(sdp: String, contentBase: String)>,
+        cseq: UInt32
+    ) -> Action {
+        // The window starts again at the next tick: a DESCRIBE that waited on a slow camera must leave the
+        // reader its time to SETUP. Only an admitted (authenticated, or anonymous where allowed) DESCRIBE gets
+        // here, so this is no way for a stranger to stay.
+        self.describing = false
+        self.describeAnswered = true
         switch outcome {
         case .failure(let status):
             var refused = self.response(status, cseq: cseq)
@@ -381,6 +406,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
         var session = session
         session.tracks.sort { $0.track < $1.track }
         self.session = session
+        self.sessionlessSince = nil
         if case .initial = self.state { self.state = .ready }
         var response = self.response(.ok, cseq: cseq)
         response.headers.add(

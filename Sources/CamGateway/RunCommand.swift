@@ -108,7 +108,7 @@ struct RunCommand: AsyncParsableCommand {
         if let trustFile { saveTrust = { trusts in trustFile.save(trusts, logger: logger) } }
         let loginFailures = LoginFailureGate(
             limit: relayConfiguration.loginFailureLimit,
-            trusted: trustFile?.load(logger: logger) ?? [],
+            trusted: trustFile?.load(users: Set(relayConfiguration.access.users.map(\.name)), logger: logger) ?? [],
             onTrustChange: saveTrust
         )
         // One VMS-side connection budget for RTSP and ONVIF, below the file limit by what the cameras need.
@@ -119,7 +119,8 @@ struct RunCommand: AsyncParsableCommand {
         )
         let vmsSide = ConnectionBudget(
             perSource: ConnectionBudget.vmsSidePerSource(total: vmsSideTotal),
-            total: vmsSideTotal
+            total: vmsSideTotal,
+            exempt: { loginFailures.isTrusted($0) }
         )
         logger.info(
             "VMS-side connections bounded",

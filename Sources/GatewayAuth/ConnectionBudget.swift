@@ -22,17 +22,30 @@ public final class ConnectionBudget: Sendable {
     private let parent: ConnectionBudget?
     private let state = NIOLockedValueBox((bySource: [String: Int](), total: 0))
 
-    public init(perSource: Int = 256, total: Int = 2048, within parent: ConnectionBudget? = nil) {
+    /// Sources not held to `perSource` (only to the total): the addresses the VMS signed in from.
+    private let exempt: (@Sendable (String) -> Bool)?
+
+    public init(
+        perSource: Int = 256,
+        total: Int = 2048,
+        within parent: ConnectionBudget? = nil,
+        exempt: (@Sendable (String) -> Bool)? = nil
+    ) {
         self.perSource = perSource
         self.total = total
         self.parent = parent
+        self.exempt = exempt
     }
 
     /// Takes a slot for `source` here and in the enclosing budget; false (and nothing taken) when either is full.
     public func acquire(_ source: String) -> Bool {
         let key = LoginFailureGate.sourceKey(source)
+        // Asked before the lock: the exemption takes the login gate's lock, never while holding this one.
+        let exempt = self.exempt?(source) ?? false
         return self.state.withLockedValue { state in
-            guard state.total < self.total, state.bySource[key, default: 0] < self.perSource else { return false }
+            guard state.total < self.total, exempt || state.bySource[key, default: 0] < self.perSource else {
+                return false
+            }
             // Child, then parent: never the other way round, so the two locks cannot deadlock.
             if let parent = self.parent, !parent.acquire(source) { return false }
             state.total += 1
@@ -68,6 +81,8 @@ public final class ConnectionBudget: Sendable {
 
     /// One source's share of the VMS-side total, RTSP and ONVIF together: a quarter (at least 16), so no one
     /// address — or /64 — fills the budget with idle connections while each surface's own limit is generous.
+    /// An address the VMS signed in from is exempt (see `exempt`): a recording server pulling many cameras from
+    /// one address is not held to a stranger's share.
     public static func vmsSidePerSource(total: Int) -> Int { max(16, total / 4) }
 
     static func openFileLimit() -> Int {

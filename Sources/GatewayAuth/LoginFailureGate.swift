@@ -41,8 +41,9 @@ public final class LoginFailureGate: Sendable {
         /// Exact IPv6 addresses (an IPv4 address is its own source key): the count of a trusted address.
         var addresses: LoginFailureLimiter
         var users: LoginFailureLimiter
-        /// Per user: the exact addresses that signed in as it, with when they last did, and when that was saved.
-        var trusted: [String: [String: (at: NIODeadline, saved: NIODeadline)]] = [:]
+        /// Per user: the exact addresses that signed in as it, with when that trust ends and when it was saved.
+        /// An end, not a start: a trust restored shortly after boot cannot be dated before the uptime clock began.
+        var trusted: [String: [String: (until: NIODeadline, saved: NIODeadline)]] = [:]
     }
 
     private let state: NIOLockedValueBox<State>
@@ -68,12 +69,16 @@ public final class LoginFailureGate: Sendable {
         )
         let now = NIODeadline.now()
         let wallClock = Date()
-        for trust in trusted {
+        // What a restart hands back is bounded as what sign-ins build: per user, in users, and in time.
+        for trust in trusted.sorted(by: { $0.at > $1.at }) {
             // Wall-clock times on disk, uptime in memory: a saved sign-in is as old as the clock says.
             let age = max(0, wallClock.timeIntervalSince(trust.at))
-            guard age < Double(Self.trustedFor.nanoseconds) / 1e9 else { continue }
-            let at = now - .nanoseconds(Int64(age * 1e9))
-            state.trusted[trust.user, default: [:]][Self.address(trust.address)] = (at, at)
+            let lifetime = Double(Self.trustedFor.nanoseconds) / 1e9
+            guard age < lifetime, state.trusted.count < Self.trustedUsers || state.trusted[trust.user] != nil,
+                state.trusted[trust.user, default: [:]].count < Self.trustedPerUser
+            else { continue }
+            let until = now + .nanoseconds(Int64((lifetime - age) * 1e9))
+            state.trusted[trust.user, default: [:]][Self.address(trust.address)] = (until, now)
         }
         self.state = NIOLockedValueBox(state)
         self.onTrustChange = onTrustChange
@@ -85,13 +90,39 @@ public final class LoginFailureGate: Sendable {
         let key = Self.sourceKey(source)
         let address = Self.address(source)
         return self.state.withLockedValue { state in
-            if let user, let trust = state.trusted[user]?[address], now - trust.at < Self.trustedFor {
+            // A request without credentials (user nil) from an address trusted for anyone is judged by that
+            // address's own count too: a /64 neighbour's failures must not cost the VMS its challenge.
+            let trusted =
+                user.map { state.trusted[$0]?[address].map { now < $0.until } ?? false }
+                ?? state.trusted.values.contains { $0[address].map { now < $0.until } ?? false }
+            if trusted {
                 return key == address
                     ? state.sources.isLimited(key, now: now) : state.addresses.isLimited(address, now: now)
             }
             if state.sources.isLimited(key, now: now) { return true }
             guard let user else { return false }
             return state.users.isLimited(user, now: now)
+        }
+    }
+
+    /// Whether `source` (the exact address) signed in as some user within the last day: the VMS-side budget
+    /// does not hold it to one source's share.
+    public func isTrusted(_ source: String, now: NIODeadline = .now()) -> Bool {
+        let address = Self.address(source)
+        return self.state.withLockedValue { state in
+            state.trusted.values.contains { $0[address].map { now < $0.until } ?? false }
+        }
+    }
+
+    /// Forgets the trust of these users (removed, or their credentials changed: an address that signed in
+    /// with the old password has proved nothing about the new one).
+    public func forgetTrust(of users: some Sequence<String>) {
+        self.state.withLockedValue { state in
+            var removed = false
+            for user in users where state.trusted.removeValue(forKey: user) != nil { removed = true }
+            if removed, let onTrustChange = self.onTrustChange {
+                onTrustChange(Self.trusts(state.trusted, now: .now()))
+            }
         }
     }
 
@@ -109,25 +140,29 @@ public final class LoginFailureGate: Sendable {
     }
 
     /// Records a sign-in: the address is trusted for `user` (bounded per user and in users).
+    ///
+    /// `onTrustChange` runs under the lock, so that saves come in the order the table changed; it must only
+    /// hand the table off (the daemon queues the write).
     public func recordSuccess(_ source: String, user: String, now: NIODeadline = .now()) {
         let address = Self.address(source)
-        let changed = self.state.withLockedValue { state -> [Trust]? in
+        self.state.withLockedValue { state in
             var addresses = state.trusted[user] ?? [:]
             let previous = addresses[address]
             let save = previous.map { now - $0.saved >= Self.saveEvery } ?? true
-            addresses[address] = (now, save ? now : previous?.saved ?? now)
-            if addresses.count > Self.trustedPerUser, let oldest = addresses.min(by: { $0.value.at < $1.value.at }) {
+            addresses[address] = (now + Self.trustedFor, save ? now : previous?.saved ?? now)
+            if addresses.count > Self.trustedPerUser,
+                let oldest = addresses.min(by: { $0.value.until < $1.value.until })
+            {
                 addresses[oldest.key] = nil
             }
             state.trusted[user] = addresses
             // Names come only from successful sign-ins, so this holds configured users; bounded all the same.
             if state.trusted.count > Self.trustedUsers {
-                state.trusted = state.trusted.filter { $0.value.values.contains { now - $0.at < Self.trustedFor } }
+                state.trusted = state.trusted.filter { $0.value.values.contains { now < $0.until } }
                 if state.trusted.count > Self.trustedUsers { state.trusted = [user: addresses] }
             }
-            return save && self.onTrustChange != nil ? Self.trusts(state.trusted, now: now) : nil
+            if save, let onTrustChange = self.onTrustChange { onTrustChange(Self.trusts(state.trusted, now: now)) }
         }
-        if let changed { self.onTrustChange?(changed) }
     }
 
     /// The trusted addresses, with wall-clock times, as ``init(limit:window:userLimit:userWindow:trusted:onTrustChange:)`` takes them.
@@ -136,15 +171,16 @@ public final class LoginFailureGate: Sendable {
     }
 
     private static func trusts(
-        _ table: [String: [String: (at: NIODeadline, saved: NIODeadline)]],
+        _ table: [String: [String: (until: NIODeadline, saved: NIODeadline)]],
         now: NIODeadline
     ) -> [Trust] {
         let wallClock = Date()
+        let lifetime = Double(Self.trustedFor.nanoseconds) / 1e9
         return table.flatMap { user, addresses in
             addresses.compactMap { address, trust in
-                let age = now - trust.at
-                guard age < Self.trustedFor else { return nil }
-                return Trust(user: user, address: address, at: wallClock - Double(age.nanoseconds) / 1e9)
+                guard now < trust.until else { return nil }
+                let remaining = Double((trust.until - now).nanoseconds) / 1e9
+                return Trust(user: user, address: address, at: wallClock - (lifetime - remaining))
             }
         }.sorted { ($0.user, $0.address) < ($1.user, $1.address) }
     }
@@ -207,12 +243,21 @@ public struct LoginFailureLimiter: Sendable {
         if self.failures.count > Self.capacity {
             // Bounded, in linear time (this runs under a lock, on the relay's loop): first what has expired,
             // then what is below the limit — never a key that is refused now, so no flood of new keys can
-            // lift a limit — and only past that (more keys refused at once than the capacity) everything else.
+            // lift a limit.
             self.failures = self.failures.filter { $0.value.contains { now - $0 < self.window } }
             if self.failures.count > Self.capacity {
                 self.failures = self.failures.filter { $0.value.filter { now - $0 < self.window }.count >= self.limit }
             }
-            if self.failures.count > Self.capacity { self.failures = [key: self.failures[key] ?? [now]] }
+            // More keys refused at once than the table holds: keep as many of them as it holds, this one
+            // among them — some limits end early, never all.
+            if self.failures.count > Self.capacity {
+                let current = self.failures[key]
+                self.failures = Dictionary(
+                    self.failures.prefix(Self.capacity - 1).map { ($0.key, $0.value) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+                self.failures[key] = current
+            }
         }
         return recent.count == self.limit
     }

@@ -236,15 +236,19 @@ import Testing
                         return s.recv(1) != b""
                     except OSError:
                         return False
-                held = []
+                held, ports = [], {}
                 for host in range(2, 6):
                     for port in [\(rtspPort)] * 6 + [\(onvifPort)] * 6:
                         try:
                             held.append(socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.%d" % host, 0)))
+                            ports[held[-1]] = port
                         except OSError:
                             pass
                 time.sleep(3)
                 print("open", sum(alive(s) for s in held), flush=True)
+                # Which surface got how many of the 20 depends on which server accepted first: counted apart.
+                onvif = [s for s in held if ports[s] == \(onvifPort) and alive(s)]
+                rtsp = [s for s in held if ports[s] == \(rtspPort) and alive(s)]
                 late = socket.create_connection(("127.0.0.1", \(rtspPort)), source_address=("127.0.0.9", 0))
                 late.sendall(b"OPTIONS * RTSP/1.0\\r\\nCSeq: 1\\r\\n\\r\\n")
                 late.settimeout(5)
@@ -253,7 +257,7 @@ import Testing
                 print("still", sum(alive(s) for s in held), flush=True)
                 time.sleep(9)
                 # 15 s on: the RTSP ones, which never set up a session, are closed; the ONVIF ones idle on.
-                print("after", sum(alive(s) for s in held), flush=True)
+                print("after", "rtsp", sum(alive(s) for s in rtsp), "onvif", len(onvif) - sum(alive(s) for s in onvif), flush=True)
                 """
             async let flood = ExternalTool.run("python3", ["-c", script], timeout: 60)
             // The flood holds its connections for 15 s: the camera is pulled again inside that time.
@@ -277,7 +281,10 @@ import Testing
             )
             #expect(lines.contains("late 503"), "\(result.stdout)")
             #expect(lines.contains("still 20"), "\(result.stdout)")
-            #expect(lines.contains("after 8"), "RTSP connections without a session closed: \(result.stdout)")
+            #expect(
+                lines.contains("after rtsp 0 onvif 0"),
+                "RTSP connections without a session closed, none of the ONVIF ones: \(result.stdout)"
+            )
             #expect(daemon.isRunning)
         } catch {
             Issue.record(error)

@@ -139,9 +139,6 @@ import Testing
         #expect(await camera.terminate() == 0)
     }
 
-    /// TLS material that would fail at start or at a reload is refused by `camgw check` and `camgw run` with the
-    /// file, line and reason: a missing key, an empty certificate, a key of another certificate, a key in place
-    /// of the certificate.
     /// Who: anyone on the VMS network, past its connection limit on the RTSPS port. A refused connection is
     /// closed at accept: no TLS handshake is spent on it, and it holds no descriptor while a 503 waits.
     @Test func overTheLimitRTSPSIsClosedAtAccept() async throws {
@@ -213,6 +210,9 @@ import Testing
         _ = await gateway.terminate()
     }
 
+    /// TLS material that would fail at start or at a reload is refused by `camgw check` and `camgw run` with the
+    /// file, line and reason: a missing key, an empty certificate, a key of another certificate, a key in place
+    /// of the certificate.
     @Test func unusableTLSMaterialIsRefusedByTheCheck() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("camgw-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

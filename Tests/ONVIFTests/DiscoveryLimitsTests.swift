@@ -25,6 +25,26 @@ import Testing
         #expect(next == 40)
     }
 
+    /// A probe whose answer a flood cut short (the total budget drained by spoofed probes) is answered again
+    /// when its repeat comes: the repeats are the sender's loss recovery.
+    @Test func aRepeatOfAProbeAnsweredInPartIsAnsweredAgain() {
+        var limiter = Limiter()
+        var spoofed = 0
+        for index in 0..<40 {
+            spoofed += limiter.admit(
+                "198.51.100.\(100 + index)",
+                probe: "urn:uuid:\(index)",
+                wanted: 40,
+                now: self.start
+            )
+        }
+        #expect(spoofed == 400, "the burst of the total budget")
+        let cut = limiter.admit("198.51.100.10", probe: "urn:uuid:vms", wanted: 40, now: self.start)
+        let repeated = limiter.admit("198.51.100.10", probe: "urn:uuid:vms", wanted: 40, now: self.start + .seconds(1))
+        #expect(cut == 0)
+        #expect(repeated == 40)
+    }
+
     @Test func aForgedRepeatFromAnotherAddressDoesNotSilenceTheVMS() {
         var limiter = Limiter()
         let forged = limiter.admit("198.51.100.66", probe: "urn:uuid:vms", wanted: 5, now: self.start)

@@ -56,16 +56,50 @@ import Testing
     }
 
     /// A trusted address that fails on its own is refused by its own count: trust is not unlimited guessing.
+    /// Its own, not its /64's: 9 failures of the neighbour and one of its own leave it free.
     @Test func aTrustedAddressHasACountOfItsOwn() {
         for address in [Self.vms, "198.51.100.1"] {
             let gate = LoginFailureGate(limit: 10, window: .seconds(60), userLimit: 30, userWindow: .minutes(10))
             let now = NIODeadline.now()
             gate.recordSuccess(address, user: "vms", now: now)
-            for _ in 0..<9 { gate.recordFailure(address, user: "vms", now: now) }
+            if address == Self.vms {
+                for _ in 0..<9 { gate.recordFailure(Self.neighbour, user: "vms", now: now) }
+                gate.recordFailure(address, user: "vms", now: now)
+                #expect(!gate.isLimited(address, user: "vms", now: now), "the /64 is at 10, the address at 1")
+                for _ in 0..<8 { gate.recordFailure(address, user: "vms", now: now) }
+            } else {
+                for _ in 0..<9 { gate.recordFailure(address, user: "vms", now: now) }
+            }
             #expect(!gate.isLimited(address, user: "vms", now: now))
             gate.recordFailure(address, user: "vms", now: now)
             #expect(gate.isLimited(address, user: "vms", now: now), "\(address)")
         }
+    }
+
+    /// Who: a /64 neighbour of a VMS that signs in to ONVIF with HTTP Digest, whose first request carries no
+    /// credentials. With the /64 at its limit, the VMS's own address still gets its challenge (a request
+    /// without a user is judged by the trusted address's own count), and the neighbour gets none.
+    @Test func aRequestWithoutCredentialsFromATrustedAddressIsNotRefused() {
+        let gate = LoginFailureGate(limit: 10, window: .seconds(60), userLimit: 30, userWindow: .minutes(10))
+        let now = NIODeadline.now()
+        gate.recordSuccess(Self.vms, user: "vms", now: now)
+        for _ in 0..<10 { gate.recordFailure(Self.neighbour, now: now) }
+        #expect(!gate.isLimited(Self.vms, now: now))
+        #expect(gate.isLimited(Self.neighbour, now: now))
+        #expect(gate.isTrusted(Self.vms, now: now))
+        #expect(!gate.isTrusted(Self.neighbour, now: now))
+    }
+
+    /// A user removed, or whose password changed: the addresses trusted for it are forgotten (and saved so).
+    @Test func forgottenTrustIsForgottenAndSaved() {
+        let saved = NIOLockedValueBox<[LoginFailureGate.Trust]?>(nil)
+        let gate = LoginFailureGate(onTrustChange: { trusts in saved.withLockedValue { $0 = trusts } })
+        gate.recordSuccess("198.51.100.1", user: "vms")
+        gate.recordSuccess("198.51.100.2", user: "other")
+        gate.forgetTrust(of: ["vms", "nobody"])
+        #expect(saved.withLockedValue { $0?.map(\.user) } == ["other"])
+        #expect(!gate.isTrusted("198.51.100.1"))
+        #expect(gate.isTrusted("198.51.100.2"))
     }
 
     /// Failures on 10,000 other keys after "vms" reached its limit: the limit stays (a key that is refused is
@@ -101,5 +135,13 @@ import Testing
         #expect(restarted.isLimited("198.51.100.20", user: "vms"))
         #expect(!restarted.isLimited("198.51.100.1", user: "vms"))
         #expect(restarted.isLimited("198.51.100.9", user: "vms"))
+        // A file with 100 addresses for one user: the 16 most recent are taken, as sign-ins would have kept.
+        let many = (0..<100).map {
+            LoginFailureGate.Trust(user: "vms", address: "198.51.100.\($0)", at: Date() - Double($0))
+        }
+        let bounded = LoginFailureGate(trusted: many)
+        #expect(bounded.trusted().count == 16)
+        #expect(bounded.isTrusted("198.51.100.0"))
+        #expect(!bounded.isTrusted("198.51.100.99"))
     }
 }

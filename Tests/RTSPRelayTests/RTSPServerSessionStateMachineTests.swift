@@ -304,10 +304,55 @@ import Testing
         var machine = Self.machine()
         _ = machine.received(Self.request(.describe, cseq: 1), now: Self.t0 + .seconds(1))
         #expect(machine.timerFired(now: Self.t0 + .seconds(14)) == .none)
-        _ = machine.describeCompleted(.failure(.serviceUnavailable), cseq: 1)
+        _ = machine.describeCompleted(.success(("v=0\r\n", Self.url)), cseq: 1)
         #expect(machine.timerFired(now: Self.t0 + .seconds(15)) == .none)
         #expect(machine.timerFired(now: Self.t0 + .seconds(25)) == .none)
         #expect(machine.timerFired(now: Self.t0 + .seconds(26)) == .close)
+    }
+
+    /// Who: anyone on the VMS network where anonymous access is allowed. A DESCRIBE every 9 s — of a stream that
+    /// does not exist, or of one that does — buys no more time than the one fresh window a VMS needs.
+    @Test func repeatedDescribesDoNotKeepAConnectionWithoutASession() {
+        var missing = Self.machine()
+        for second: Int64 in [1, 9] {
+            _ = missing.received(Self.request(.describe, cseq: Int(second)), now: Self.t0 + .seconds(second))
+            _ = missing.describeCompleted(.failure(.notFound), cseq: UInt32(second))
+            #expect(missing.timerFired(now: Self.t0 + .seconds(second)) == .none)
+        }
+        #expect(missing.timerFired(now: Self.t0 + .seconds(11)) == .close)
+
+        var existing = Self.machine()
+        var closedAt: Int?
+        for second in 1...40 {
+            if second % 9 == 0 {
+                _ = existing.received(Self.request(.describe, cseq: second), now: Self.t0 + .seconds(Int64(second)))
+                _ = existing.describeCompleted(.success(("v=0\r\n", Self.url)), cseq: UInt32(second))
+            }
+            if existing.timerFired(now: Self.t0 + .seconds(Int64(second))) == .close {
+                closedAt = second
+                break
+            }
+        }
+        #expect(closedAt == 20, "one fresh window after the first DESCRIBE answered at 9 s: \(closedAt ?? -1)")
+    }
+
+    /// A SETUP waiting on its stream is not cut off by the sessionless close either.
+    @Test func aSetupWaitingOnTheStreamKeepsTheConnection() {
+        var machine = Self.machine()
+        let setup = machine.received(
+            Self.request(
+                .setup,
+                Self.url + "/trackID=0",
+                cseq: 1,
+                [("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1")]
+            ),
+            now: Self.t0 + .seconds(5)
+        )
+        guard case .setup = setup else {
+            Issue.record("SETUP: \(setup)")
+            return
+        }
+        #expect(machine.timerFired(now: Self.t0 + .seconds(14)) == .none)
     }
 
     /// Before PLAY, `$` frames are not activity: a connection that sends only those times out like an idle one.

@@ -28,6 +28,7 @@ final class GatewayDaemon: Sendable {
         self.rtspPort.withLockedValue { $0 = rtspPort }
         return await self.virtualDevices.apply(self.configuration, rtspPort: rtspPort)
     }
+    private let loginFailures: LoginFailureGate
     /// One reload at a time: a second waits for the first.
     private let reloading = NIOLockedValueBox(false)
 
@@ -47,6 +48,7 @@ final class GatewayDaemon: Sendable {
             within: vmsSide
         )
         self.relay = relay
+        self.loginFailures = loginFailures
         self.configPath = configPath
         self.listen = listen
         self.port = port
@@ -117,7 +119,11 @@ final class GatewayDaemon: Sendable {
                 )
                 return .failure("TLS reload failed; the previous certificate stays in use: \(error)")
             }
-            self.current.withLockedValue { $0 = configuration }
+            let previous = self.current.withLockedValue { current in
+                defer { current = configuration }
+                return current
+            }
+            self.loginFailures.forgetTrust(of: Self.usersWithNewCredentials(from: previous, to: configuration))
             if let rtspPort = self.rtspPort.withLockedValue({ $0 }) {
                 await self.virtualDevices.apply(configuration, rtspPort: rtspPort)
             }
@@ -125,6 +131,16 @@ final class GatewayDaemon: Sendable {
         } catch {
             self.logger.error("reload refused; the running configuration stays", metadata: ["reason": "\(error)"])
             return .failure("\(error)")
+        }
+    }
+
+    /// Users removed, or whose hashes, ONVIF password, networks or streams changed: the addresses trusted for
+    /// them proved the old credentials, not these.
+    static func usersWithNewCredentials(from old: GatewayConfiguration, to new: GatewayConfiguration) -> [String] {
+        let kept = Dictionary(new.relay.access.users.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return old.relay.access.users.compactMap { user in
+            kept[user.name] == user && old.onvifPasswords[user.name] == new.onvifPasswords[user.name]
+                ? nil : user.name
         }
     }
 

@@ -18,20 +18,31 @@ struct LoginTrustFile: Sendable {
         if let directory = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !directory.isEmpty {
             self.path = String(directory) + "/" + Self.name
         } else if let configPath {
-            self.path = FilePath.directory(of: configPath) + "/" + Self.name
+            let directory = FilePath.directory(of: configPath)
+            self.path = (directory.isEmpty ? "." : directory) + "/" + Self.name
         } else {
             return nil
         }
     }
 
-    /// What was saved; nothing (and a warning) when the file is missing, unreadable or not ours.
-    func load(logger: Logger) -> [LoginFailureGate.Trust] {
+    /// The most the file can hold: 4096 users × 16 addresses, a few hundred bytes each.
+    static let maxBytes = 16 << 20
+
+    /// What was saved, for the configured `users` only; nothing (and a warning) when the file is missing,
+    /// oversized or not what the gateway writes. The gate bounds what it takes per user and in users.
+    func load(users: Set<String>, logger: Logger) -> [LoginFailureGate.Trust] {
         guard FileManager.default.fileExists(atPath: self.path) else { return [] }
         do {
+            let size = try FileManager.default.attributesOfItem(atPath: self.path)[.size] as? Int ?? 0
+            guard size <= Self.maxBytes else {
+                throw AtomicFile.Failure(description: "\(size) bytes, more than the gateway ever writes")
+            }
             let data = try Data(contentsOf: URL(fileURLWithPath: self.path))
             let decoder = JSONDecoder()
             decoder.dateDecodingStrategy = .secondsSince1970
-            let trusts = try decoder.decode([LoginFailureGate.Trust].self, from: data)
+            let trusts = try decoder.decode([LoginFailureGate.Trust].self, from: data).filter {
+                users.contains($0.user) && !$0.address.contains("/") && CIDR($0.address) != nil
+            }
             logger.info(
                 "trusted VMS addresses restored",
                 metadata: ["count": "\(trusts.count)", "file": "\(self.path)"]
@@ -49,6 +60,9 @@ struct LoginTrustFile: Sendable {
     func save(_ trusts: [LoginFailureGate.Trust], logger: Logger) {
         let path = self.path
         self.queue.async {
+            // A write the daemon died in (a container's pid 1 comes back with the same pid) leaves a temporary
+            // file that would refuse every later save; the queue is the only writer.
+            unlink("\(path).tmp-\(getpid())")
             do {
                 let encoder = JSONEncoder()
                 encoder.dateEncodingStrategy = .secondsSince1970

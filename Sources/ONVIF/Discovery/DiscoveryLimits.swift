@@ -18,12 +18,15 @@ struct Limiter {
 
     /// How many of `wanted` datagrams to `source` may go now in answer to the probe `messageID`.
     mutating func admit(_ source: String, probe messageID: String, wanted: Int, now: NIODeadline) -> Int {
-        guard self.answered.insert(source: source, messageID: messageID, now: now) else { return 0 }
+        guard !self.answered.contains(source: source, messageID: messageID, now: now) else { return 0 }
         if self.perSource.count > 1024 { self.perSource.removeAll() }
         var bucket = self.perSource[source] ?? PacketRateLimiter(rate: 80, burst: 80)
         defer { self.perSource[source] = bucket }
         var admitted = 0
         while admitted < wanted, bucket.admit(now: now), self.total.admit(now: now) { admitted += 1 }
+        // Answered in full: the repeats are copies. Cut by a limit: a repeat (the sender's loss recovery) is
+        // answered again, within the same limits, from another device on.
+        if admitted == wanted { self.answered.insert(source: source, messageID: messageID, now: now) }
         return admitted
     }
 }
@@ -41,7 +44,12 @@ struct RecentProbes {
 
     var count: Int { self.until.count }
 
+    func contains(source: String, messageID: String, now: NIODeadline) -> Bool {
+        self.until[source + " " + messageID].map { $0 > now } ?? false
+    }
+
     /// False when this source already sent this MessageID within the window.
+    @discardableResult
     mutating func insert(source: String, messageID: String, now: NIODeadline) -> Bool {
         let key = source + " " + messageID
         if let until = self.until[key], until > now { return false }

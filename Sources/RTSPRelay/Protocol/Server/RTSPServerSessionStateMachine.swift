@@ -138,6 +138,7 @@ public struct RTSPServerSessionStateMachine: Sendable {
     /// A DESCRIBE is waiting on the stream (its camera may take seconds to answer): no sessionless close meanwhile.
     private var describing = false
     private var describeAnswered = false
+    private var describeGraceUsed = false
     /// This connection required the ONVIF backchannel (ONVIF clients send `Require` on DESCRIBE, some not again).
     private var backchannelRequired = false
     private let makeSessionID: @Sendable () -> String
@@ -299,7 +300,9 @@ public struct RTSPServerSessionStateMachine: Sendable {
         }
         let idle = now - self.lastActivity > .seconds(Int64(self.configuration.sessionTimeout))
         let sessionless = self.sessionlessSince.map {
-            !self.describing && now - $0 > .seconds(Int64(self.configuration.sessionlessTimeout))
+            // A DESCRIBE or SETUP waiting on the stream (its camera may take seconds) is not cut off.
+            !self.describing && self.pendingSetup == nil
+                && now - $0 > .seconds(Int64(self.configuration.sessionlessTimeout))
         }
         guard !self.timedOut, idle || sessionless == true else { return .none }
         self.timedOut = true
@@ -314,10 +317,14 @@ public struct RTSPServerSessionStateMachine: Sendable {
         cseq: UInt32
     ) -> Action {
         // The window starts again at the next tick: a DESCRIBE that waited on a slow camera must leave the
-        // reader its time to SETUP. Only an admitted (authenticated, or anonymous where allowed) DESCRIBE gets
-        // here, so this is no way for a stranger to stay.
+        // reader its time to SETUP. Once per connection, and only for a DESCRIBE that succeeded: with anonymous
+        // access a stranger's DESCRIBE every 9 s (of a stream that does not exist, answered at once) must not
+        // keep a connection open for ever.
         self.describing = false
-        self.describeAnswered = true
+        if case .success = outcome, !self.describeGraceUsed {
+            self.describeGraceUsed = true
+            self.describeAnswered = true
+        }
         switch outcome {
         case .failure(let status):
             var refused = self.response(status, cseq: cseq)

@@ -166,6 +166,9 @@ import Testing
 
     @Test(arguments: [
         "http://x/", "rtsp://", "rtsp://:554/", "rtsp://h:0/", "rtsp://h:99999/", "rtsp://h/a b", "rtsp://[::1/x",
+        // Found by FuzzHeaders: U+070F joined the `:` after it into one Character, so the host swallowed the
+        // port, and the URL written back parsed as another.
+        "rtsp://]d\u{070F}:554/x", "rtsp://h\u{070F}:554/", "rtsp://caméra/", "rtsp://a]b/", "rtsp://[a]b]/",
     ])
     func refused(_ text: String) {
         #expect(RTSPURL(text) == nil)

@@ -29,6 +29,10 @@ public struct RTSPURL: Hashable, Sendable, CustomStringConvertible {
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
         var authority = rest[..<authorityEnd]
         rest = rest[authorityEnd...]
+        // ASCII only: a non-ASCII scalar can join the `:` or `]` after it into one Character (U+070F is a
+        // prepended mark), so the split would see no port where a byte-wise reader sees one — and the URL
+        // written back would parse as another.
+        guard authority.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         if let at = authority.lastIndex(of: "@") {
             let userinfo = authority[..<at]
             authority = authority[authority.index(after: at)...]
@@ -49,7 +53,20 @@ public struct RTSPURL: Hashable, Sendable, CustomStringConvertible {
             self.host = String(authority[..<colon])
             authority = authority[colon...]
         }
-        guard !self.host.isEmpty else { return nil }
+        // A name, an IPv4 address or (bracketed) an IPv6 one: nothing that could end the authority when
+        // written back.
+        let bracketed = self.host.contains(":")
+        guard !self.host.isEmpty,
+            self.host.utf8.allSatisfy({ byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                    UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                    true
+                case UInt8(ascii: ":"), UInt8(ascii: "%"): bracketed
+                default: false
+                }
+            })
+        else { return nil }
         if authority.hasPrefix(":") {
             guard let port = HeaderParameters.decimal(authority.dropFirst(), maxDigits: 5, as: Int.self),
                 (1...65535).contains(port)

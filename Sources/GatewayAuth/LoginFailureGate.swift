@@ -187,32 +187,39 @@ public final class LoginFailureGate: Sendable {
 
     /// The address itself; an IPv4 client of a dual-stack socket (::ffff:a.b.c.d) as that IPv4 address.
     public static func address(_ source: String) -> String {
-        guard source.contains(":"), let parsed = try? SocketAddress(ipAddress: source, port: 0),
-            case .v6(let address) = parsed
-        else { return source }
-        let all = withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
-        if all.prefix(10).allSatisfy({ $0 == 0 }), all[10] == 0xFF, all[11] == 0xFF {
-            return all[12...].map(String.init).joined(separator: ".")
-        }
+        switch Self.parse(source) {
+        case .ipv4(let text): text
         // One spelling per address (2001:DB8:0::1 and 2001:db8::1 are one address).
-        return parsed.ipAddress ?? source
+        case .ipv6(let parsed, _): parsed.ipAddress ?? source
+        case nil: source
+        }
     }
 
     /// An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`); anything else as given.
     public static func sourceKey(_ source: String) -> String {
-        guard source.contains(":"), case .v6(let address) = try? SocketAddress(ipAddress: source, port: 0) else {
-            return source
-        }
-        let all = withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
-        // An IPv4 client of a dual-stack socket (::ffff:a.b.c.d) is that IPv4 address, not one /64 for them all.
-        if all.prefix(10).allSatisfy({ $0 == 0 }), all[10] == 0xFF, all[11] == 0xFF {
-            return all[12...].map(String.init).joined(separator: ".")
-        }
-        let bytes = Array(all.prefix(8))
+        guard case .ipv6(_, let bytes) = Self.parse(source) else { return Self.address(source) }
         let groups = stride(from: 0, to: 8, by: 2).map {
             String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
         }
         return groups.joined(separator: ":") + "::/64"
+    }
+
+    private enum Parsed {
+        case ipv4(String)
+        case ipv6(SocketAddress, [UInt8])
+    }
+
+    /// An IPv6 address with its bytes; an IPv4 client of a dual-stack socket (::ffff:a.b.c.d) as that IPv4
+    /// address, not one /64 for them all; nil for anything else (IPv4 text is taken as it is).
+    private static func parse(_ source: String) -> Parsed? {
+        guard source.contains(":"), let parsed = try? SocketAddress(ipAddress: source, port: 0),
+            case .v6(let address) = parsed
+        else { return nil }
+        let all = withUnsafeBytes(of: address.address.sin6_addr) { Array($0) }
+        if all.prefix(10).allSatisfy({ $0 == 0 }), all[10] == 0xFF, all[11] == 0xFF {
+            return .ipv4(all[12...].map(String.init).joined(separator: "."))
+        }
+        return .ipv6(parsed, all)
     }
 }
 

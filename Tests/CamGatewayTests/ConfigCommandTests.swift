@@ -89,6 +89,15 @@ import Testing
             "camera 'a' is listed twice"
         ),
         ("bad port", "[server]\nport = 70000\n", "port must be 0–65535"),
+        // The validator itself trapped on `low + 1` (at `check`, and in a running daemon at reload).
+        (
+            "UDP ports past Int", "[relay]\nreader_udp_ports = [9223372036854775807, 2]\n",
+            "reader_udp_ports must be"
+        ),
+        (
+            "UDP ports below Int", "[relay]\nreader_udp_ports = [1024, -9223372036854775808]\n",
+            "reader_udp_ports must be"
+        ),
         (
             "user with a password", "[[user]]\nname = \"vms\"\npassword = \"x\"\nstreams = [\"*\"]\n",
             "passwords are not stored"

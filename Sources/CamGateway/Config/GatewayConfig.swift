@@ -547,7 +547,8 @@ enum GatewayConfig {
         }
         if let value = relay["reader_udp_ports"] {
             guard let bounds = value.array, bounds.count == 2, let low = bounds[0].int, let high = bounds[1].int,
-                1024 <= low, low + 1 < high, high <= 65535
+                // Bounded one by one before the sum: `low + 1` of a 64-bit value from the file could overflow.
+                (1024...65535).contains(low), (1024...65535).contains(high), low + 1 < high
             else {
                 throw problem("[relay] reader_udp_ports must be [first, last] within 1024–65535, at least 2 ports")
             }

@@ -174,7 +174,10 @@ public final class ONVIFCameraClient: Sendable {
         let offset = cameraTime.timeIntervalSinceNow
         self.state.withLockedValue { $0.clockOffset = offset }
         if abs(offset) > 5 {
-            self.logger.notice("camera clock differs from the gateway's", metadata: ["seconds": "\(Int(offset))"])
+            self.logger.notice(
+                "camera clock differs from the gateway's",
+                metadata: ["seconds": "\(Int(exactly: offset.rounded()) ?? 0)"]
+            )
         }
     }
 
@@ -184,6 +187,10 @@ public final class ONVIFCameraClient: Sendable {
         guard let year = value([(tt, "Date"), (tt, "Year")]), let month = value([(tt, "Date"), (tt, "Month")]),
             let day = value([(tt, "Date"), (tt, "Day")]), let hour = value([(tt, "Time"), (tt, "Hour")]),
             let minute = value([(tt, "Time"), (tt, "Minute")]), let second = value([(tt, "Time"), (tt, "Second")])
+        else { return nil }
+        // The camera's answer is read before it signs in: a year of 10^11 made an offset no Int can hold.
+        guard (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
+            (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
         var components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         components.timeZone = TimeZone(identifier: "UTC")

@@ -696,7 +696,7 @@ final class RelayStream {
             let interval = self.tracks[index].reception.reportInterval()
             var delay: UInt32 = 0
             if let arrival = self.tracks[index].reception.lastSRArrival {
-                delay = UInt32(clamping: (now - arrival).nanoseconds * 65536 / 1_000_000_000)
+                delay = RTPReception.delaySinceLastSR(nanoseconds: (now - arrival).nanoseconds)
             }
             var buffer = self.core.allocator.buffer(capacity: 32)
             RTCPWriter.writeReceiverReport(

@@ -77,6 +77,14 @@ struct RTPReception {
         self.received &+= 1
     }
 
+    /// DLSR in 1/65536 s (RFC 3550 §6.4.1), saturated: a sender report older than the field can say (18 h) must
+    /// not overflow the multiplication (at 39 h it did, and trapped the relay's event loop).
+    static func delaySinceLastSR(nanoseconds: Int64) -> UInt32 {
+        let limit = Int64(UInt32.max) * 15_259  // 1e9 / 65536 rounded up: past this the value saturates
+        guard nanoseconds < limit else { return UInt32.max }
+        return UInt32(clamping: max(nanoseconds, 0) * 65536 / 1_000_000_000)
+    }
+
     var extendedMax: UInt32 { self.cycles | UInt32(self.maxSequence) }
 
     /// Fraction lost since the last report and cumulative loss; advances the "prior" counters.

@@ -60,10 +60,19 @@ public struct RTPContinuity: Sendable {
 
     private func jumped(_ timestamp: UInt32, arrivalNanoseconds: Int64) -> Bool {
         guard let last = self.lastArrivalNanoseconds else { return false }
-        let elapsedTicks = max(arrivalNanoseconds - last, 0) / 1000 * Int64(self.clockRate) / 1_000_000
+        let elapsedTicks = Self.ticks(elapsedNanoseconds: arrivalNanoseconds - last, clockRate: self.clockRate)
+        // A gap longer than 32-bit RTP time can express is a jump whatever the camera's timestamp says.
+        guard elapsedTicks <= Int64(UInt32.max) else { return true }
         let expected = self.lastInputTimestamp &+ UInt32(truncatingIfNeeded: elapsedTicks)
         let deviation = Int64(Int32(bitPattern: timestamp &- expected))
         return abs(deviation) > Self.maxJumpSeconds * Int64(self.clockRate)
+    }
+
+    /// RTP ticks in a gap, saturating: the clock rate is the camera's choice (any 32-bit `a=rtpmap` rate), and
+    /// at 4 GHz a 36-minute gap overflowed the microseconds × rate product.
+    static func ticks(elapsedNanoseconds: Int64, clockRate: UInt32) -> Int64 {
+        let (product, overflow) = (max(elapsedNanoseconds, 0) / 1000).multipliedReportingOverflow(by: Int64(clockRate))
+        return overflow ? Int64.max : product / 1_000_000
     }
 
     mutating func resync(sequence: UInt16, timestamp: UInt32, ssrc: UInt32, arrivalNanoseconds: Int64) {
@@ -71,8 +80,8 @@ public struct RTPContinuity: Sendable {
         var nextTimestamp = self.lastOutputTimestamp
         if let last = self.lastArrivalNanoseconds {
             // Advance by the real gap, at least one tick, so that players neither stall nor see time run back.
-            let elapsed = max(arrivalNanoseconds - last, 0)
-            let ticks = UInt32(truncatingIfNeeded: max(elapsed / 1000 * Int64(self.clockRate) / 1_000_000, 1))
+            let elapsed = Self.ticks(elapsedNanoseconds: arrivalNanoseconds - last, clockRate: self.clockRate)
+            let ticks = UInt32(truncatingIfNeeded: max(elapsed, 1))
             nextTimestamp = nextTimestamp &+ ticks
         }
         self.sequenceOffset = nextSequence &- sequence

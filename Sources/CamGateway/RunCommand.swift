@@ -35,6 +35,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Log format: text, or json (one object per line, for journald).")
     var logFormat: LogFormat = .text
 
+    func validate() throws {
+        // getaddrinfo takes any number as a service and keeps its low 16 bits: 70000 would listen on 4464.
+        if let port = self.port, !(0...65535).contains(port) {
+            throw ValidationError("--port must be 0–65535, not \(port)")
+        }
+    }
+
     func run() async throws {
         let logger = bootstrapLogging(verbose: self.verbose, format: self.logFormat)
         // One event loop for the whole relay: cameras, readers and fan-out share it, so no packet crosses threads.

@@ -226,6 +226,16 @@ import Testing
         #expect(result.stderr.contains(expected), "\(name): \(result.stderr)")
     }
 
+    /// `--port` outside 0–65535 would have listened on its low 16 bits (getaddrinfo keeps them): refused with
+    /// the usage exit code before anything binds.
+    @Test(arguments: ["70000", "-1", "9223372036854775807"])
+    func runRefusesAPortNoSocketHas(_ port: String) async throws {
+        let result = try await ExternalTool.run(GatewayProcess.executable.path, ["run", "--port=\(port)"], timeout: 10)
+        #expect(result.status == 64, "\(port): \(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains("--port must be 0–65535"), "\(result.stderr)")
+        #expect(!result.stdout.contains("rtsp://"), "\(result.stdout)")
+    }
+
     /// `camgw camera add` with a username that would split an RTSP header: refused (65) with the reason, the
     /// file byte for byte as it was.
     @Test func cameraAddRefusesAUsernameWithAControlCharacter() async throws {

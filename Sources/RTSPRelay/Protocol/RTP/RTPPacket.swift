@@ -30,6 +30,22 @@ public enum RTPDropReason: String, Error, Hashable, Sendable, CaseIterable {
     case ssrcMismatch = "ssrc_mismatch"
     /// Backchannel audio over the rate limit, or the camera connection not taking more.
     case rateLimited = "rate_limited"
+    // Payload checks (PayloadGuard, issue 17).
+    /// A payload type whose format the gateway does not check, and the camera's config does not allow.
+    case uncheckedCodec = "unchecked_codec"
+    /// Forbidden bit, a NAL type no camera needs, an H.265 layer or temporal id out of range.
+    case badNALHeader = "bad_nal_header"
+    /// STAP-A / AP sizes that do not add up to the packet, or an aggregate inside an aggregate.
+    case badAggregation = "bad_aggregation"
+    /// A fragment run that broke, a fragmented parameter set, start and end in one fragment.
+    case badFragmentation = "bad_fragmentation"
+    case badParameterSet = "bad_parameter_set"
+    /// After a bad parameter set, until a valid one arrives.
+    case waitingForParameterSet = "waiting_for_parameter_set"
+    /// SEI dropped by policy (`keep_sei`).
+    case sei = "sei"
+    /// An AAC AU-header section that does not match the packet (RFC 3640).
+    case badAUHeader = "bad_au_header"
 }
 
 public enum RTPCheck {

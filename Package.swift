@@ -161,6 +161,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "FuzzPayload",
+            dependencies: fuzzDependencies,
+            path: "Sources/FuzzTargets/FuzzPayload",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "FuzzSOAP",
             dependencies: fuzzDependencies,
             path: "Sources/FuzzTargets/FuzzSOAP",

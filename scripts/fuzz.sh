@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzRTSPParser FuzzHeaders FuzzSDP FuzzRTP FuzzRelayInput FuzzSOAP FuzzDiscoveryProbe FuzzDiscoveryProbeMatches)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzRTSPParser FuzzHeaders FuzzSDP FuzzRTP FuzzPayload FuzzRelayInput FuzzSOAP FuzzDiscoveryProbe FuzzDiscoveryProbeMatches)
 fixtures=${CAMGW_FIXTURES:-../shared/fixtures}
 for target in "${targets[@]}"; do
     swift build -c release --product "$target" --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address >/dev/null

@@ -29,6 +29,17 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
     case timestampJumps
     /// A new SSRC on every packet.
     case ssrcPerPacket
+    // Payloads aimed at the VMS's depacketizer and decoder (H.264 video only).
+    /// The forbidden bit set on every other frame's NAL headers.
+    case forbiddenNALBit
+    /// STAP-A whose last unit claims more bytes than the packet has.
+    case truncatedSTAPA
+    /// FU-A runs whose end fragment never comes (the E bit cleared).
+    case fragmentWithoutEnd
+    /// SPS with an exp-Golomb code that never ends (zeros after level_idc).
+    case unterminatedSPS
+    /// A 4 KiB user-data-unregistered SEI before every frame.
+    case oversizedSEI
 
     /// Mutates one RTP packet (header and payload as sent) for the packet-level behaviours.
     func mangle(_ packet: inout ByteBuffer, frame: Int64, frameRate: Int) {
@@ -50,9 +61,43 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
             }
         case .ssrcPerPacket:
             packet.setInteger(UInt32.random(in: 0...UInt32.max), at: base + 8)
+        case .forbiddenNALBit where frame % 2 == 1 && Self.isH264(packet):
+            packet.setInteger(packet.getInteger(at: base + 12, as: UInt8.self)! | 0x80, at: base + 12)
+        case .truncatedSTAPA where Self.isH264(packet) && Self.nalType(packet) == 24:
+            // The last unit's size, grown by 5.
+            var offset = base + 13
+            var last = offset
+            while let size = packet.getInteger(at: offset, as: UInt16.self),
+                offset + 2 + Int(size) <= packet.writerIndex
+            {
+                last = offset
+                offset += 2 + Int(size)
+            }
+            packet.setInteger(packet.getInteger(at: last, as: UInt16.self)! + 5, at: last)
+        case .fragmentWithoutEnd where Self.isH264(packet) && Self.nalType(packet) == 28:
+            packet.setInteger(packet.getInteger(at: base + 13, as: UInt8.self)! & ~0x40, at: base + 13)
+        case .unterminatedSPS where Self.isH264(packet):
+            // An SPS alone or inside a STAP-A: everything after profile, constraints and level becomes zeros.
+            var offset = base + 12
+            var end = packet.writerIndex
+            if Self.nalType(packet) == 24, let size = packet.getInteger(at: base + 13, as: UInt16.self) {
+                offset = base + 15
+                end = offset + Int(size)
+            }
+            if (packet.getInteger(at: offset, as: UInt8.self) ?? 0) & 0x1F == 7, end - offset > 4 {
+                for index in (offset + 4)..<end { packet.setInteger(UInt8(0), at: index) }
+            }
         default:
             break
         }
+    }
+
+    static func isH264(_ packet: ByteBuffer) -> Bool {
+        packet.readableBytes > 14 && (packet.getInteger(at: packet.readerIndex + 1, as: UInt8.self) ?? 0) & 0x7F == 96
+    }
+
+    static func nalType(_ packet: ByteBuffer) -> UInt8 {
+        (packet.getInteger(at: packet.readerIndex + 12, as: UInt8.self) ?? 0) & 0x1F
     }
 
     /// Extra interleaved bytes written before a packet.
@@ -66,6 +111,14 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
         case .unknownChannels:
             RTSPMessageSerializer.writeInterleavedHeader(channel: 9, length: packet.readableBytes, into: &buffer)
             buffer.writeImmutableBuffer(packet)
+        case .oversizedSEI where firstOfFrame && Self.isH264(packet):
+            var sei = ByteBuffer()
+            sei.writeImmutableBuffer(packet.getSlice(at: packet.readerIndex, length: 12)!)
+            sei.writeBytes([0x06, 0x05] + [UInt8](repeating: 0xFF, count: 16) + [0x10])
+            sei.writeRepeatingByte(0x41, count: 16 * 255 + 16)
+            sei.writeInteger(UInt8(0x80))
+            RTSPMessageSerializer.writeInterleavedHeader(channel: 0, length: sei.readableBytes, into: &buffer)
+            buffer.writeImmutableBuffer(sei)
         case .rtcpFlood where firstOfFrame:
             for n in 0..<100 {
                 var report = ByteBuffer()

@@ -11,6 +11,7 @@ import Testing
         "FuzzHeaders": FuzzProperties.headers,
         "FuzzSDP": FuzzProperties.sdp,
         "FuzzRTP": FuzzProperties.rtp,
+        "FuzzPayload": FuzzProperties.payload,
         "FuzzRelayInput": FuzzProperties.relayInput,
         "FuzzSOAP": FuzzProperties.soap,
         "FuzzDiscoveryProbe": FuzzProperties.discoveryProbe,

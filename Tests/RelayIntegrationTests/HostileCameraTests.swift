@@ -128,9 +128,42 @@ import Testing
             case .ssrcPerPacket:
                 #expect(bad.dropped[.ssrcMismatch, default: 0] > 0)
                 #expect(Set(received.compactMap(ReceivedRTP.init).map(\.ssrc)).count <= 1)
+            case .forbiddenNALBit:
+                #expect(bad.dropped[.badNALHeader, default: 0] > 0)
+                #expect(received.compactMap(ReceivedRTP.init).allSatisfy { $0.firstPayloadByte & 0x80 == 0 })
+            case .truncatedSTAPA:
+                #expect(bad.dropped[.badAggregation, default: 0] > 0)
+                #expect(received.allSatisfy(Self.aggregationAddsUp), "a STAP-A that does not add up reached the reader")
+            case .fragmentWithoutEnd:
+                #expect(bad.dropped[.badFragmentation, default: 0] > 0)
+                #expect(
+                    !received.compactMap(ReceivedRTP.init).contains { $0.firstPayloadByte & 0x1F == 28 },
+                    "a fragment of a run that never ends reached the reader"
+                )
+            case .unterminatedSPS:
+                #expect(bad.dropped[.badParameterSet, default: 0] > 0)
+                #expect(bad.packetsOut == 0 || !playing, "slices after a bad SPS reached a reader")
+            case .oversizedSEI:
+                #expect(bad.dropped[.sei, default: 0] > 10)
+                #expect(!received.compactMap(ReceivedRTP.init).contains { $0.firstPayloadByte & 0x1F == 6 })
+                #expect(bad.packetsOut > 0, "the camera's good packets stopped")
             }
             await badReader.close()
         }
+    }
+
+    /// A STAP-A (RTP payload type 24) whose unit sizes add up to the packet exactly; anything else passes.
+    static func aggregationAddsUp(_ frame: InterleavedFrame) -> Bool {
+        let p = frame.payload
+        guard frame.channel % 2 == 0, p.readableBytes > 13,
+            (p.getInteger(at: p.readerIndex + 12, as: UInt8.self) ?? 0) & 0x1F == 24
+        else { return true }
+        var offset = p.readerIndex + 13
+        while offset < p.writerIndex {
+            guard let size = p.getInteger(at: offset, as: UInt16.self) else { return false }
+            offset += 2 + Int(size)
+        }
+        return offset == p.writerIndex
     }
 
     static let cannedCases: [(String, String)] = [

@@ -658,7 +658,7 @@ enum GatewayConfig {
             allowed: [
                 "name", "address", "port", "transport", "on_demand", "linger", "username", "password_file",
                 "password_env", "password", "stream", "tls_fingerprint", "backchannel", "mac", "onvif_port", "policy",
-                "gateway_onvif_port", "allow_plaintext_basic",
+                "gateway_onvif_port", "allow_plaintext_basic", "allow_unchecked_codecs", "keep_sei",
             ],
             at: label,
             file: file
@@ -707,6 +707,32 @@ enum GatewayConfig {
         if let linger = try self.seconds(table, "linger", 0...3600, place, file) { camera.linger = linger }
         if let basic = try self.boolean(table, "allow_plaintext_basic", place, file) {
             camera.allowPlaintextBasic = basic
+        }
+        if let value = table["allow_unchecked_codecs"] {
+            // Encoding names as `a=rtpmap` writes them: letters, digits, `-` `.` `_`; at most 16.
+            guard let list = value.array, list.count <= 16,
+                let names = Optional(list.compactMap(\.string)), names.count == list.count,
+                names.allSatisfy({ name in
+                    (1...32).contains(name.utf8.count)
+                        && name.utf8.allSatisfy {
+                            $0 < 0x80
+                                && ($0 == 0x2D || $0 == 0x2E || $0 == 0x5F || (0x30...0x39).contains($0)
+                                    || (0x41...0x5A).contains($0 & ~0x20))
+                        }
+                })
+            else {
+                throw problem("\(place) allow_unchecked_codecs must be a list of encoding names such as [\"JPEG\"]")
+            }
+            camera.allowUncheckedCodecs = Set(names.map { $0.uppercased() })
+        }
+        if let value = table["keep_sei"] {
+            guard let list = value.array, list.count <= 32,
+                let types = Optional(list.compactMap(\.int)), types.count == list.count,
+                types.allSatisfy({ (0...1023).contains($0) })
+            else {
+                throw problem("\(place) keep_sei must be a list of SEI payload types 0–1023, such as [1]")
+            }
+            camera.keepSEI = Set(types.map { UInt32($0) })
         }
         if let backchannel = try self.boolean(table, "backchannel", place, file) {
             guard !backchannel || camera.transport == .tcp else {

@@ -36,7 +36,8 @@ extension GatewayConfig {
     /// The keys a recorder passes to every channel's camera table as they are.
     private static let sharedCameraKeys = [
         "address", "port", "transport", "on_demand", "linger", "username", "password_file", "password_env",
-        "tls_fingerprint", "mac", "onvif_port", "policy", "allow_plaintext_basic",
+        "tls_fingerprint", "mac", "onvif_port", "policy", "allow_plaintext_basic", "allow_unchecked_codecs",
+        "keep_sei",
     ]
 
     static func recorder(

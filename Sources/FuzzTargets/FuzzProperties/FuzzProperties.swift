@@ -82,6 +82,49 @@ public enum FuzzProperties {
 
     /// The RTP and RTCP checks and keyframe detection on hostile packets. Property: an accepted RTP
     /// packet's header and payload lengths fit inside it.
+    /// The payload check (NAL headers, aggregation, fragment runs, H.264/H.265 parameter sets, SEI, AAC AU
+    /// headers). Input: a format byte, then packets as [length:16][payload]. Properties: no trap, a run never
+    /// holds more than its bound, and a strip names only units that exist.
+    public static func payload(_ start: UnsafeRawPointer, _ count: Int) {
+        let data = ByteBuffer(bytes: UnsafeRawBufferPointer(start: start, count: count))
+        guard let selector = data.getInteger(at: 0, as: UInt8.self) else { return }
+        let layout = AUHeaderLayout(fmtp: [
+            "mode": "AAC-hbr", "sizelength": "13", "indexlength": "3", "indexdeltalength": "3",
+        ])!
+        let formats: [PayloadFormat] = [.h264, .h265, .aac(layout)]
+        var guardian = PayloadGuard(format: formats[Int(selector) % 3], keepSEI: selector & 0x80 != 0 ? [1, 5] : [])
+        var offset = 1
+        var sequence: UInt16 = 0
+        var held = 0
+        while offset + 2 <= count, let length = data.getInteger(at: offset, as: UInt16.self),
+            let packet = data.getSlice(at: offset + 2, length: min(Int(length), count - offset - 2))
+        {
+            offset += 2 + packet.readableBytes
+            let verdict = guardian.check(packet, sequence: sequence, timestamp: UInt32(sequence / 4))
+            sequence &+= 1
+            if verdict.discardHeld { held = 0 }
+            switch verdict.action {
+            case .hold: held += 1
+            case .forward: held = 0
+            case .strip(let units):
+                precondition(units != 0 && units.nonzeroBitCount <= 64, "strip mask")
+                held = 0
+            case .drop: break
+            }
+            precondition(held <= PayloadGuard.maxRunPackets, "run bound")
+            _ = H264ParameterSets.sps(packet, start: packet.readerIndex, end: packet.writerIndex)
+            _ = H265ParameterSets.vps(packet, start: packet.readerIndex, end: packet.writerIndex)
+            _ = H265ParameterSets.sps(packet, start: packet.readerIndex, end: packet.writerIndex)
+            _ = H264ParameterSets.pps(packet, start: packet.readerIndex, end: packet.writerIndex) { id in
+                .init(id: id, chromaFormat: 3, width: 64, height: 64)
+            }
+            _ = H265ParameterSets.pps(packet, start: packet.readerIndex, end: packet.writerIndex) { id in
+                .init(id: id, vps: 0, width: 64, height: 64)
+            }
+            if packet.readableBytes == 0 { break }
+        }
+    }
+
     public static func rtp(_ start: UnsafeRawPointer, _ count: Int) {
         let packet = ByteBuffer(bytes: UnsafeRawBufferPointer(start: start, count: count))
         var all = PayloadTypeSet()

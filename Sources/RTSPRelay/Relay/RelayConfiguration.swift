@@ -22,6 +22,12 @@ public struct RelayConfiguration: Sendable, Hashable {
         /// Answer a camera that offers only Basic over plaintext RTSP (its password then crosses the camera network
         /// in clear on every request). Off by default; over RTSPS (`tlsFingerprint`) Basic is allowed anyway.
         public var allowPlaintextBasic = false
+        /// Payload formats relayed without the payload checks (upper case, as ``PayloadFormat/name``); every
+        /// other unchecked format is left out of the gateway's SDP and its packets dropped.
+        public var allowUncheckedCodecs: Set<String> = []
+        /// SEI payload types kept (an SEI NAL is kept only if every message in it is one of these); empty: all
+        /// SEI dropped.
+        public var keepSEI: Set<UInt32> = []
 
         public init(
             name: String,

@@ -97,6 +97,17 @@ final class RelayStream {
     private var bytesOut = 0
     private var dropped: [RTPDropReason: Int] = Dictionary(uniqueKeysWithValues: RTPDropReason.allCases.map { ($0, 0) })
 
+    /// Fragments of a run the payload check holds until its end (PayloadGuard); slices of the reads, as the
+    /// keyframe cache keeps them.
+    struct HeldPacket {
+        var track: Int
+        var frame: InterleavedFrame
+        var header: RTPHeader
+        var stitched: Bool
+    }
+    private var held: [HeldPacket] = []
+    private var packetsRewritten = 0
+
     struct PendingPacket {
         var track: Int
         var isRTCP: Bool
@@ -470,7 +481,8 @@ final class RelayStream {
                 transport: self.camera.transport,
                 backchannel: self.camera.backchannel,
                 // Over a pinned TLS session Basic is as private as Digest; in plaintext only where the admin said so.
-                allowsBasic: self.camera.tlsFingerprint != nil || self.camera.allowPlaintextBasic
+                allowsBasic: self.camera.tlsFingerprint != nil || self.camera.allowPlaintextBasic,
+                allowUncheckedCodecs: self.camera.allowUncheckedCodecs
             )
         )
         let handler = UpstreamConnectionHandler(stream: self, machine: machine, limits: self.core.upstreamLimits)
@@ -587,7 +599,7 @@ final class RelayStream {
                 for reader in self.readers { reader.context.close(promise: nil) }
             }
             self.cameraTracks = tracks
-            self.tracks = tracks.map(RelayTrack.init)
+            self.tracks = tracks.map { RelayTrack($0, keepSEI: self.camera.keepSEI) }
             self.videoTrack = self.tracks.first(where: \.isVideo)?.index
             self.backchannelTrack = self.tracks.first(where: \.isBackchannel)?.index
             self.releaseBackchannel()
@@ -613,7 +625,12 @@ final class RelayStream {
             for index in self.tracks.indices {
                 self.tracks[index].continuity.sourceRestarted()
                 self.tracks[index].sourceLock.reset()
+                self.tracks[index].payloadGuard = PayloadGuard(
+                    format: self.tracks[index].payloadGuard.format,
+                    keepSEI: self.camera.keepSEI
+                )
             }
+            self.held.removeAll(keepingCapacity: true)
             self.cache.reset()
             for reader in self.readers where self.videoTrack != nil { reader.waitingForKeyframe = true }
             self.multicastWaitingForKeyframe = true
@@ -744,7 +761,12 @@ final class RelayStream {
         ) {
         case .success(let valid): header = valid
         case .failure(let reason):
-            self.dropped[reason, default: 0] += 1
+            let refused =
+                reason == .unexpectedPayloadType
+                && self.tracks[trackIndex].refusedPayloadTypes.contains(
+                    (frame.payload.getInteger(at: frame.payload.readerIndex + 1, as: UInt8.self) ?? 0) & 0x7F
+                )
+            self.dropped[refused ? .uncheckedCodec : reason, default: 0] += 1
             return
         }
         guard self.tracks[trackIndex].sourceLock.accept(header.ssrc) else {
@@ -753,6 +775,112 @@ final class RelayStream {
         }
         self.lastPacketAt = now
         self.tracks[trackIndex].reception.received(sequence: header.sequence, ssrc: header.ssrc)
+        // The payload check, once per packet for every reader (PayloadGuard): checked in place in the track so
+        // that its state is never copied.
+        let verdict = self.tracks[trackIndex].payloadGuard.check(
+            frame.payload.getSlice(
+                at: frame.payload.readerIndex + header.headerLength,
+                length: header.payloadLength
+            ) ?? ByteBuffer(),
+            sequence: header.sequence,
+            timestamp: header.timestamp
+        )
+        if verdict.discardHeld { self.discardHeld(track: trackIndex) }
+        switch verdict.action {
+        case .hold:
+            self.held.append(HeldPacket(track: trackIndex, frame: frame, header: header, stitched: stitched))
+        case .drop(let reason):
+            self.dropped[reason, default: 0] += 1
+        case .forward:
+            self.releaseHeld(track: trackIndex, now: now)
+            self.forward(frame, header: header, track: trackIndex, now: now, stitched: stitched)
+        case .strip(let units):
+            self.releaseHeld(track: trackIndex, now: now)
+            let rewritten = Self.strip(
+                units,
+                from: frame.payload,
+                header: header,
+                h265: self.tracks[trackIndex].payloadGuard.format == .h265,
+                allocator: self.core.allocator
+            )
+            self.packetsRewritten += 1
+            var stripped = header
+            stripped.payloadLength = rewritten.readableBytes - header.headerLength
+            self.forward(
+                InterleavedFrame(channel: frame.channel, payload: rewritten),
+                header: stripped,
+                track: trackIndex,
+                now: now,
+                stitched: true
+            )
+        }
+    }
+
+    private func discardHeld(track: Int) {
+        var kept = 0
+        for index in self.held.indices {
+            if self.held[index].track == track {
+                self.dropped[.badFragmentation, default: 0] += 1
+            } else {
+                self.held.swapAt(index, kept)
+                kept += 1
+            }
+        }
+        self.held.removeLast(self.held.count - kept)
+    }
+
+    private func releaseHeld(track: Int, now: NIODeadline) {
+        guard !self.held.isEmpty else { return }
+        var kept = 0
+        for index in self.held.indices {
+            let packet = self.held[index]
+            if packet.track == track {
+                self.forward(packet.frame, header: packet.header, track: track, now: now, stitched: packet.stitched)
+            } else {
+                self.held.swapAt(index, kept)
+                kept += 1
+            }
+        }
+        self.held.removeLast(self.held.count - kept)
+    }
+
+    /// An aggregation packet without the units whose bit is set (SEI the policy drops): a new packet, the one
+    /// case the payload check copies. The header (CSRCs and extension kept) loses its padding bit with the
+    /// padding.
+    static func strip(
+        _ units: UInt64,
+        from packet: ByteBuffer,
+        header: RTPHeader,
+        h265: Bool,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        let base = packet.readerIndex
+        let payloadStart = base + header.headerLength
+        let aggregationHeader = h265 ? 2 : 1
+        var out = allocator.buffer(capacity: header.headerLength + header.payloadLength)
+        out.writeImmutableBuffer(packet.getSlice(at: base, length: header.headerLength)!)
+        out.setInteger((out.getInteger(at: 0, as: UInt8.self) ?? 0x80) & ~0x20, at: 0)
+        out.writeImmutableBuffer(packet.getSlice(at: payloadStart, length: aggregationHeader)!)
+        var offset = payloadStart + aggregationHeader
+        var index = 0
+        let end = payloadStart + header.payloadLength
+        while offset + 2 <= end, let size = packet.getInteger(at: offset, as: UInt16.self) {
+            if units & (1 << UInt64(index)) == 0 {
+                out.writeImmutableBuffer(packet.getSlice(at: offset, length: 2 + Int(size))!)
+            }
+            offset += 2 + Int(size)
+            index += 1
+        }
+        return out
+    }
+
+    private func forward(
+        _ frame: InterleavedFrame,
+        header: RTPHeader,
+        track trackIndex: Int,
+        now: NIODeadline,
+        stitched: Bool
+    ) {
         let (sequence, timestamp) = self.tracks[trackIndex].continuity.map(
             sequence: header.sequence,
             timestamp: header.timestamp,

@@ -9,6 +9,9 @@ struct RelayTrack {
     let clockRate: UInt32
     /// The ONVIF backchannel: readers send on it, the camera receives; nothing is fanned out.
     let isBackchannel: Bool
+    /// Payload types of this media left out as unchecked formats.
+    let refusedPayloadTypes: PayloadTypeSet
+    var payloadGuard: PayloadGuard
     /// The channels the gateway's own SDP numbering implies (2n, 2n+1); most readers use them, and their `$`
     /// header is written once per packet for all of them.
     var canonicalRTP: UInt8 { UInt8(truncatingIfNeeded: 2 * self.index) }
@@ -34,12 +37,14 @@ struct RelayTrack {
 
     var isVideo: Bool { self.codec != nil }
 
-    init(_ track: RTSPClientStateMachine.Track) {
+    init(_ track: RTSPClientStateMachine.Track, keepSEI: Set<UInt32>) {
         self.index = track.index
         self.payloadTypes = track.payloadTypes
         self.codec = track.codec
         self.clockRate = track.clockRate
         self.isBackchannel = track.isBackchannel
+        self.refusedPayloadTypes = track.refusedPayloadTypes
+        self.payloadGuard = PayloadGuard(format: track.format, keepSEI: keepSEI)
         let sequence = UInt16.random(in: 0...UInt16.max)
         let timestamp = UInt32.random(in: 0...UInt32.max)
         self.continuity = RTPContinuity(

@@ -125,6 +125,18 @@ final class UpstreamConnectionHandler: ChannelInboundHandler {
                 self.fail("camera did not answer \(method) within \(timeout)")
             }
         case .playing(let description, let tracks, let interval):
+            if !self.machine.refusedFormats.isEmpty {
+                self.stream.logger.warning(
+                    "camera formats left out: the gateway does not check them (allow_unchecked_codecs relays them)",
+                    metadata: ["formats": "\(self.machine.refusedFormats.joined(separator: ", "))"]
+                )
+            }
+            for track in tracks where !track.format.isChecked {
+                self.stream.logger.warning(
+                    "relaying a format without payload checks (allow_unchecked_codecs)",
+                    metadata: ["format": "\(track.format.name)", "track": "\(track.index)"]
+                )
+            }
             self.tracks = tracks
             self.stream.upstreamPlaying(self, description: description, tracks: tracks)
             self.scheduleKeepAlive(every: interval, context: context)

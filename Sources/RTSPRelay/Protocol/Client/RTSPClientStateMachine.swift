@@ -26,6 +26,9 @@ public struct RTSPClientStateMachine: Sendable {
         public var backchannel = false
         /// Answer a Basic-only camera (TLS, or the admin allowed it in plaintext).
         public var allowsBasic = false
+        /// Payload formats relayed without the payload checks (``PayloadFormat/name``, upper case): the camera's
+        /// `allow_unchecked_codecs`. Every other format outside ``PayloadFormat`` is left out.
+        public var allowUncheckedCodecs: Set<String> = []
 
         public init(
             url: RTSPURL,
@@ -33,8 +36,10 @@ public struct RTSPClientStateMachine: Sendable {
             password: String? = nil,
             transport: LowerTransport = .tcp,
             backchannel: Bool = false,
-            allowsBasic: Bool = false
+            allowsBasic: Bool = false,
+            allowUncheckedCodecs: Set<String> = []
         ) {
+            self.allowUncheckedCodecs = allowUncheckedCodecs
             self.url = url
             self.username = username
             self.password = password
@@ -53,6 +58,11 @@ public struct RTSPClientStateMachine: Sendable {
         public var payloadTypes: PayloadTypeSet
         public var clockRate: UInt32
         public var codec: VideoCodec?
+        /// What the payload check reads this track's packets as (its first kept payload type's format).
+        public var format: PayloadFormat = .unchecked("none")
+        /// Payload types the camera offered on this media that are left out (unchecked formats): their packets
+        /// are dropped as `unchecked_codec`.
+        public var refusedPayloadTypes = PayloadTypeSet()
         /// The ONVIF backchannel: the camera receives on this track (`a=sendonly` in its SDP, ONVIF Streaming §5.3).
         public var isBackchannel = false
         /// Interleaved channels the camera confirmed (TCP).
@@ -95,6 +105,8 @@ public struct RTSPClientStateMachine: Sendable {
     private var authenticator: ClientAuthenticator?
     private var publicMethods: [RTSPMethod] = []
     private var description: SessionDescription?
+    /// Formats of the last DESCRIBE left out as unchecked (for the log and the status).
+    public private(set) var refusedFormats: [String] = []
     private var baseURL = ""
     private var aggregateURL = ""
     private var tracks: [Track] = []
@@ -249,9 +261,30 @@ public struct RTSPClientStateMachine: Sendable {
             ?? self.configuration.url.description
         self.baseURL = self.pinned(base) ?? self.configuration.url.description
         var tracks: [Track] = []
+        var refusedFormats: [String] = []
         for media in sdp.media where media.proto.uppercased() == "RTP/AVP" {
-            let payloadTypes = media.formats.compactMap { UInt8($0) }.filter { $0 < 128 }
-            guard !payloadTypes.isEmpty else { continue }
+            let offered = media.formats.compactMap { UInt8($0) }.filter { $0 < 128 }
+            // Only formats the gateway checks (or the admin allowed unchecked), all of the first one's format.
+            var format: PayloadFormat?
+            var payloadTypes: [UInt8] = []
+            var refused = PayloadTypeSet()
+            for type in offered {
+                let candidate = PayloadFormat(
+                    encoding: media.rtpmap(payloadType: String(type))?.encoding,
+                    payloadType: type,
+                    fmtp: media.fmtp(payloadType: String(type))
+                )
+                let allowed =
+                    candidate.isChecked || self.configuration.allowUncheckedCodecs.contains(candidate.name.uppercased())
+                if allowed, format == nil || format == candidate {
+                    format = candidate
+                    payloadTypes.append(type)
+                } else {
+                    refused.insert(type)
+                    if !allowed { refusedFormats.append(candidate.name) }
+                }
+            }
+            guard let format, !payloadTypes.isEmpty else { continue }
             let rtpmap = media.rtpmap(payloadType: String(payloadTypes[0]))
             tracks.append(
                 Track(
@@ -267,8 +300,18 @@ public struct RTSPClientStateMachine: Sendable {
                     rtcpChannel: UInt8(truncatingIfNeeded: 2 * tracks.count + 1)
                 )
             )
+            tracks[tracks.count - 1].format = format
+            tracks[tracks.count - 1].refusedPayloadTypes = refused
         }
-        guard !tracks.isEmpty else { return .fail("camera SDP has no RTP/AVP media") }
+        self.refusedFormats = refusedFormats
+        guard !tracks.isEmpty else {
+            if !refusedFormats.isEmpty {
+                return .fail(
+                    "camera offers only formats the gateway does not check: \(refusedFormats.joined(separator: ", "))"
+                )
+            }
+            return .fail("camera SDP has no RTP/AVP media")
+        }
         self.description = sdp
         self.tracks = tracks
         self.aggregateURL = sdp.attribute("control").map(self.resolve) ?? self.baseURL

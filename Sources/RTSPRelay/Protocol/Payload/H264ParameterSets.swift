@@ -17,6 +17,13 @@ public enum H264ParameterSets {
         public var chromaFormat: Int
         public var width: Int
         public var height: Int
+
+        public init(id: Int, chromaFormat: Int, width: Int, height: Int) {
+            self.id = id
+            self.chromaFormat = chromaFormat
+            self.width = width
+            self.height = height
+        }
     }
 
     static let highProfiles: Set<UInt32> = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135]

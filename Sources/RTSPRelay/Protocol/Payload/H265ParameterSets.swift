@@ -17,6 +17,13 @@ public enum H265ParameterSets {
         public var vps: Int
         public var width: Int
         public var height: Int
+
+        public init(id: Int, vps: Int, width: Int, height: Int) {
+            self.id = id
+            self.vps = vps
+            self.width = width
+            self.height = height
+        }
     }
 
     /// `start..<end` is the whole NAL, its two header bytes included.

@@ -70,7 +70,7 @@ public struct AUHeaderLayout: Hashable, Sendable {
     public var streamStateIndication: Int
 
     /// AAC-hbr and AAC-lbr only (the modes cameras use), with an AU size of 1 to 16 bits and no auxiliary data.
-    init?(fmtp: [String: String]) {
+    public init?(fmtp: [String: String]) {
         func value(_ name: String, max: Int) -> Int? {
             guard let text = fmtp[name] else { return 0 }
             guard let number = Int(text), (0...max).contains(number) else { return nil }

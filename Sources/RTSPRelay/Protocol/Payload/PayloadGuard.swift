@@ -39,7 +39,7 @@ public struct PayloadGuard: Sendable {
 
     let format: PayloadFormat
     let keepSEI: Set<UInt32>
-    static let maxRunPackets = 4096
+    public static let maxRunPackets = 4096
     static let maxRunBytes = 4 << 20
     static let maxKeptSEIBytes = 2048
 
@@ -172,7 +172,8 @@ public struct PayloadGuard: Sendable {
             let chroma444 = self.h264SPS444
             let pps = H264ParameterSets.pps(p, start: start, end: end) { id in
                 known & (1 << UInt32(id)) == 0
-                    ? nil : .init(id: id, chromaFormat: chroma444 & (1 << UInt32(id)) != 0 ? 3 : 1, width: 8192, height: 8192)
+                    ? nil
+                    : .init(id: id, chromaFormat: chroma444 & (1 << UInt32(id)) != 0 ? 3 : 1, width: 8192, height: 8192)
             }
             return pps == nil ? .bad(.badParameterSet) : .parameterSet(isSequenceLevel: false)
         default: return .bad(.badNALHeader)
@@ -221,7 +222,7 @@ public struct PayloadGuard: Sendable {
             let size = Int(p.getInteger(at: offset, as: UInt16.self) ?? 0)
             let nal = offset + 2
             if let type = p.getInteger(at: nal, as: UInt8.self),
-                (h265 ? (type >> 1) & 0x3F >= 48 : (type & 0x1F) >= 24)
+                h265 ? (type >> 1) & 0x3F >= 48 : (type & 0x1F) >= 24
             {
                 return Verdict(action: .drop(.badAggregation))
             }
@@ -238,7 +239,9 @@ public struct PayloadGuard: Sendable {
         if sequenceLevel { self.waitingForParameterSets = false }
         if self.waitingForParameterSets { return Verdict(action: .drop(.waitingForParameterSet)) }
         if strip == 0 { return Verdict(action: .forward) }
-        return Verdict(action: strip == (units == 64 ? UInt64.max : (1 << UInt64(units)) - 1) ? .drop(.sei) : .strip(strip))
+        return Verdict(
+            action: strip == (units == 64 ? UInt64.max : (1 << UInt64(units)) - 1) ? .drop(.sei) : .strip(strip)
+        )
     }
 
     /// FU-A / FU: one run per NAL, of slices only, in sequence, on one timestamp, ending.
@@ -257,7 +260,13 @@ public struct PayloadGuard: Sendable {
         if isSEI { return self.refuse(.sei) }
         if start {
             let discard = self.run != nil
-            self.run = Run(type: type, timestamp: timestamp, nextSequence: sequence &+ 1, packets: 1, bytes: p.readableBytes)
+            self.run = Run(
+                type: type,
+                timestamp: timestamp,
+                nextSequence: sequence &+ 1,
+                packets: 1,
+                bytes: p.readableBytes
+            )
             return Verdict(action: .hold, discardHeld: discard)
         }
         guard var run = self.run, run.type == type, run.timestamp == timestamp, run.nextSequence == sequence,

@@ -1,0 +1,280 @@
+import NIOCore
+import Testing
+
+@testable import RTSPRelay
+
+/// A hostile camera's payload shapes, one by one, against the check that stands between it and the VMS's
+/// depacketizers and decoders; and the real cameras' parameter sets from the shared fixtures, which must pass.
+@Suite struct PayloadGuardAttackTests {
+    static func bytes(_ values: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: values) }
+
+    static func base64(_ text: String) -> ByteBuffer {
+        ByteBuffer(bytes: base64Decode(text) ?? [])
+    }
+
+    /// An H.264 SPS written field by field (Baseline, no VUI), for the out-of-range cases.
+    static func sps(
+        profile: UInt8 = 66,
+        level: UInt8 = 30,
+        id: UInt32 = 0,
+        widthMBs: UInt32 = 19,
+        trailing: Bool = true
+    )
+        -> ByteBuffer
+    {
+        var bits = BitWriter()
+        bits.write(UInt32(profile), 8)
+        bits.write(0, 8)
+        bits.write(UInt32(level), 8)
+        bits.ue(id)
+        bits.ue(0)  // log2_max_frame_num_minus4
+        bits.ue(2)  // pic_order_cnt_type
+        bits.ue(1)  // max_num_ref_frames
+        bits.write(0, 1)
+        bits.ue(widthMBs)
+        bits.ue(14)  // height in map units - 1
+        bits.write(1, 1)  // frame_mbs_only
+        bits.write(1, 1)  // direct_8x8
+        bits.write(0, 1)  // cropping
+        bits.write(0, 1)  // vui
+        if trailing { bits.trailing() }
+        return Self.bytes([0x67] + bits.bytes)
+    }
+
+    static func pps(id: UInt32 = 0, sps: UInt32 = 0) -> ByteBuffer {
+        var bits = BitWriter()
+        bits.ue(id)
+        bits.ue(sps)
+        bits.write(0, 2)
+        bits.ue(0)  // one slice group
+        bits.ue(0)
+        bits.ue(0)
+        bits.write(0, 3)
+        bits.se(0)
+        bits.se(0)
+        bits.se(0)
+        bits.write(0, 3)
+        bits.trailing()
+        return Self.bytes([0x68] + bits.bytes)
+    }
+
+    static func stapA(_ units: [ByteBuffer], sizes: [Int]? = nil) -> ByteBuffer {
+        var packet = ByteBuffer(bytes: [0x78])
+        for (index, unit) in units.enumerated() {
+            packet.writeInteger(UInt16(sizes?[index] ?? unit.readableBytes))
+            packet.writeImmutableBuffer(unit)
+        }
+        return packet
+    }
+
+    static func fu(start: Bool, end: Bool, type: UInt8 = 5) -> ByteBuffer {
+        Self.bytes([0x7C, (start ? 0x80 : 0) | (end ? 0x40 : 0) | type, 0xAA, 0xBB])
+    }
+
+    static let slice = Self.bytes([0x65, 0x88, 0x84, 0x00])
+
+    @Test func realCamerasParameterSetsPass() throws {
+        // go2rtc's and retina's Hikvision/Dahua fixtures: Main and High profile SPS with VUI, and their PPS.
+        for (sps, pps) in [
+            ("Z2QAHqwsaoLA9puCgIKgAAADACAAAAMD0IAA", "aO4xshsA"),
+            ("Z2QAM6wVFKAyAOP5f/AAEAAWyAAAH0AAB1MAIA==", "aO48sA=="),
+        ] {
+            var guardian = PayloadGuard(format: .h264)
+            #expect(guardian.check(Self.base64(sps), sequence: 0, timestamp: 0).action == .forward, "\(sps)")
+            #expect(guardian.check(Self.base64(pps), sequence: 1, timestamp: 0).action == .forward, "\(pps)")
+        }
+        // A fixture whose sprop is cut short (the SPS ends inside its VUI): refused as a camera would send it.
+        var guardian = PayloadGuard(format: .h264)
+        #expect(
+            guardian.check(Self.base64("Z00AKZpkA8A="), sequence: 0, timestamp: 0).action == .drop(.badParameterSet)
+        )
+    }
+
+    @Test func badNALHeaders() {
+        var guardian = PayloadGuard(format: .h264)
+        for header: UInt8 in [0xE5, 0x00, 0x62, 0x6D, 0x79, 0x7A, 0x7B, 0x7D, 0x7E, 0x7F] {
+            let verdict = guardian.check(Self.bytes([header, 0x88, 0x84]), sequence: 0, timestamp: 0)
+            #expect(verdict.action == .drop(.badNALHeader), "0x\(String(header, radix: 16))")
+        }
+        var h265 = PayloadGuard(format: .h265)
+        // Forbidden bit; layer 1; temporal id 0; a reserved type (22); PACI (50).
+        for header: [UInt8] in [[0x80, 0x01], [0x02, 0x09], [0x02, 0x00], [0x2C, 0x01], [0x64, 0x01]] {
+            #expect(
+                h265.check(Self.bytes(header + [0xAF, 0x00]), sequence: 0, timestamp: 0).action == .drop(.badNALHeader)
+            )
+        }
+    }
+
+    @Test func parameterSetsOutOfRange() {
+        var guardian = PayloadGuard(format: .h264)
+        #expect(guardian.check(Self.sps(), sequence: 0, timestamp: 0).action == .forward)
+        #expect(guardian.check(Self.pps(), sequence: 1, timestamp: 0).action == .forward)
+        for (name, sps) in [
+            ("sps id 32", Self.sps(id: 32)), ("unknown profile", Self.sps(profile: 99)),
+            ("unknown level", Self.sps(level: 7)), ("width 8208", Self.sps(widthMBs: 512)),
+            ("no trailing bits", Self.sps(trailing: false)),
+            ("an exp-Golomb code that never ends", Self.bytes([0x67, 66, 0, 30, 0, 0, 0, 0])),
+        ] {
+            var fresh = PayloadGuard(format: .h264)
+            #expect(fresh.check(sps, sequence: 0, timestamp: 0).action == .drop(.badParameterSet), "\(name)")
+        }
+        // A PPS naming an SPS nobody validated; a PPS id past 255.
+        #expect(guardian.check(Self.pps(sps: 3), sequence: 2, timestamp: 0).action == .drop(.badParameterSet))
+    }
+
+    /// After a bad parameter set nothing passes until a good SPS: no slice is decoded against it.
+    @Test func aBadParameterSetStopsTheTrackUntilAGoodOne() {
+        var guardian = PayloadGuard(format: .h264)
+        #expect(guardian.check(Self.sps(id: 40), sequence: 0, timestamp: 0).action == .drop(.badParameterSet))
+        #expect(guardian.check(Self.slice, sequence: 1, timestamp: 0).action == .drop(.waitingForParameterSet))
+        #expect(
+            guardian.check(Self.fu(start: true, end: false), sequence: 2, timestamp: 0).action
+                == .drop(.waitingForParameterSet)
+        )
+        #expect(guardian.check(Self.sps(), sequence: 3, timestamp: 1).action == .forward)
+        #expect(guardian.check(Self.pps(), sequence: 4, timestamp: 1).action == .forward)
+        #expect(guardian.check(Self.slice, sequence: 5, timestamp: 1).action == .forward)
+    }
+
+    @Test func aggregationSizesMustAddUp() {
+        var guardian = PayloadGuard(format: .h264)
+        let good = Self.stapA([Self.sps(), Self.pps()])
+        #expect(guardian.check(good, sequence: 0, timestamp: 0).action == .forward)
+        // Truncated (the last size claims more than is there), a short sum (trailing bytes), a zero size, a
+        // STAP-A inside a STAP-A.
+        var truncated = good
+        truncated.moveWriterIndex(to: truncated.writerIndex - 2)
+        var trailing = good
+        trailing.writeBytes([0x00, 0x01])
+        for (name, packet) in [
+            ("truncated", truncated), ("trailing bytes", trailing),
+            ("zero size", Self.stapA([Self.slice, Self.bytes([])])),
+            ("nested", Self.stapA([Self.stapA([Self.slice])])),
+        ] {
+            #expect(guardian.check(packet, sequence: 1, timestamp: 0).action == .drop(.badAggregation), "\(name)")
+        }
+    }
+
+    @Test func seiIsDroppedOrCutOut() {
+        var guardian = PayloadGuard(format: .h264)
+        let sei = Self.bytes([0x06, 0x05, 0x04, 0xDE, 0xAD, 0xBE, 0xEF, 0x80])
+        #expect(guardian.check(sei, sequence: 0, timestamp: 0).action == .drop(.sei))
+        // Inside an aggregation only the SEI unit goes (bit 2: the third unit).
+        let packet = Self.stapA([Self.sps(), Self.pps(), sei])
+        #expect(guardian.check(packet, sequence: 1, timestamp: 0).action == .strip(0b100))
+        // Kept by policy when every message is a kept type; an oversized one never.
+        var keeping = PayloadGuard(format: .h264, keepSEI: [5])
+        #expect(keeping.check(sei, sequence: 0, timestamp: 0).action == .forward)
+        var big = ByteBuffer(bytes: [0x06, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
+        big.writeRepeatingByte(0x41, count: 2310)
+        big.writeInteger(UInt8(0x80))
+        #expect(keeping.check(big, sequence: 1, timestamp: 0).action == .drop(.sei))
+    }
+
+    /// A reader never gets a fragment run that does not end: runs are held to their end fragment, and a run
+    /// that breaks is dropped whole.
+    @Test func fragmentRunsEndOrAreDropped() {
+        var guardian = PayloadGuard(format: .h264)
+        #expect(guardian.check(Self.fu(start: true, end: false), sequence: 10, timestamp: 0).action == .hold)
+        #expect(guardian.check(Self.fu(start: false, end: false), sequence: 11, timestamp: 0).action == .hold)
+        #expect(guardian.check(Self.fu(start: false, end: true), sequence: 12, timestamp: 0).action == .forward)
+        // A start without an end, then a new start: the first run is discarded.
+        _ = guardian.check(Self.fu(start: true, end: false), sequence: 13, timestamp: 1)
+        let restart = guardian.check(Self.fu(start: true, end: false), sequence: 14, timestamp: 2)
+        #expect(restart == .init(action: .hold, discardHeld: true))
+        // A gap in sequence numbers, another timestamp, another type: the run breaks.
+        #expect(
+            guardian.check(Self.fu(start: false, end: true), sequence: 16, timestamp: 2)
+                == .init(action: .drop(.badFragmentation), discardHeld: true)
+        )
+        _ = guardian.check(Self.fu(start: true, end: false), sequence: 17, timestamp: 3)
+        #expect(guardian.check(Self.fu(start: false, end: true), sequence: 18, timestamp: 4).discardHeld)
+        _ = guardian.check(Self.fu(start: true, end: false), sequence: 19, timestamp: 5)
+        #expect(guardian.check(Self.fu(start: false, end: true, type: 1), sequence: 20, timestamp: 5).discardHeld)
+        // A single NAL while a run is open ends that run unfinished.
+        _ = guardian.check(Self.fu(start: true, end: false), sequence: 21, timestamp: 6)
+        #expect(guardian.check(Self.slice, sequence: 22, timestamp: 6) == .init(action: .forward, discardHeld: true))
+        // An end or middle with no run; start and end in one; a fragmented SPS.
+        #expect(
+            guardian.check(Self.fu(start: false, end: true), sequence: 23, timestamp: 7).action
+                == .drop(.badFragmentation)
+        )
+        #expect(
+            guardian.check(Self.fu(start: true, end: true), sequence: 24, timestamp: 7).action
+                == .drop(.badFragmentation)
+        )
+        #expect(
+            guardian.check(Self.fu(start: true, end: false, type: 7), sequence: 25, timestamp: 7).action
+                == .drop(.badFragmentation)
+        )
+    }
+
+    @Test func aacAUHeadersMustMatchThePacket() throws {
+        let layout = try #require(
+            AUHeaderLayout(fmtp: ["mode": "AAC-hbr", "sizelength": "13", "indexlength": "3", "indexdeltalength": "3"])
+        )
+        var guardian = PayloadGuard(format: .aac(layout))
+        /// One AU header (16 bits: 13 size, 3 index) for `size`, then `data` bytes.
+        func packet(headerBits: UInt16 = 16, size: Int, data: Int) -> ByteBuffer {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(headerBits)
+            buffer.writeInteger(UInt16(size << 3))
+            buffer.writeRepeatingByte(0x21, count: data)
+            return buffer
+        }
+        #expect(guardian.check(packet(size: 40, data: 40), sequence: 0, timestamp: 0).action == .forward)
+        // A fragment of a large AU: one header, a size beyond the packet.
+        #expect(guardian.check(packet(size: 3000, data: 1400), sequence: 1, timestamp: 0).action == .forward)
+        for (name, bad) in [
+            ("sizes short of the data", packet(size: 30, data: 40)),
+            ("headers length past the packet", packet(headerBits: 0xFFF0, size: 40, data: 40)),
+            ("headers length not a whole header", packet(headerBits: 20, size: 40, data: 40)),
+            ("no headers", packet(headerBits: 0, size: 40, data: 40)),
+        ] {
+            #expect(guardian.check(bad, sequence: 2, timestamp: 0).action == .drop(.badAUHeader), "\(name)")
+        }
+    }
+
+    @Test func formatsOutsideTheAllowlistAreUnchecked() {
+        #expect(!PayloadFormat(encoding: "AV1", payloadType: 98, fmtp: [:]).isChecked)
+        #expect(!PayloadFormat(encoding: nil, payloadType: 26, fmtp: [:]).isChecked)  // static JPEG
+        #expect(!PayloadFormat(encoding: "H264", payloadType: 96, fmtp: ["packetization-mode": "2"]).isChecked)
+        #expect(!PayloadFormat(encoding: "H265", payloadType: 96, fmtp: ["sprop-max-don-diff": "2"]).isChecked)
+        #expect(!PayloadFormat(encoding: "MPEG4-GENERIC", payloadType: 97, fmtp: ["mode": "CELP-cbr"]).isChecked)
+        #expect(PayloadFormat(encoding: nil, payloadType: 8, fmtp: [:]) == .g711)
+        #expect(PayloadFormat(encoding: "h265", payloadType: 96, fmtp: [:]) == .h265)
+    }
+}
+
+/// Writes bits MSB first, exp-Golomb included, for the hand-made parameter sets.
+struct BitWriter {
+    var bytes: [UInt8] = []
+    var used = 8
+
+    mutating func write(_ value: UInt32, _ count: Int) {
+        for shift in stride(from: count - 1, through: 0, by: -1) {
+            if self.used == 8 {
+                self.bytes.append(0)
+                self.used = 0
+            }
+            if (value >> UInt32(shift)) & 1 == 1 { self.bytes[self.bytes.count - 1] |= 0x80 >> UInt8(self.used) }
+            self.used += 1
+        }
+    }
+
+    mutating func ue(_ value: UInt32) {
+        let code = UInt64(value) + 1
+        let length = 64 - code.leadingZeroBitCount
+        self.write(0, length - 1)
+        for shift in stride(from: length - 1, through: 0, by: -1) { self.write(UInt32((code >> UInt64(shift)) & 1), 1) }
+    }
+
+    mutating func se(_ value: Int32) {
+        self.ue(value > 0 ? UInt32(2 * value - 1) : UInt32(-2 * Int64(value)))
+    }
+
+    mutating func trailing() {
+        self.write(1, 1)
+        while self.used != 8 { self.write(0, 1) }
+    }
+}

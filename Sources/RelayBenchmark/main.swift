@@ -25,12 +25,17 @@ print(
     "camgw-bench: demo clip, \(frames) frames, \(stream.readableBytes) bytes in \(reads.count) reads of \(readSize) bytes"
 )
 if !preloaded { print("  (malloc-interposer not preloaded: allocation counts are not measured; use scripts/bench.sh)") }
-print("readers  packets-in/s  packet-writes/s  Mbit/s-out  allocs/forwarded-packet  allocs/read")
+print(
+    "readers  checks(1=on)  packets-in/s  packet-writes/s  Mbit/s-out  allocs/forwarded-packet  allocs/read  ns/packet-in"
+)
 
-for readerCount in [1, 10, 100] {
+// The last row repeats one reader with the payload checks off (PayloadGuard passing everything unread): the
+// difference in packets-in/s against the first row is the checks' cost per packet.
+for (readerCount, checks) in [(1, true), (10, true), (100, true), (1, false)] {
     let harness = try FanoutBenchmarkHarness(
         readers: readerCount,
-        keyframeCache: ProcessInfo.processInfo.environment["CAMGW_BENCH_NO_CACHE"] == nil
+        keyframeCache: ProcessInfo.processInfo.environment["CAMGW_BENCH_NO_CACHE"] == nil,
+        payloadChecks: checks
     )
     // Warm-up: one pass fills the arena, the batch array and the keyframe cache to their steady-state sizes.
     for read in reads { try harness.read(read) }
@@ -54,13 +59,15 @@ for readerCount in [1, 10, 100] {
     let allocationsPerRead = Double(statistics.mallocCount) / Double(reads.count * passes)
     print(
         String(
-            format: "%7d  %12.0f  %15.0f  %10.0f  %23.4f  %11.3f",
+            format: "%7d  %12d  %12.0f  %15.0f  %10.0f  %23.4f  %11.3f  %8.1f",
             readerCount,
+            checks ? 1 : 0,
             Double(received) / seconds,
             Double(written) / seconds,
             bitsOut / seconds / 1e6,
             allocationsPerPacket,
-            allocationsPerRead
+            allocationsPerRead,
+            seconds * 1e9 / Double(max(received, 1))
         )
     )
     // Replaying a minute of video in a fraction of a second sends sender reports faster than the relay passes

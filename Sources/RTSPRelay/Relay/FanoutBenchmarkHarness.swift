@@ -18,7 +18,7 @@ public final class FanoutBenchmarkHarness {
     /// - Parameters:
     ///   - readers: how many readers play the stream.
     ///   - payloadType: the H.264 payload type of the camera's packets (channel 0).
-    public init(readers: Int, payloadType: UInt8 = 96, keyframeCache: Bool = true) throws {
+    public init(readers: Int, payloadType: UInt8 = 96, keyframeCache: Bool = true, payloadChecks: Bool = true) throws {
         var configuration = RelayConfiguration(cameras: [
             .init(name: "bench", host: "127.0.0.1", streams: [.init(name: "main", path: "/")])
         ])
@@ -48,7 +48,9 @@ public final class FanoutBenchmarkHarness {
             controlURL: "rtsp://127.0.0.1/trackID=0",
             payloadTypes: PayloadTypeSet([payloadType]),
             clockRate: 90000,
-            codec: .h264
+            codec: .h264,
+            // Off: the camera's payloads go through unread, as with `allow_unchecked_codecs` (for the cost).
+            format: payloadChecks ? .h264 : .unchecked("bench")
         )
         self.stream.apply(
             description: SessionDescription(

@@ -278,3 +278,62 @@ struct BitWriter {
         while self.used != 8 { self.write(0, 1) }
     }
 }
+
+/// The SDP the VMS reads names exactly what the payload check read: one rtpmap and fmtp per payload type,
+/// written by the gateway, payload types as plain numbers.
+@Suite struct GatewaySDPAmbiguityTests {
+    static func gatewaySDP(_ mediaLines: String) throws -> String {
+        let camera = try SDPParser.parse("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\n" + mediaLines)
+        var tracks: [RTSPClientStateMachine.Track] = []
+        for media in camera.media {
+            let types = media.formats.compactMap(UInt8.init)
+            let format = PayloadFormat(
+                encoding: media.rtpmap(payloadType: String(types[0]))?.encoding,
+                payloadType: types[0],
+                fmtp: media.fmtp(payloadType: String(types[0]))
+            )
+            var track = RTSPClientStateMachine.Track(
+                index: tracks.count,
+                media: media,
+                controlURL: "rtsp://127.0.0.1/x",
+                payloadTypes: PayloadTypeSet(types),
+                clockRate: 90000,
+                codec: nil
+            )
+            track.format = format
+            tracks.append(track)
+        }
+        return SDPWriter.write(GatewaySDP.make(from: camera, tracks: tracks, sessionName: "x", sessionID: "1"))
+    }
+
+    @Test func aSecondRtpmapCannotShowTheVMSAnotherCodec() throws {
+        // The check reads the first line (PCMU); the VMS must see that one and nothing else.
+        let sdp = try Self.gatewaySDP(
+            "m=video 0 RTP/AVP 96\r\na=rtpmap: 96 PCMU/8000\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\na=fmtp:96 packetization-mode=2\r\n"
+        )
+        #expect(!sdp.contains("H264"), "\(sdp)")
+        #expect(sdp.components(separatedBy: "a=rtpmap").count == 2, "\(sdp)")
+        #expect(sdp.contains("a=rtpmap:96 PCMU/8000"), "\(sdp)")
+        #expect(sdp.contains("a=fmtp:96 packetization-mode=1") && !sdp.contains("packetization-mode=2"), "\(sdp)")
+    }
+
+    @Test func payloadTypesAreWrittenAsNumbers() throws {
+        let sdp = try Self.gatewaySDP("m=video 0 RTP/AVP 096\r\na=rtpmap:096 H264/90000\r\n")
+        #expect(sdp.contains("m=video 0 RTP/AVP 96\r\n"), "\(sdp)")
+        #expect(!sdp.contains("096"), "\(sdp)")
+    }
+
+    @Test func staticTypesAndDecodingOrderNumbersAreUnchecked() {
+        #expect(!PayloadFormat(encoding: "PCMU", payloadType: 26, fmtp: [:]).isChecked)
+        #expect(!PayloadFormat(encoding: "H264", payloadType: 96, fmtp: ["packetization-mode": "02"]).isChecked)
+        #expect(!PayloadFormat(encoding: "H265", payloadType: 96, fmtp: ["sprop-depack-buf-nalus": "1"]).isChecked)
+        #expect(PayloadFormat(encoding: "PCMA", payloadType: 8, fmtp: [:]) == .g711)
+    }
+
+    @Test func headerOnlyNALsAndUnspecifiedAspectRatioPass() {
+        var h264 = PayloadGuard(format: .h264)
+        #expect(h264.check(ByteBuffer(bytes: [0x0A]), sequence: 0, timestamp: 0).action == .forward)  // end of sequence
+        var h265 = PayloadGuard(format: .h265)
+        #expect(h265.check(ByteBuffer(bytes: [0x48, 0x01]), sequence: 0, timestamp: 0).action == .forward)  // EOS
+    }
+}

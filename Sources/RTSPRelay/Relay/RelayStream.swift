@@ -544,6 +544,7 @@ final class RelayStream {
         self.reconnectTask = nil
         self.upstreamState = .stopped
         self.cache.reset()  // a later reader must not get pictures from before the gap
+        self.resetHeldFragments()
         let handler = self.upstreamHandler
         self.upstreamHandler = nil
         self.upstreamChannel = nil
@@ -600,6 +601,7 @@ final class RelayStream {
             }
             self.cameraTracks = tracks
             self.tracks = tracks.map { RelayTrack($0, keepSEI: self.camera.keepSEI) }
+            self.held.removeAll(keepingCapacity: true)
             self.videoTrack = self.tracks.first(where: \.isVideo)?.index
             self.backchannelTrack = self.tracks.first(where: \.isBackchannel)?.index
             self.releaseBackchannel()
@@ -658,6 +660,7 @@ final class RelayStream {
         }
         self.upstreamStartedAt = nil
         self.cache.reset()
+        self.resetHeldFragments()
         // Readers that asked for a description they cannot get now are told at once; attached readers stay
         // connected and get the stream again when the camera is back.
         for waiter in self.describeWaiters { waiter.fail(RelayError.cameraUnavailable(reason)) }
@@ -791,6 +794,8 @@ final class RelayStream {
             self.held.append(HeldPacket(track: trackIndex, frame: frame, header: header, stitched: stitched))
         case .drop(let reason):
             self.dropped[reason, default: 0] += 1
+            // Policy drops leave no gap; a malformed packet does, so readers conceal as after a loss.
+            if reason == .sei { self.tracks[trackIndex].continuity.omitNext() }
         case .forward:
             self.releaseHeld(track: trackIndex, now: now)
             self.forward(frame, header: header, track: trackIndex, now: now, stitched: stitched)
@@ -812,6 +817,19 @@ final class RelayStream {
                 track: trackIndex,
                 now: now,
                 stitched: true
+            )
+        }
+    }
+
+    /// The camera session ended: held fragments of its unfinished runs go (they would pin their reads until the
+    /// next session), and each track's payload check starts over.
+    private func resetHeldFragments() {
+        for _ in self.held { self.dropped[.badFragmentation, default: 0] += 1 }
+        self.held.removeAll(keepingCapacity: true)
+        for index in self.tracks.indices {
+            self.tracks[index].payloadGuard = PayloadGuard(
+                format: self.tracks[index].payloadGuard.format,
+                keepSEI: self.camera.keepSEI
             )
         }
     }

@@ -34,7 +34,7 @@ public enum H264ParameterSets {
     public static func sps(_ buffer: ByteBuffer, start: Int, end: Int) -> SPSInfo? {
         var r = RBSPReader(buffer, start: start + 1, end: end)
         guard let profile = r.bits(8), Self.profiles.contains(profile),
-            let constraints = r.bits(8), constraints & 0x03 == 0,
+            r.bits(8) != nil,  // constraint flags; the reserved bits are for decoders to ignore
             let level = r.bits(8), Self.levels.contains(level),
             let id = r.ue(max: 31)
         else { return nil }
@@ -158,7 +158,7 @@ public enum H264ParameterSets {
         if aspect {
             guard let idc = r.bits(8) else { return false }
             if idc == 255 {
-                guard let w = r.bits(16), let h = r.bits(16), w != 0, h != 0 else { return false }
+                guard r.bits(16) != nil, r.bits(16) != nil else { return false }  // 0 means unspecified (E.2.1)
             }
         }
         guard let overscan = r.flag() else { return false }

@@ -20,13 +20,30 @@ public enum PayloadFormat: Hashable, Sendable {
             self = payloadType == 0 || payloadType == 8 ? .g711 : .unchecked("static payload type \(payloadType)")
             return
         }
+        // A static payload type means its table's codec to a VMS that trusts the table (26 is JPEG whatever the
+        // rtpmap says): only 0 and 8, and only as what the table says.
+        if payloadType < 96 {
+            let table = payloadType == 0 ? "PCMU" : payloadType == 8 ? "PCMA" : nil
+            guard encoding == table else {
+                self = .unchecked("\(encoding) on static payload type \(payloadType)")
+                return
+            }
+        }
+        // Numbers as a depacketizer reads them: "02" is 2, and what does not read as a number is not 0.
+        func number(_ name: String) -> Int? {
+            guard let text = fmtp[name] else { return 0 }
+            return Int(text.trimmingASCIIWhitespace())
+        }
         switch encoding {
         case "H264":
             // packetization-mode 2 carries decoding order numbers in STAP-B/MTAP/FU-B, which are refused.
-            self = (fmtp["packetization-mode"] ?? "0") == "2" ? .unchecked("H264 interleaved mode") : .h264
+            let mode = number("packetization-mode")
+            self =
+                mode == 0 || mode == 1 ? .h264 : .unchecked("H264 packetization mode \(mode.map(String.init) ?? "?")")
         case "H265", "HEVC":
-            let donl = Int(fmtp["sprop-max-don-diff"] ?? "0") ?? 1
-            self = donl == 0 ? .h265 : .unchecked("H265 with decoding order numbers")
+            // Either parameter turns decoding order numbers on in FFmpeg's depacketizer.
+            let plain = number("sprop-max-don-diff") == 0 && number("sprop-depack-buf-nalus") == 0
+            self = plain ? .h265 : .unchecked("H265 with decoding order numbers")
         case "MPEG4-GENERIC":
             if let layout = AUHeaderLayout(fmtp: fmtp) {
                 self = .aac(layout)

@@ -78,7 +78,7 @@ public struct PayloadGuard: Sendable {
     private mutating func video(_ p: ByteBuffer, sequence: UInt16, timestamp: UInt32, h265: Bool) -> Verdict {
         let base = p.readerIndex
         let headerLength = h265 ? 2 : 1
-        guard p.readableBytes > headerLength, let first = p.getInteger(at: base, as: UInt8.self) else {
+        guard p.readableBytes >= headerLength, let first = p.getInteger(at: base, as: UInt8.self) else {
             return self.refuse(.badNALHeader)
         }
         let type = h265 ? (first >> 1) & 0x3F : first & 0x1F
@@ -217,6 +217,7 @@ public struct PayloadGuard: Sendable {
         guard units > 0, offset == end else { return Verdict(action: .drop(.badAggregation)) }
         var strip: UInt64 = 0
         var sequenceLevel = false
+        let learnt = (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS)
         offset = p.readerIndex + minimum
         for index in 0..<units {
             let size = Int(p.getInteger(at: offset, as: UInt16.self) ?? 0)
@@ -224,6 +225,7 @@ public struct PayloadGuard: Sendable {
             if let type = p.getInteger(at: nal, as: UInt8.self),
                 h265 ? (type >> 1) & 0x3F >= 48 : (type & 0x1F) >= 24
             {
+                (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS) = learnt
                 return Verdict(action: .drop(.badAggregation))
             }
             switch self.unit(p, start: nal, end: nal + size, h265: h265) {
@@ -231,6 +233,8 @@ public struct PayloadGuard: Sendable {
             case .strip: strip |= 1 << UInt64(index)
             case .parameterSet(let level): sequenceLevel = sequenceLevel || level
             case .bad(let reason):
+                // Nothing is learnt from a packet that is refused.
+                (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS) = learnt
                 if reason == .badParameterSet { self.waitingForParameterSets = true }
                 return Verdict(action: .drop(reason))
             }
@@ -256,6 +260,10 @@ public struct PayloadGuard: Sendable {
         let isSlice = h265 ? (0...9).contains(type) || (16...21).contains(type) : type == 1 || type == 5
         let isSEI = h265 ? type == 39 || type == 40 : type == 6
         guard !(start && end), isSlice || isSEI else { return self.refuse(.badFragmentation) }
+        // An IRAP picture has temporal id 0 (H.265 §7.4.2.2), fragmented or not.
+        if h265, (16...21).contains(type), (p.getInteger(at: p.readerIndex + 1, as: UInt8.self) ?? 0) & 7 != 1 {
+            return self.refuse(.badNALHeader)
+        }
         if self.waitingForParameterSets { return self.refuse(.waitingForParameterSet) }
         if isSEI { return self.refuse(.sei) }
         if start {
@@ -300,8 +308,15 @@ enum AACPayloadCheck {
             guard let size = r.bits(layout.sizeLength),
                 r.skip(count == 0 ? layout.indexLength : layout.indexDeltaLength)
             else { return .drop(.badAUHeader) }
-            for length in [layout.ctsDeltaLength, layout.dtsDeltaLength] where length > 0 {
-                guard let present = r.flag(), !present || r.skip(length) else { return .drop(.badAUHeader) }
+            if layout.ctsDeltaLength > 0 {
+                guard let present = r.flag(), !present || r.skip(layout.ctsDeltaLength) else {
+                    return .drop(.badAUHeader)
+                }
+            }
+            if layout.dtsDeltaLength > 0 {
+                guard let present = r.flag(), !present || r.skip(layout.dtsDeltaLength) else {
+                    return .drop(.badAUHeader)
+                }
             }
             guard !layout.randomAccessIndication || r.skip(1), r.skip(layout.streamStateIndication) else {
                 return .drop(.badAUHeader)

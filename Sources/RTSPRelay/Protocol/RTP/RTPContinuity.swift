@@ -55,6 +55,12 @@ public struct RTPContinuity: Sendable {
         return out
     }
 
+    /// A packet the gateway left out on purpose (SEI, by policy) is not a loss: the numbering closes over it, so
+    /// a depacketizer does not discard up to the next keyframe as it does after a gap (GStreamer's rtph265depay).
+    public mutating func omitNext() {
+        self.sequenceOffset &-= 1
+    }
+
     /// The readers' timestamp for a camera timestamp, without advancing state (for sender reports).
     public func mapTimestamp(_ timestamp: UInt32) -> UInt32 { timestamp &+ self.timestampOffset }
 

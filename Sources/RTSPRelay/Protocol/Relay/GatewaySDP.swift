@@ -16,19 +16,37 @@ public enum GatewaySDP {
         // The backchannel is described only to a reader that required it (ONVIF Streaming §5.3), `sendonly` as
         // the camera wrote it: the reader sends, the gateway receives.
         for track in tracks where backchannel || !track.isBackchannel {
-            let formats = track.media.formats.filter { UInt8($0).map(track.payloadTypes.contains) ?? false }
-            let attributes = track.media.attributes.filter { attribute in
-                guard Self.keptAttributes.contains(attribute.name), let value = attribute.value,
-                    value.utf8.count <= 2048
-                else {
-                    return false
+            // Payload types as numbers, and rtpmap/fmtp written anew from the very lines the payload check read
+            // (`rtpmap(payloadType:)`, `fmtp(payloadType:)`: the first per type): a camera's second line for a
+            // type, a leading space or a `096` can no longer show the VMS another codec than the one checked.
+            var seen = PayloadTypeSet()
+            let formats = track.media.formats.compactMap(UInt8.init).filter { type in
+                guard track.payloadTypes.contains(type), !seen.contains(type) else { return false }
+                seen.insert(type)
+                return true
+            }.map { String($0) }
+            var attributes: [SessionDescription.Attribute] = []
+            for format in formats {
+                if let map = track.media.rtpmap(payloadType: format) {
+                    let channels = map.channels.map { "/\($0)" } ?? ""
+                    attributes.append(.init("rtpmap", "\(format) \(map.encoding)/\(map.clockRate)\(channels)"))
                 }
-                // rtpmap and fmtp must be about a payload type of this media.
-                if attribute.name == "rtpmap" || attribute.name == "fmtp" {
-                    return formats.contains(String(value.prefix { $0 != " " }))
+                let parameters = track.media.fmtp(payloadType: format)
+                if !parameters.isEmpty {
+                    let text = parameters.sorted { $0.key < $1.key }.map {
+                        $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)"
+                    }
+                    attributes.append(.init("fmtp", "\(format) \(text.joined(separator: ";"))"))
                 }
+            }
+            attributes += track.media.attributes.filter { attribute in
+                guard Self.keptAttributes.contains(attribute.name), attribute.name != "rtpmap",
+                    attribute.name != "fmtp",
+                    let value = attribute.value, value.utf8.count <= 2048
+                else { return false }
                 return true
             }
+            attributes = attributes.filter { ($0.value?.utf8.count ?? 0) <= 4096 }
             media.append(
                 SessionDescription.Media(
                     type: track.media.type,

@@ -40,6 +40,8 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
     case unterminatedSPS
     /// A 4 KiB user-data-unregistered SEI before every frame.
     case oversizedSEI
+    /// An SEI unit appended to every STAP-A (beside the SPS and PPS the readers need).
+    case seiInAggregation
 
     /// Mutates one RTP packet (header and payload as sent) for the packet-level behaviours.
     func mangle(_ packet: inout ByteBuffer, frame: Int64, frameRate: Int) {
@@ -74,6 +76,10 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
                 offset += 2 + Int(size)
             }
             packet.setInteger(packet.getInteger(at: last, as: UInt16.self)! + 5, at: last)
+        case .seiInAggregation where Self.isH264(packet) && Self.nalType(packet) == 24:
+            let sei: [UInt8] = [0x06, 0x05, 0x04, 0xDE, 0xAD, 0xBE, 0xEF, 0x80]
+            packet.writeInteger(UInt16(sei.count))
+            packet.writeBytes(sei)
         case .fragmentWithoutEnd where Self.isH264(packet) && Self.nalType(packet) == 28:
             packet.setInteger(packet.getInteger(at: base + 13, as: UInt8.self)! & ~0x40, at: base + 13)
         case .unterminatedSPS where Self.isH264(packet):

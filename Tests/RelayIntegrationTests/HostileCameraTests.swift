@@ -143,6 +143,20 @@ import Testing
             case .unterminatedSPS:
                 #expect(bad.dropped[.badParameterSet, default: 0] > 0)
                 #expect(bad.packetsOut == 0 || !playing, "slices after a bad SPS reached a reader")
+            case .seiInAggregation:
+                // The relay cuts the SEI unit out (a new packet) and keeps the SPS and PPS: the reader decodes.
+                let aggregates = received.filter { frame in
+                    frame.channel % 2 == 0 && frame.payload.readableBytes > 13
+                        && (frame.payload.getInteger(at: frame.payload.readerIndex + 12, as: UInt8.self) ?? 0) & 0x1F
+                            == 24
+                }
+                #expect(!aggregates.isEmpty, "no STAP-A reached the reader")
+                #expect(aggregates.allSatisfy(Self.aggregationAddsUp))
+                #expect(!aggregates.contains { Self.unitTypes(in: $0).contains(6) }, "an SEI unit reached the reader")
+                #expect(
+                    aggregates.allSatisfy { Self.unitTypes(in: $0).contains(7) && Self.unitTypes(in: $0).contains(8) }
+                )
+                #expect(bad.dropped[.badAggregation, default: 0] == 0)
             case .oversizedSEI:
                 #expect(bad.dropped[.sei, default: 0] > 10)
                 #expect(!received.compactMap(ReceivedRTP.init).contains { $0.firstPayloadByte & 0x1F == 6 })
@@ -164,6 +178,20 @@ import Testing
             offset += 2 + Int(size)
         }
         return offset == p.writerIndex
+    }
+
+    /// The NAL unit types inside a STAP-A.
+    static func unitTypes(in frame: InterleavedFrame) -> [UInt8] {
+        let p = frame.payload
+        var types: [UInt8] = []
+        var offset = p.readerIndex + 13
+        while let size = p.getInteger(at: offset, as: UInt16.self),
+            let type = p.getInteger(at: offset + 2, as: UInt8.self)
+        {
+            types.append(type & 0x1F)
+            offset += 2 + Int(size)
+        }
+        return types
     }
 
     static let cannedCases: [(String, String)] = [

@@ -811,12 +811,13 @@ final class RelayStream {
             self.packetsRewritten += 1
             var stripped = header
             stripped.payloadLength = rewritten.readableBytes - header.headerLength
+            // A buffer of its own that nobody reuses: the keyframe cache may keep it without a second copy.
             self.forward(
                 InterleavedFrame(channel: frame.channel, payload: rewritten),
                 header: stripped,
                 track: trackIndex,
                 now: now,
-                stitched: true
+                stitched: false
             )
         }
     }

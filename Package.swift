@@ -132,7 +132,7 @@ let package = Package(
         // harmless executables, which keeps them compiling.
         .target(
             name: "FuzzProperties",
-            dependencies: ["RTSPRelay", "ONVIF", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["RTSPRelay", "ONVIF", "GatewayAuth", .product(name: "NIOCore", package: "swift-nio")],
             path: "Sources/FuzzTargets/FuzzProperties",
             swiftSettings: strict
         ),
@@ -235,6 +235,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "CameraSimulator",
+                "ONVIF",
                 "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

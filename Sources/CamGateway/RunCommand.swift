@@ -138,7 +138,8 @@ struct RunCommand: AsyncParsableCommand {
             eventLoop: relayLoop.next(),
             logger: logger,
             loginFailures: loginFailures,
-            connections: vmsSide
+            connections: vmsSide,
+            metadataFilter: MetadataStreamRewriter.rewrite
         )
         let daemon = GatewayDaemon(
             relay: relay,

@@ -36,12 +36,26 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
     case truncatedSTAPA
     /// FU-A runs whose end fragment never comes (the E bit cleared).
     case fragmentWithoutEnd
-    /// SPS with an exp-Golomb code that never ends (zeros after level_idc).
+    /// SPS with an exp-Golomb code that never ends (zeros after level_idc, escaped: 00 00 03 00 00 03 …).
     case unterminatedSPS
     /// A 4 KiB user-data-unregistered SEI before every frame.
     case oversizedSEI
     /// An SEI unit appended to every STAP-A (beside the SPS and PPS the readers need).
     case seiInAggregation
+    /// `00 00 01` and an SPS written inside the slices and fragments of every other frame (the keyframes of an
+    /// even GOP stay clean, so the stream still plays): an Annex B reader would find a NAL there.
+    case smuggledStartCode
+    /// AV1 offered beside H.264 (a second payload type on the video media, and a media of its own), and every
+    /// other frame sent as payload type 98: FFmpeg's AV1 depacketizer is CVE-2026-39210's way in.
+    case av1Track
+    /// Every ONVIF metadata document with a DTD where its XML declaration was (an entity expansion attempt).
+    case metadataWithDTD
+
+    /// What ``smuggledStartCode`` writes: a start code and the first bytes of an SPS.
+    public static let smuggledNAL: [UInt8] = [0x00, 0x00, 0x01, 0x67, 0x42, 0x00, 0x1E, 0xAB]
+
+    /// The payload type the AV1 track uses.
+    public static let av1PayloadType: UInt8 = 98
 
     /// Mutates one RTP packet (header and payload as sent) for the packet-level behaviours.
     func mangle(_ packet: inout ByteBuffer, frame: Int64, frameRate: Int) {
@@ -76,6 +90,20 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
                 offset += 2 + Int(size)
             }
             packet.setInteger(packet.getInteger(at: last, as: UInt16.self)! + 5, at: last)
+        case .smuggledStartCode
+        where frame % 2 == 1 && Self.isH264(packet) && [1, 5, 28].contains(Self.nalType(packet)):
+            let smuggled = Self.smuggledNAL
+            if packet.readableBytes > 12 + 20 + smuggled.count { packet.setBytes(smuggled, at: base + 12 + 20) }
+        case .av1Track where frame % 2 == 1 && Self.isH264(packet):
+            let marker = packet.getInteger(at: base + 1, as: UInt8.self)! & 0x80
+            packet.setInteger(marker | Self.av1PayloadType, at: base + 1)
+        case .metadataWithDTD
+        where packet.readableBytes > 12 + 38 && packet.getInteger(at: base + 1, as: UInt8.self)! & 0x7F == 107:
+            let declaration = Array(#"<?xml version="1.0" encoding="UTF-8"?>"#.utf8)
+            if packet.getBytes(at: base + 12, length: declaration.count) == declaration {
+                let dtd = Array(#"<!DOCTYPE a [<!ENTITY b "bbbbbbbbb">]>"#.utf8)
+                packet.setBytes(dtd + [UInt8](repeating: 0x20, count: declaration.count - dtd.count), at: base + 12)
+            }
         case .seiInAggregation where Self.isH264(packet) && Self.nalType(packet) == 24:
             let sei: [UInt8] = [0x06, 0x05, 0x04, 0xDE, 0xAD, 0xBE, 0xEF, 0x80]
             packet.writeInteger(UInt16(sei.count))
@@ -90,8 +118,12 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
                 offset = base + 15
                 end = offset + Int(size)
             }
+            // The zeros escaped as an encoder would (00 00 03), so that the start-code check passes them and the
+            // exp-Golomb read is what fails.
             if (packet.getInteger(at: offset, as: UInt8.self) ?? 0) & 0x1F == 7, end - offset > 4 {
-                for index in (offset + 4)..<end { packet.setInteger(UInt8(0), at: index) }
+                for index in (offset + 4)..<end {
+                    packet.setInteger(UInt8((index - offset - 4) % 3 == 2 ? 3 : 0), at: index)
+                }
             }
         default:
             break

@@ -530,8 +530,9 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             if clip.startsSecond(unit) {
                 self.sendSenderReport(&track, timestamp: timestamp, context: context)
             }
-            // Hostile behaviours act on the first track, which is the video in every camera we model.
-            let hostile = index == 0 ? shared.hostile : nil
+            // Hostile behaviours act on the first track, which is the video in every camera we model (and the
+            // metadata one on the metadata track).
+            let hostile = index == 0 || shared.hostile == .metadataWithDTD ? shared.hostile : nil
             switch track.transport {
             case .tcp(let rtpChannel, _):
                 // A camera drops frames for a client that does not read; it never buffers without bound.
@@ -672,6 +673,15 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
             var media = clip.mediaDescription(control: "trackID=\(index)")
             media.connection = .init(addressType: isIPv6 ? "IP6" : "IP4", address: isIPv6 ? "::" : "0.0.0.0")
             return media
+        }
+        if self.simulator.snapshot.hostile == .av1Track, !media.isEmpty {
+            let type = String(HostileBehaviour.av1PayloadType)
+            media[0].formats.append(type)
+            media[0].attributes.insert(.init("rtpmap", "\(type) AV1/90000"), at: 0)
+            var av1 = media[0]
+            av1.formats = [type]
+            av1.attributes = [.init("rtpmap", "\(type) AV1/90000"), .init("control", "trackID=9")]
+            media.append(av1)
         }
         // ONVIF Streaming §5.3: the backchannel is offered only to a client that required it, `sendonly` from
         // the client's side of the description.

@@ -103,7 +103,12 @@ public struct XMLWriter {
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"" where attribute: out += "&quot;"
+            // What a parser would normalize (a tab or line end in an attribute to a space, a CR to a line feed):
+            // as references, so that what the gateway wrote reads back as the tree it wrote.
             case "\n" where attribute: out += "&#10;"
+            case "\t" where attribute: out += "&#9;"
+            case "\r": out += "&#13;"
+            case "\r\n": out += attribute ? "&#13;&#10;" : "&#13;\n"
             default: out.append(character)
             }
         }

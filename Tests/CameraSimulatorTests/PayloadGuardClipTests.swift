@@ -21,7 +21,10 @@ import Testing
             payloadType: clip.payloadType,
             fmtp: media.fmtp(payloadType: pt)
         )
-        return PayloadGuard(format: format)
+        // The clip's own fmtp (sprop-parameter-sets, AAC config) passes whole, and the check starts from it.
+        let parameters = FormatParameters(format: format, fmtp: media.fmtp(payloadType: pt))
+        #expect(parameters.refused == 0, "\(clip.codec): \(media.fmtp(payloadType: pt))")
+        return PayloadGuard(format: format, parameterSets: parameters.parameterSets)
     }
 
     @Test(arguments: MediaClip.Codec.allCases)
@@ -35,12 +38,17 @@ import Testing
         var dropped: [RTPDropReason: Int] = [:]
         for (index, unit) in clip.units.enumerated() {
             for payload in unit.payloads {
-                let verdict = guardian.check(payload.bytes, sequence: sequence, timestamp: UInt32(index * 3600))
+                let verdict = guardian.check(
+                    payload.bytes,
+                    sequence: sequence,
+                    timestamp: UInt32(index * 3600),
+                    marker: payload.marker
+                )
                 sequence &+= 1
                 #expect(!verdict.discardHeld, "\(codec): a run was discarded at unit \(index)")
                 switch verdict.action {
                 case .hold: held += 1
-                case .forward, .strip:
+                case .forward, .strip, .document:
                     forwarded += 1 + held
                     held = 0
                 case .drop(let reason): dropped[reason, default: 0] += 1

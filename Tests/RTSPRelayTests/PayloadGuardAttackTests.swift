@@ -113,7 +113,8 @@ import Testing
             ("sps id 32", Self.sps(id: 32)), ("unknown profile", Self.sps(profile: 99)),
             ("unknown level", Self.sps(level: 7)), ("width 8208", Self.sps(widthMBs: 512)),
             ("no trailing bits", Self.sps(trailing: false)),
-            ("an exp-Golomb code that never ends", Self.bytes([0x67, 66, 0, 30, 0, 0, 0, 0])),
+            // Zeros to the end, escaped as an encoder escapes them (00 00 03), so that only the exp-Golomb read fails.
+            ("an exp-Golomb code that never ends", Self.bytes([0x67, 66, 0, 30, 0, 0, 3, 0, 0, 3, 0])),
         ] {
             var fresh = PayloadGuard(format: .h264)
             #expect(fresh.check(sps, sequence: 0, timestamp: 0).action == .drop(.badParameterSet), "\(name)")
@@ -209,6 +210,49 @@ import Testing
         )
     }
 
+    /// A slice whose bytes hold 00 00 01 and an SPS: FFmpeg's depacketizer writes the slice after a start code, and
+    /// its Annex B reader then finds a second NAL no check saw. Whole, in an aggregation, split across fragments.
+    @Test func aStartCodeInsideANALIsRefused() {
+        let smuggled: [UInt8] = [0x67, 0x42, 0x00, 0x1E]
+        for h265 in [false, true] {
+            let header: [UInt8] = h265 ? [0x02, 0x01] : [0x41]
+            for code: [UInt8] in [[0, 0, 1], [0, 0, 0], [0, 0, 2]] {
+                var guardian = PayloadGuard(format: h265 ? .h265 : .h264)
+                let packet = Self.bytes(header + [0x9A, 0x22] + code + smuggled)
+                #expect(guardian.check(packet, sequence: 0, timestamp: 0).action == .drop(.startCodeInNAL))
+            }
+            // What an encoder writes instead (00 00 03 01) passes, as does a NAL ending in zeros.
+            var guardian = PayloadGuard(format: h265 ? .h265 : .h264)
+            #expect(
+                guardian.check(Self.bytes(header + [0x9A, 0, 0, 3, 1, 0x22, 0, 0]), sequence: 0, timestamp: 0).action
+                    == .forward
+            )
+        }
+        var guardian = PayloadGuard(format: .h264)
+        let stap = Self.stapA([Self.bytes([0x41, 0x9A, 0x00, 0x00, 0x01, 0x06, 0x05]), Self.slice])
+        #expect(guardian.check(stap, sequence: 0, timestamp: 0).action == .drop(.startCodeInNAL))
+
+        // Split across fragments: "… 00 00" | "01 …", "… 00" | "00 01 …", and "… 00" | "00" | "01 …".
+        for split: [[UInt8]] in [
+            [[0x11, 0, 0], [1, 0x67]], [[0x11, 0], [0, 1, 0x67]], [[0x11, 0], [0], [1, 0x67]],
+        ] {
+            var guardian = PayloadGuard(format: .h264)
+            var verdicts: [PayloadGuard.Verdict] = []
+            for (index, part) in split.enumerated() {
+                let bits: UInt8 = (index == 0 ? 0x80 : 0) | (index == split.count - 1 ? 0x40 : 0) | 5
+                verdicts.append(
+                    guardian.check(Self.bytes([0x7C, bits] + part), sequence: UInt16(index), timestamp: 0)
+                )
+            }
+            #expect(verdicts.last == .init(action: .drop(.startCodeInNAL), discardHeld: true), "\(split)")
+            #expect(!verdicts.contains { $0.action == .forward }, "\(split)")
+        }
+        // The same bytes with 03 between: the run ends and is forwarded.
+        var clean = PayloadGuard(format: .h264)
+        #expect(clean.check(Self.bytes([0x7C, 0x85, 0x11, 0, 0]), sequence: 0, timestamp: 0).action == .hold)
+        #expect(clean.check(Self.bytes([0x7C, 0x45, 3, 1, 0x67]), sequence: 1, timestamp: 0).action == .forward)
+    }
+
     @Test func aacAUHeadersMustMatchThePacket() throws {
         let layout = try #require(
             AUHeaderLayout(fmtp: ["mode": "AAC-hbr", "sizelength": "13", "indexlength": "3", "indexdeltalength": "3"])
@@ -233,6 +277,71 @@ import Testing
         ] {
             #expect(guardian.check(bad, sequence: 2, timestamp: 0).action == .drop(.badAUHeader), "\(name)")
         }
+    }
+
+    /// LATM as FFmpeg's rtpenc_latm writes it (PayloadLengthInfo, then the frame; a frame larger than the packet
+    /// continues without a header, the marker on its last packet), and the shapes that do not add up.
+    @Test func latmLengthsMustAddUp() {
+        func latm(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
+        let frame300 = [UInt8](repeating: 0x21, count: 300)
+        var guardian = PayloadGuard(format: .latm)
+        #expect(guardian.check(latm([4, 1, 2, 3, 4]), sequence: 0, timestamp: 0, marker: true).action == .forward)
+        #expect(
+            guardian.check(latm([0xFF, 45] + frame300), sequence: 1, timestamp: 1, marker: true).action == .forward
+        )
+        #expect(
+            guardian.check(latm([2, 9, 9, 3, 1, 2, 3]), sequence: 2, timestamp: 2, marker: true).action == .forward
+        )
+        // One frame over three packets.
+        #expect(
+            guardian.check(latm([0xFF, 45] + frame300[0..<100]), sequence: 3, timestamp: 3, marker: false).action
+                == .forward
+        )
+        #expect(guardian.check(latm(Array(frame300[0..<150])), sequence: 4, timestamp: 3).action == .forward)
+        #expect(
+            guardian.check(latm(Array(frame300[0..<50])), sequence: 5, timestamp: 3, marker: true).action == .forward
+        )
+        // The frame claims more than the packet with the marker has; bytes after the last frame; a length that
+        // runs off the end; a length past any AAC frame; nothing at all.
+        for (name, bytes) in [
+            ("short", [9, 1, 2, 3]), ("trailing", [2, 1, 2, 7]), ("open length", [0xFF, 0xFF]),
+            ("huge", [UInt8](repeating: 0xFF, count: 40) + [1]), ("empty", []),
+        ] as [(String, [UInt8])] {
+            #expect(
+                guardian.check(latm(bytes), sequence: 6, timestamp: 4, marker: true).action == .drop(.badAUHeader),
+                "\(name)"
+            )
+        }
+        // A continuation after a gap is read as a new frame, whose "length" its data then does not match.
+        _ = guardian.check(latm([0xFF, 45] + frame300[0..<100]), sequence: 7, timestamp: 5, marker: false)
+        #expect(
+            guardian.check(latm(Array(frame300[0..<200])), sequence: 9, timestamp: 5, marker: true).action
+                == .drop(.badAUHeader)
+        )
+    }
+
+    /// Metadata documents are held to their marker and handed over whole; one that breaks off or grows past the
+    /// bound is dropped with everything held for it.
+    @Test func metadataDocumentsAreHeldToTheirMarker() {
+        var guardian = PayloadGuard(format: .onvifMetadata)
+        let part = ByteBuffer(repeating: 0x20, count: 1000)
+        #expect(guardian.check(part, sequence: 1, timestamp: 0, marker: false).action == .hold)
+        #expect(guardian.check(part, sequence: 2, timestamp: 0, marker: false).action == .hold)
+        #expect(guardian.check(part, sequence: 3, timestamp: 0, marker: true) == .init(action: .document))
+        // A gap: what was held goes, this packet starts the next document.
+        _ = guardian.check(part, sequence: 4, timestamp: 1, marker: false)
+        #expect(
+            guardian.check(part, sequence: 6, timestamp: 1, marker: true) == .init(action: .document, discardHeld: true)
+        )
+        // A document that never ends stops at the bound.
+        var sequence: UInt16 = 10
+        var last = PayloadGuard.Verdict(action: .hold)
+        while last.action == .hold, sequence < 1000 {
+            last = guardian.check(part, sequence: sequence, timestamp: 2, marker: false)
+            sequence += 1
+        }
+        #expect(last == .init(action: .drop(.badMetadata), discardHeld: true))
+        #expect(Int(sequence - 10) == MetadataDocumentRun.maxBytes / 1000 + 1)
     }
 
     @Test func formatsOutsideTheAllowlistAreUnchecked() {
@@ -314,7 +423,8 @@ struct BitWriter {
         #expect(!sdp.contains("H264"), "\(sdp)")
         #expect(sdp.components(separatedBy: "a=rtpmap").count == 2, "\(sdp)")
         #expect(sdp.contains("a=rtpmap:96 PCMU/8000"), "\(sdp)")
-        #expect(sdp.contains("a=fmtp:96 packetization-mode=1") && !sdp.contains("packetization-mode=2"), "\(sdp)")
+        // Neither fmtp line: G.711 has no parameters, so nothing of H.264's reaches the VMS.
+        #expect(!sdp.contains("a=fmtp") && !sdp.contains("packetization-mode"), "\(sdp)")
     }
 
     @Test func payloadTypesAreWrittenAsNumbers() throws {

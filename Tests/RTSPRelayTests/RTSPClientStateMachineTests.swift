@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func hikvisionSessionWithAbsoluteControlURLs() throws {
-        var machine = RTSPClientStateMachine(configuration: .init(url: Self.configuredURL))
+        var machine = RTSPClientStateMachine(configuration: .init(url: Self.configuredURL, rewritesMetadata: true))
         let options = machine.connected()
         #expect(Self.request(options)?.method == .options)
         let describe = machine.received(try Self.reply("retina_dahua_options.txt", to: options))
@@ -58,9 +58,31 @@ import Testing
         )
     }
 
-    @Test func dahuaContentBaseWithSlashAfterQuery() throws {
+    /// A relay without the ONVIF side's document filter cannot check metadata: the Dahua metadata track is left
+    /// out (two SETUPs, not three) and named among the refused formats.
+    @Test func metadataWithoutADocumentFilterIsUnchecked() throws {
         let url = RTSPURL(host: "198.51.100.8", port: 554, pathAndQuery: "/cam/realmonitor?channel=1&subtype=1")
         var machine = RTSPClientStateMachine(configuration: .init(url: url))
+        let options = machine.connected()
+        let describe = machine.received(try Self.reply("retina_dahua_options.txt", to: options))
+        var next = machine.received(try Self.reply("retina_dahua_describe_h264_aac_onvif.txt", to: describe))
+        var setups = 0
+        while let request = Self.request(next), request.method == .setup {
+            setups += 1
+            var response = try Self.reply("retina_dahua_setup.txt", to: next)
+            response.headers.replaceOrAdd(
+                name: RTSPHeaders.transport,
+                value: "RTP/AVP/TCP;unicast;interleaved=\(2 * setups - 2)-\(2 * setups - 1)"
+            )
+            next = machine.received(response)
+        }
+        #expect(setups == 2)
+        #expect(machine.refusedFormats == ["VND.ONVIF.METADATA"])
+    }
+
+    @Test func dahuaContentBaseWithSlashAfterQuery() throws {
+        let url = RTSPURL(host: "198.51.100.8", port: 554, pathAndQuery: "/cam/realmonitor?channel=1&subtype=1")
+        var machine = RTSPClientStateMachine(configuration: .init(url: url, rewritesMetadata: true))
         let options = machine.connected()
         let describe = machine.received(try Self.reply("retina_dahua_options.txt", to: options))
         let setup = machine.received(try Self.reply("retina_dahua_describe_h264_aac_onvif.txt", to: describe))

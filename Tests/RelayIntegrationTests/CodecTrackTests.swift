@@ -132,13 +132,31 @@ import Testing
             }
             #expect(documents.count >= 2)
             for document in documents {
-                #expect(document.hasPrefix("<?xml"))
-                #expect(document.contains("<tt:MetadataStream"))
+                // The gateway's writer (its declaration on a line of its own), not the camera's bytes.
+                #expect(document.hasPrefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<tt:MetadataStream"))
                 #expect(document.hasSuffix("</tt:MetadataStream>"))
+                #expect(document.contains("tns1:RuleEngine/CellMotionDetector/Motion"))
             }
             // The camera's motion state alternates every second; both states made it through.
             #expect(documents.contains { $0.contains("Name=\"IsMotion\" Value=\"true\"") })
             #expect(documents.contains { $0.contains("Name=\"IsMotion\" Value=\"false\"") })
+            await client.close()
+        }
+    }
+
+    /// A camera whose metadata documents carry a DTD (an entity expansion aimed at the VMS's XML parser): none of
+    /// them reaches the reader, each is counted, and the video beside it plays on.
+    @Test func hostileMetadataDocumentsAreDropped() async throws {
+        try await RelayFixture.run(.init(media: [.h264, .metadata])) { fixture in
+            fixture.simulator.setHostile(.metadataWithDTD)
+            let client = try await TestRTSPClient.connect(port: fixture.port)
+            _ = try await client.play(fixture.url, allTracks: true)
+            try await Task.sleep(for: .milliseconds(4500))
+            let frames = client.takeInterleaved()
+            #expect(!frames.contains { $0.channel == 2 }, "a metadata packet reached the reader")
+            #expect(frames.compactMap(ReceivedRTP.init).filter { $0.marker && $0.payloadType == 96 }.count > 25)
+            let stream = try #require(try await fixture.relay.stats().stream("cam", "main"))
+            #expect(stream.dropped[.badMetadata, default: 0] >= 2, "\(stream.dropped)")
             await client.close()
         }
     }

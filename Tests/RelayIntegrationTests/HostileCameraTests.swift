@@ -1,6 +1,8 @@
 import CameraSimulator
+import Foundation
 import NIOCore
 import NIOPosix
+import ONVIF
 import RTSPRelay
 import TestSupport
 import Testing
@@ -44,7 +46,11 @@ import Testing
         // for two seconds, which must not read as its failure.
         configuration.stallTimeout = .seconds(5)
         configuration.backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(1), jitter: 0.1)
-        let relay = Relay(configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        let relay = Relay(
+            configuration: configuration,
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            metadataFilter: MetadataStreamRewriter.rewrite
+        )
         try await relay.start()
         let fixture = Fixture(good: good, bad: bad, relay: relay, port: await relay.port)
         do {
@@ -73,7 +79,10 @@ import Testing
         return frames
     }
 
-    @Test(arguments: HostileBehaviour.allCases)
+    /// The video behaviours (``HostileBehaviour/metadataWithDTD`` needs a metadata track: `CodecTrackTests`).
+    static let videoBehaviours = HostileBehaviour.allCases.filter { $0 != .metadataWithDTD }
+
+    @Test(arguments: videoBehaviours)
     func hostileCameraLosesOnlyItsOwnStream(_ behaviour: HostileBehaviour) async throws {
         try await Self.run { fixture in
             // Both cameras up first, then the bad one turns hostile and is reconnected into its behaviour.
@@ -82,9 +91,19 @@ import Testing
                 return stats.good.upstreamUp && stats.bad.upstreamUp
             }
             fixture.bad.setHostile(behaviour)
-            if [.endlessResponse, .slowLoris, .silent].contains(behaviour) { fixture.bad.closeAllConnections() }
+            // These act on a new session (DESCRIBE); the others on the packets of the running one.
+            if [.endlessResponse, .slowLoris, .silent, .av1Track].contains(behaviour) {
+                fixture.bad.closeAllConnections()
+                if behaviour == .av1Track {
+                    try await eventually("the camera described again") {
+                        let bad = try await fixture.stats().bad
+                        return bad.reconnects >= 1 && bad.upstreamUp
+                    }
+                }
+            }
             let badReader = try await TestRTSPClient.connect(port: fixture.port)
-            let playing = (try? await badReader.play(fixture.url("bad"), timeout: .seconds(3))) != nil
+            let played = try? await badReader.play(fixture.url("bad"), allTracks: true, timeout: .seconds(3))
+            let playing = played != nil
 
             let frames = try await Self.framesOnGoodCamera(fixture, for: 4)
             #expect(Double(frames) >= 25 * 4 * 0.85, "the good camera's reader got \(frames) frames in 4 s")
@@ -157,6 +176,29 @@ import Testing
                     aggregates.allSatisfy { Self.unitTypes(in: $0).contains(7) && Self.unitTypes(in: $0).contains(8) }
                 )
                 #expect(bad.dropped[.badAggregation, default: 0] == 0)
+            case .smuggledStartCode:
+                #expect(bad.dropped[.startCodeInNAL, default: 0] > 0)
+                #expect(bad.packetsOut > 0, "the camera's clean frames stopped")
+                #expect(
+                    !received.contains { $0.channel % 2 == 0 && Self.containsStartCode($0.payload, from: 12) },
+                    "a packet with a start code inside a NAL reached the reader"
+                )
+            case .av1Track:
+                #expect(
+                    bad.dropped[.uncheckedCodec, default: 0] > 0,
+                    "\(bad.dropped.filter { $0.value > 0 }) \(fixture.bad.requestURIs)"
+                )
+                #expect(
+                    !received.compactMap(ReceivedRTP.init).contains {
+                        $0.payloadType == HostileBehaviour.av1PayloadType
+                    }
+                )
+                let sdp = try #require(played?.sdp)
+                #expect(sdp.media.count == 1)
+                #expect(sdp.media.allSatisfy { $0.formats == ["96"] }, "\(sdp.media.map(\.formats))")
+                #expect(!SDPWriter.write(sdp).uppercased().contains("AV1"))
+            case .metadataWithDTD:
+                Issue.record("a metadata behaviour in the video cases")
             case .oversizedSEI:
                 #expect(bad.dropped[.sei, default: 0] > 10)
                 #expect(!received.compactMap(ReceivedRTP.init).contains { $0.firstPayloadByte & 0x1F == 6 })
@@ -164,6 +206,85 @@ import Testing
             }
             await badReader.close()
         }
+    }
+
+    /// FFmpeg as the VMS: it reads the hostile camera through the gateway and writes the H.264 it got as an Annex B
+    /// stream, the very bytes its decoder would parse. None of the hostile NALs is in it, and the good ones are.
+    @Test(arguments: [HostileBehaviour.smuggledStartCode, .forbiddenNALBit, .oversizedSEI, .av1Track])
+    func ffmpegGetsNoneOfIt(_ behaviour: HostileBehaviour) async throws {
+        try await Self.run { fixture in
+            try await eventually("both cameras playing") {
+                let stats = try await fixture.stats()
+                return stats.good.upstreamUp && stats.bad.upstreamUp
+            }
+            fixture.bad.setHostile(behaviour)
+            fixture.bad.closeAllConnections()
+            try await eventually("the hostile camera described again") {
+                let bad = try await fixture.stats().bad
+                return bad.reconnects >= 1 && bad.upstreamUp
+            }
+            let probe = try await ExternalTool.run(
+                "ffprobe",
+                [
+                    "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                    fixture.url("bad"),
+                ],
+                timeout: 30
+            )
+            #expect(probe.stdout.split(separator: "\n") == ["h264"], "\(behaviour): \(probe.stdout) \(probe.stderr)")
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "camgw-\(UUID().uuidString).h264"
+            )
+            defer { try? FileManager.default.removeItem(at: output) }
+            let result = try await ExternalTool.run(
+                "ffmpeg",
+                [
+                    "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", fixture.url("bad"), "-map",
+                    "0",
+                    "-c", "copy", "-t", "3", "-f", "h264", "-y", output.path,
+                ],
+                timeout: 30
+            )
+            #expect(result.status == 0, "\(behaviour): \(result.stderr)")
+            let stream = try Data(contentsOf: output)
+            let units = Self.annexBUnits(Array(stream))
+            let types = Set(units.compactMap { $0.first.map { $0 & 0x1F } })
+            #expect(types.contains(5), "\(behaviour): no IDR slice reached ffmpeg (\(units.count) NALs)")
+            #expect(types.isSubset(of: [1, 5, 7, 8, 9]), "\(behaviour): ffmpeg got NAL types \(types.sorted())")
+            #expect(!units.contains { ($0.first ?? 0) & 0x80 != 0 }, "\(behaviour): a forbidden bit reached ffmpeg")
+            let smuggled = Array(HostileBehaviour.smuggledNAL.dropFirst(3))
+            #expect(!units.contains { $0.starts(with: smuggled) }, "\(behaviour): the smuggled SPS reached ffmpeg")
+            let (_, bad) = try await fixture.stats()
+            let reasons: [HostileBehaviour: RTPDropReason] = [
+                .smuggledStartCode: .startCodeInNAL, .forbiddenNALBit: .badNALHeader, .oversizedSEI: .sei,
+                .av1Track: .uncheckedCodec,
+            ]
+            #expect(bad.dropped[reasons[behaviour]!, default: 0] > 0, "\(behaviour): \(bad.dropped)")
+        }
+    }
+
+    /// The NAL units of an Annex B stream (split at 00 00 01, zeros before a start code dropped).
+    static func annexBUnits(_ bytes: [UInt8]) -> [[UInt8]] {
+        var units: [[UInt8]] = []
+        var start: Int?
+        var index = 0
+        while index + 2 < bytes.count {
+            if bytes[index] == 0, bytes[index + 1] == 0, bytes[index + 2] == 1 {
+                if let start { units.append(Array(bytes[start..<index])) }
+                index += 3
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        if let start, start < bytes.count { units.append(Array(bytes[start...])) }
+        return units.map { unit in Array(unit.reversed().drop { $0 == 0 }.reversed()) }.filter { !$0.isEmpty }
+    }
+
+    /// 00 00 00/01/02 at any byte of `p` from `offset` on.
+    static func containsStartCode(_ p: ByteBuffer, from offset: Int) -> Bool {
+        let bytes = Array(p.readableBytesView.dropFirst(offset))
+        return bytes.indices.dropLast(2).contains { bytes[$0] == 0 && bytes[$0 + 1] == 0 && bytes[$0 + 2] <= 2 }
     }
 
     /// A STAP-A (RTP payload type 24) whose unit sizes add up to the packet exactly; anything else passes.

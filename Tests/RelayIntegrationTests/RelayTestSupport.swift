@@ -1,6 +1,7 @@
 import CameraSimulator
 import NIOCore
 import NIOPosix
+import ONVIF
 import RTSPRelay
 import TestSupport
 import Testing
@@ -71,7 +72,11 @@ struct RelayFixture {
         if let value = options.stallTimeout { configuration.stallTimeout = value }
         if let value = options.maxConnectionsPerSource { configuration.maxConnectionsPerSource = value }
         if let value = options.relaySessionTimeout { configuration.sessionTimeout = value }
-        let relay = Relay(configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+        let relay = Relay(
+            configuration: configuration,
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            metadataFilter: MetadataStreamRewriter.rewrite
+        )
         try await relay.start()
         let fixture = RelayFixture(simulator: simulator, relay: relay, port: await relay.port)
         do {

@@ -1,3 +1,4 @@
+import GatewayAuth
 import NIOCore
 import ONVIF
 @_spi(Benchmark) import RTSPRelay
@@ -82,36 +83,54 @@ public enum FuzzProperties {
 
     /// The RTP and RTCP checks and keyframe detection on hostile packets. Property: an accepted RTP
     /// packet's header and payload lengths fit inside it.
-    /// The payload check (NAL headers, aggregation, fragment runs, H.264/H.265 parameter sets, SEI, AAC AU
-    /// headers). Input: a format byte, then packets as [length:16][payload]. Properties: no trap, a run never
-    /// holds more than its bound, and a strip names only units that exist.
+    /// The payload check (NAL headers, start codes, aggregation, fragment runs, H.264/H.265 parameter sets, SEI,
+    /// AAC AU headers, LATM length chains, metadata document runs) and the SDP's parameter sets and AAC configs.
+    /// Input: a format byte, then packets as [marker:1 length:15][payload]. Properties: no trap, a run never holds
+    /// more than its bound, a strip names only units that exist, a forwarded single NAL holds no start code, and
+    /// every SDP parameter set that passes passes again.
     public static func payload(_ start: UnsafeRawPointer, _ count: Int) {
         let data = ByteBuffer(bytes: UnsafeRawBufferPointer(start: start, count: count))
         guard let selector = data.getInteger(at: 0, as: UInt8.self) else { return }
         let layout = AUHeaderLayout(fmtp: [
             "mode": "AAC-hbr", "sizelength": "13", "indexlength": "3", "indexdeltalength": "3",
         ])!
-        let formats: [PayloadFormat] = [.h264, .h265, .aac(layout)]
-        var guardian = PayloadGuard(format: formats[Int(selector) % 3], keepSEI: selector & 0x80 != 0 ? [1, 5] : [])
+        let formats: [PayloadFormat] = [.h264, .h265, .aac(layout), .latm, .onvifMetadata]
+        let format = formats[Int(selector & 0x7F) % formats.count]
+        var guardian = PayloadGuard(format: format, keepSEI: selector & 0x80 != 0 ? [1, 5] : [])
         var offset = 1
         var sequence: UInt16 = 0
         var held = 0
-        while offset + 2 <= count, let length = data.getInteger(at: offset, as: UInt16.self),
-            let packet = data.getSlice(at: offset + 2, length: min(Int(length), count - offset - 2))
+        while offset + 2 <= count, let word = data.getInteger(at: offset, as: UInt16.self),
+            let packet = data.getSlice(at: offset + 2, length: min(Int(word & 0x7FFF), count - offset - 2))
         {
             offset += 2 + packet.readableBytes
-            let verdict = guardian.check(packet, sequence: sequence, timestamp: UInt32(sequence / 4))
+            let verdict = guardian.check(
+                packet,
+                sequence: sequence,
+                timestamp: UInt32(sequence / 4),
+                marker: word & 0x8000 != 0
+            )
             sequence &+= 1
             if verdict.discardHeld { held = 0 }
             switch verdict.action {
             case .hold: held += 1
-            case .forward: held = 0
+            case .forward, .document: held = 0
             case .strip(let units):
                 precondition(units != 0 && units.nonzeroBitCount <= 64, "strip mask")
                 held = 0
             case .drop: break
             }
             precondition(held <= PayloadGuard.maxRunPackets, "run bound")
+            if verdict.action == .forward, format == .h264 || format == .h265,
+                let type = packet.getInteger(at: packet.readerIndex, as: UInt8.self),
+                format == .h264 ? ![24, 28].contains(type & 0x1F) : ![48, 49].contains((type >> 1) & 0x3F)
+            {
+                let bytes = Array(packet.readableBytesView)
+                let smuggled = bytes.indices.dropLast(2).contains {
+                    bytes[$0] == 0 && bytes[$0 + 1] == 0 && bytes[$0 + 2] <= 2
+                }
+                precondition(!smuggled, "a forwarded NAL holds a start code")
+            }
             _ = H264ParameterSets.sps(packet, start: packet.readerIndex, end: packet.writerIndex)
             _ = H265ParameterSets.vps(packet, start: packet.readerIndex, end: packet.writerIndex)
             _ = H265ParameterSets.sps(packet, start: packet.readerIndex, end: packet.writerIndex)
@@ -120,6 +139,21 @@ public enum FuzzProperties {
             }
             _ = H265ParameterSets.pps(packet, start: packet.readerIndex, end: packet.writerIndex) { id in
                 .init(id: id, vps: 0, width: 64, height: 64)
+            }
+            // The same bytes as an SDP would carry them.
+            let bytes = Array(packet.readableBytesView)
+            let text = base64Encode(bytes)
+            let hex = bytes.prefix(32).map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+            for (sdpFormat, fmtp) in [
+                (PayloadFormat.h264, ["sprop-parameter-sets": text]),
+                (.h265, ["sprop-vps": text, "sprop-sps": text, "sprop-pps": text]),
+                (.aac(layout), ["config": hex]), (.latm, ["config": hex]),
+            ] {
+                let parameters = FormatParameters(format: sdpFormat, fmtp: fmtp)
+                var again = PayloadGuard(format: sdpFormat)
+                for nal in parameters.parameterSets {
+                    precondition(again.learn(ByteBuffer(bytes: nal)), "an SDP parameter set passes twice")
+                }
             }
             if packet.readableBytes == 0 { break }
         }
@@ -183,7 +217,8 @@ private func frames(_ input: ByteBuffer, chunk: Int, limits: RTSPLimits) -> (fra
 extension FuzzProperties {
     /// The SOAP/XML path of the ONVIF proxy (hardened libxml2 parse, envelope checks, UsernameToken, WS-Discovery).
     /// Properties: a refused request gets a fault that is itself a well-formed fault envelope; an accepted one,
-    /// written again from its parsed tree, parses to the same operation; a Probe that parses can be answered.
+    /// written again from its parsed tree, parses to the same operation; a Probe that parses can be answered; a
+    /// metadata document the gateway writes is written again unchanged.
     public static func soap(_ start: UnsafeRawPointer, _ count: Int) {
         let bytes = Array(UnsafeRawBufferPointer(start: start, count: count))
         do {
@@ -203,6 +238,10 @@ extension FuzzProperties {
             )
         }
         _ = try? WSDiscovery.parseProbeMatches(bytes)
+        // A camera's metadata document: what the gateway writes, written again, is the same bytes.
+        if let written = MetadataStreamRewriter.rewrite(bytes) {
+            precondition(MetadataStreamRewriter.rewrite(written) == written, "metadata rewriting is not a fixed point")
+        }
     }
 }
 

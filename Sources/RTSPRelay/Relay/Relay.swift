@@ -18,7 +18,8 @@ public final class Relay: Sendable {
         eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
         logger: Logger = Logger(label: "camgw.relay"),
         loginFailures: LoginFailureGate? = nil,
-        connections: ConnectionBudget? = nil
+        connections: ConnectionBudget? = nil,
+        metadataFilter: MetadataDocumentFilter? = nil
     ) {
         self.eventLoop = eventLoop
         self.core = RelayCore(
@@ -26,7 +27,8 @@ public final class Relay: Sendable {
             eventLoop: eventLoop,
             logger: logger,
             loginFailures: loginFailures,
-            connections: connections
+            connections: connections,
+            metadataFilter: metadataFilter
         )
     }
 

@@ -27,14 +27,18 @@ final class RelayCore: @unchecked Sendable {
     let connections: ConnectionBudget?
     /// Failed VMS logins since start.
     var authFailures = 0
+    /// The ONVIF side's parser for metadata documents; nil: metadata tracks are an unchecked format.
+    let metadataFilter: MetadataDocumentFilter?
 
     init(
         configuration: RelayConfiguration,
         eventLoop: any EventLoop,
         logger: Logger,
         loginFailures: LoginFailureGate?,
-        connections: ConnectionBudget? = nil
+        connections: ConnectionBudget? = nil,
+        metadataFilter: MetadataDocumentFilter? = nil
     ) {
+        self.metadataFilter = metadataFilter
         self.configuration = configuration
         self.eventLoop = eventLoop
         self.logger = logger

@@ -482,7 +482,8 @@ final class RelayStream {
                 backchannel: self.camera.backchannel,
                 // Over a pinned TLS session Basic is as private as Digest; in plaintext only where the admin said so.
                 allowsBasic: self.camera.tlsFingerprint != nil || self.camera.allowPlaintextBasic,
-                allowUncheckedCodecs: self.camera.allowUncheckedCodecs
+                allowUncheckedCodecs: self.camera.allowUncheckedCodecs,
+                rewritesMetadata: self.core.metadataFilter != nil
             )
         )
         let handler = UpstreamConnectionHandler(stream: self, machine: machine, limits: self.core.upstreamLimits)
@@ -588,55 +589,52 @@ final class RelayStream {
     }
 
     /// Takes the camera's description: tracks, channel map and the gateway's own SDP. Readers stay when the
-    /// layout is unchanged (a reconnect), and restart at the next keyframe.
+    /// layout is unchanged (a reconnect), and restart at the next keyframe. The payload check follows the new
+    /// description either way: a camera that comes back with another AAC layout, other parameter sets in its SDP
+    /// or another payload type offered beside its codec is checked as it now describes itself.
     func apply(description: SessionDescription, tracks: [RTSPClientStateMachine.Track]) {
         let layoutChanged =
             tracks.map(\.payloadTypes) != self.cameraTracks.map(\.payloadTypes)
             || tracks.map(\.codec) != self.cameraTracks.map(\.codec)
             || tracks.map(\.isBackchannel) != self.cameraTracks.map(\.isBackchannel)
+            || tracks.map(\.format) != self.cameraTracks.map(\.format)
         if layoutChanged {
             if !self.readers.isEmpty {
                 self.logger.warning("camera changed its tracks: readers reconnect")
                 for reader in self.readers { reader.context.close(promise: nil) }
             }
-            self.cameraTracks = tracks
             self.tracks = tracks.map { RelayTrack($0, keepSEI: self.camera.keepSEI) }
             self.held.removeAll(keepingCapacity: true)
             self.videoTrack = self.tracks.first(where: \.isVideo)?.index
             self.backchannelTrack = self.tracks.first(where: \.isBackchannel)?.index
             self.releaseBackchannel()
             self.cache.reset()
-            let sessionID = String(UInt32.random(in: 1...UInt32.max))
-            let sessionName = "\(self.camera.name)/\(self.streamConfiguration.name)"
-            self.gatewaySDP = SDPWriter.write(
-                GatewaySDP.make(from: description, tracks: tracks, sessionName: sessionName, sessionID: sessionID)
-            )
-            self.gatewaySDPWithBackchannel =
-                self.backchannelTrack == nil
-                ? nil
-                : SDPWriter.write(
-                    GatewaySDP.make(
-                        from: description,
-                        tracks: tracks,
-                        sessionName: sessionName,
-                        sessionID: sessionID,
-                        backchannel: true
-                    )
-                )
+            self.writeGatewaySDP(description: description, tracks: tracks)
         } else {
+            let parametersChanged = tracks.map(\.formatParameters) != self.cameraTracks.map(\.formatParameters)
             for index in self.tracks.indices {
                 self.tracks[index].continuity.sourceRestarted()
                 self.tracks[index].sourceLock.reset()
-                self.tracks[index].payloadGuard = PayloadGuard(
-                    format: self.tracks[index].payloadGuard.format,
-                    keepSEI: self.camera.keepSEI
-                )
+                self.tracks[index].refusedPayloadTypes = tracks[index].refusedPayloadTypes
+                if parametersChanged {
+                    self.tracks[index].payloadGuard = PayloadGuard(
+                        format: tracks[index].format,
+                        keepSEI: self.camera.keepSEI,
+                        parameterSets: tracks[index].formatParameters.parameterSets
+                    )
+                } else {
+                    self.tracks[index].payloadGuard.restart(keepSEI: self.camera.keepSEI)
+                }
             }
+            // Readers that join from now on get the new parameter sets; the ones playing keep theirs and read the
+            // new ones in-band.
+            if parametersChanged { self.writeGatewaySDP(description: description, tracks: tracks) }
             self.held.removeAll(keepingCapacity: true)
             self.cache.reset()
             for reader in self.readers where self.videoTrack != nil { reader.waitingForKeyframe = true }
             self.multicastWaitingForKeyframe = true
         }
+        self.cameraTracks = tracks
         self.channelMap = [UInt8](repeating: 0xFF, count: 256)
         for track in tracks {
             // The camera's RTCP about the backchannel audio it receives is of no use to readers: ignored.
@@ -644,6 +642,26 @@ final class RelayStream {
             self.channelMap[Int(track.rtcpChannel)] =
                 track.isBackchannel ? Self.ignoredChannel : UInt8(track.index) | 0x80
         }
+    }
+
+    private func writeGatewaySDP(description: SessionDescription, tracks: [RTSPClientStateMachine.Track]) {
+        let sessionID = String(UInt32.random(in: 1...UInt32.max))
+        let sessionName = "\(self.camera.name)/\(self.streamConfiguration.name)"
+        self.gatewaySDP = SDPWriter.write(
+            GatewaySDP.make(from: description, tracks: tracks, sessionName: sessionName, sessionID: sessionID)
+        )
+        self.gatewaySDPWithBackchannel =
+            self.backchannelTrack == nil
+            ? nil
+            : SDPWriter.write(
+                GatewaySDP.make(
+                    from: description,
+                    tracks: tracks,
+                    sessionName: sessionName,
+                    sessionID: sessionID,
+                    backchannel: true
+                )
+            )
     }
 
     func upstreamEnded(_ handler: UpstreamConnectionHandler, reason: String) {
@@ -786,7 +804,8 @@ final class RelayStream {
                 length: header.payloadLength
             ) ?? ByteBuffer(),
             sequence: header.sequence,
-            timestamp: header.timestamp
+            timestamp: header.timestamp,
+            marker: header.marker
         )
         if verdict.discardHeld { self.discardHeld(track: trackIndex) }
         switch verdict.action {
@@ -799,6 +818,12 @@ final class RelayStream {
         case .forward:
             self.releaseHeld(track: trackIndex, now: now)
             self.forward(frame, header: header, track: trackIndex, now: now, stitched: stitched)
+        case .document:
+            self.forwardDocument(
+                track: trackIndex,
+                last: HeldPacket(track: trackIndex, frame: frame, header: header, stitched: stitched),
+                now: now
+            )
         case .strip(let units):
             self.releaseHeld(track: trackIndex, now: now)
             let rewritten = Self.strip(
@@ -828,18 +853,17 @@ final class RelayStream {
         for _ in self.held { self.dropped[.badFragmentation, default: 0] += 1 }
         self.held.removeAll(keepingCapacity: true)
         for index in self.tracks.indices {
-            self.tracks[index].payloadGuard = PayloadGuard(
-                format: self.tracks[index].payloadGuard.format,
-                keepSEI: self.camera.keepSEI
-            )
+            self.tracks[index].payloadGuard.restart(keepSEI: self.camera.keepSEI)
         }
     }
 
     private func discardHeld(track: Int) {
+        let reason: RTPDropReason =
+            self.tracks[track].payloadGuard.format == .onvifMetadata ? .badMetadata : .badFragmentation
         var kept = 0
         for index in self.held.indices {
             if self.held[index].track == track {
-                self.dropped[.badFragmentation, default: 0] += 1
+                self.dropped[reason, default: 0] += 1
             } else {
                 self.held.swapAt(index, kept)
                 kept += 1
@@ -861,6 +885,73 @@ final class RelayStream {
             }
         }
         self.held.removeLast(self.held.count - kept)
+    }
+
+    /// A metadata document, its packets held until the marker: parsed and written anew by the ONVIF side's filter,
+    /// then sent in at most as many packets as the camera used (the numbering closes over the ones left unused),
+    /// the marker on the last. One copy per document, a few a second: not the video path.
+    private func forwardDocument(track: Int, last: HeldPacket, now: NIODeadline) {
+        var parts: [HeldPacket] = []
+        var kept = 0
+        for index in self.held.indices {
+            if self.held[index].track == track {
+                parts.append(self.held[index])
+            } else {
+                self.held.swapAt(index, kept)
+                kept += 1
+            }
+        }
+        self.held.removeLast(self.held.count - kept)
+        parts.append(last)
+        guard let filter = self.core.metadataFilter else {
+            // Allowed unchecked by the admin: as the camera sent it.
+            for part in parts {
+                self.forward(part.frame, header: part.header, track: track, now: now, stitched: part.stitched)
+            }
+            return
+        }
+        var document: [UInt8] = []
+        document.reserveCapacity(parts.reduce(0) { $0 + $1.header.payloadLength })
+        for part in parts {
+            let payload = part.frame.payload.readerIndex + part.header.headerLength
+            document += part.frame.payload.getBytes(at: payload, length: part.header.payloadLength) ?? []
+        }
+        let largestHeader = parts.map(\.header.headerLength).max() ?? 12
+        let chunk = max(1, (document.count + parts.count - 1) / parts.count)
+        guard let rewritten = filter(document), !rewritten.isEmpty,
+            (rewritten.count + parts.count - 1) / parts.count + largestHeader <= self.configuration.maxPacketSize
+        else {
+            self.dropped[.badMetadata, default: 0] += parts.count
+            return
+        }
+        let size = max(chunk, (rewritten.count + parts.count - 1) / parts.count)
+        let count = (rewritten.count + size - 1) / size
+        for index in 0..<count {
+            let part = parts[index]
+            let start = index * size
+            let length = min(size, rewritten.count - start)
+            let marker = index == count - 1
+            var out = self.core.allocator.buffer(capacity: part.header.headerLength + length)
+            out.writeImmutableBuffer(
+                part.frame.payload.getSlice(at: part.frame.payload.readerIndex, length: part.header.headerLength)!
+            )
+            // No padding (the payload is new), and the marker on the last packet of the document.
+            out.setInteger((out.getInteger(at: 0, as: UInt8.self) ?? 0x80) & ~0x20, at: 0)
+            out.setInteger(((out.getInteger(at: 1, as: UInt8.self) ?? 0) & 0x7F) | (marker ? 0x80 : 0), at: 1)
+            out.writeBytes(rewritten[start..<(start + length)])
+            var header = part.header
+            header.marker = marker
+            header.payloadLength = length
+            self.packetsRewritten += 1
+            self.forward(
+                InterleavedFrame(channel: part.frame.channel, payload: out),
+                header: header,
+                track: track,
+                now: now,
+                stitched: false
+            )
+        }
+        for _ in count..<parts.count { self.tracks[track].continuity.omitNext() }
     }
 
     /// An aggregation packet without the units whose bit is set (SEI the policy drops): a new packet, the one

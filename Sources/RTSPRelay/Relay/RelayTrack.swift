@@ -9,8 +9,8 @@ struct RelayTrack {
     let clockRate: UInt32
     /// The ONVIF backchannel: readers send on it, the camera receives; nothing is fanned out.
     let isBackchannel: Bool
-    /// Payload types of this media left out as unchecked formats.
-    let refusedPayloadTypes: PayloadTypeSet
+    /// Payload types of this media left out as unchecked formats (the camera's latest description).
+    var refusedPayloadTypes: PayloadTypeSet
     var payloadGuard: PayloadGuard
     /// The channels the gateway's own SDP numbering implies (2n, 2n+1); most readers use them, and their `$`
     /// header is written once per packet for all of them.
@@ -44,7 +44,11 @@ struct RelayTrack {
         self.clockRate = track.clockRate
         self.isBackchannel = track.isBackchannel
         self.refusedPayloadTypes = track.refusedPayloadTypes
-        self.payloadGuard = PayloadGuard(format: track.format, keepSEI: keepSEI)
+        self.payloadGuard = PayloadGuard(
+            format: track.format,
+            keepSEI: keepSEI,
+            parameterSets: track.formatParameters.parameterSets
+        )
         let sequence = UInt16.random(in: 0...UInt16.max)
         let timestamp = UInt32.random(in: 0...UInt32.max)
         self.continuity = RTPContinuity(

@@ -29,6 +29,8 @@ public struct RTSPClientStateMachine: Sendable {
         /// Payload formats relayed without the payload checks (``PayloadFormat/name``, upper case): the camera's
         /// `allow_unchecked_codecs`. Every other format outside ``PayloadFormat`` is left out.
         public var allowUncheckedCodecs: Set<String> = []
+        /// The relay has a ``MetadataDocumentFilter``: ONVIF metadata is a checked format.
+        public var rewritesMetadata = false
 
         public init(
             url: RTSPURL,
@@ -37,9 +39,11 @@ public struct RTSPClientStateMachine: Sendable {
             transport: LowerTransport = .tcp,
             backchannel: Bool = false,
             allowsBasic: Bool = false,
-            allowUncheckedCodecs: Set<String> = []
+            allowUncheckedCodecs: Set<String> = [],
+            rewritesMetadata: Bool = false
         ) {
             self.allowUncheckedCodecs = allowUncheckedCodecs
+            self.rewritesMetadata = rewritesMetadata
             self.url = url
             self.username = username
             self.password = password
@@ -60,6 +64,8 @@ public struct RTSPClientStateMachine: Sendable {
         public var codec: VideoCodec?
         /// What the payload check reads this track's packets as (its first kept payload type's format).
         public var format: PayloadFormat = .unchecked("none")
+        /// The fmtp the gateway describes for its first payload type, and the SDP parameter sets that passed.
+        public var formatParameters = FormatParameters(format: .unchecked("none"), fmtp: [:])
         /// Payload types the camera offered on this media that are left out (unchecked formats): their packets
         /// are dropped as `unchecked_codec`.
         public var refusedPayloadTypes = PayloadTypeSet()
@@ -274,8 +280,9 @@ public struct RTSPClientStateMachine: Sendable {
                     payloadType: type,
                     fmtp: media.fmtp(payloadType: String(type))
                 )
-                let allowed =
-                    candidate.isChecked || self.configuration.allowUncheckedCodecs.contains(candidate.name.uppercased())
+                let checked =
+                    candidate.isChecked && (candidate != .onvifMetadata || self.configuration.rewritesMetadata)
+                let allowed = checked || self.configuration.allowUncheckedCodecs.contains(candidate.name.uppercased())
                 if allowed, format == nil || format == candidate {
                     format = candidate
                     payloadTypes.append(type)
@@ -301,6 +308,10 @@ public struct RTSPClientStateMachine: Sendable {
                 )
             )
             tracks[tracks.count - 1].format = format
+            tracks[tracks.count - 1].formatParameters = FormatParameters(
+                format: format,
+                fmtp: media.fmtp(payloadType: String(payloadTypes[0]))
+            )
             tracks[tracks.count - 1].refusedPayloadTypes = refused
         }
         self.refusedFormats = refusedFormats

@@ -8,7 +8,7 @@ public enum PayloadFormat: Hashable, Sendable {
     case h265
     /// RFC 3640 `mpeg4-generic` AAC, with the AU-header layout its fmtp declares.
     case aac(AUHeaderLayout)
-    /// RFC 6416 `MP4A-LATM`: relayed with the RTP checks; its payload is not parsed (see the README).
+    /// RFC 6416 `MP4A-LATM` with the configuration in the SDP (`cpresent=0`): PayloadLengthInfo chains that add up.
     case latm
     case g711
     /// `vnd.onvif.metadata`: relayed with the RTP checks; its documents are not rewritten yet (see the README).
@@ -50,7 +50,9 @@ public enum PayloadFormat: Hashable, Sendable {
             } else {
                 self = .unchecked("MPEG4-GENERIC mode \(fmtp["mode"] ?? "none")")
             }
-        case "MP4A-LATM": self = .latm
+        case "MP4A-LATM":
+            // In-band StreamMuxConfig (cpresent=1) is another parser; FFmpeg refuses it too.
+            self = number("cpresent") == 0 ? .latm : .unchecked("MP4A-LATM with in-band configuration")
         case "PCMU", "PCMA": self = .g711
         case "VND.ONVIF.METADATA": self = .onvifMetadata
         default: self = .unchecked(encoding)

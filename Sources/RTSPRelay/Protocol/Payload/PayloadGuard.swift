@@ -12,6 +12,7 @@ import NIOCore
 ///   would need reassembly.
 /// - A parameter set that fails its check drops its packet and everything after it on the track until a packet
 ///   carrying a valid SPS (H.265: VPS or SPS) arrives, so no slice is decoded against it.
+/// - No NAL unit may hold a start code (``StartCodeEmulation``): a depacketizer would begin an unchecked NAL there.
 /// - SEI is dropped unless the camera's `keep_sei` names every payload type in it (and it is at most 2 KiB); an
 ///   aggregation packet loses only its SEI units (the one case that copies).
 public struct PayloadGuard: Sendable {
@@ -21,6 +22,8 @@ public struct PayloadGuard: Sendable {
         case strip(UInt64)
         case hold
         case drop(RTPDropReason)
+        /// The held packets of the track and this one are one metadata document: rewrite it (``MetadataDocumentFilter``).
+        case document
     }
 
     public struct Verdict: Hashable, Sendable {
@@ -35,15 +38,19 @@ public struct PayloadGuard: Sendable {
         var nextSequence: UInt16
         var packets: Int
         var bytes: Int
+        /// The 00 bytes that ended the run so far (``StartCodeEmulation``).
+        var zeros: Int
     }
 
     let format: PayloadFormat
-    let keepSEI: Set<UInt32>
+    var keepSEI: Set<UInt32>
     public static let maxRunPackets = 4096
     static let maxRunBytes = 4 << 20
     static let maxKeptSEIBytes = 2048
 
     var run: Run?
+    var latm = LATMPayloadCheck()
+    var metadata = MetadataDocumentRun()
     var waitingForParameterSets = false
     /// Parameter sets validated so far, by id (bit n: id n): a PPS must name a known SPS, an SPS a known VPS.
     var h264SPS: UInt32 = 0
@@ -51,18 +58,50 @@ public struct PayloadGuard: Sendable {
     var h265VPS: UInt16 = 0
     var h265SPS: UInt16 = 0
 
-    public init(format: PayloadFormat, keepSEI: Set<UInt32> = []) {
+    /// What the SDP's parameter sets taught (``FormatParameters``): where ``restart(keepSEI:)`` starts again.
+    private var seeded: (UInt32, UInt32, UInt16, UInt16) = (0, 0, 0, 0)
+
+    public init(format: PayloadFormat, keepSEI: Set<UInt32> = [], parameterSets: [[UInt8]] = []) {
         self.format = format
         self.keepSEI = keepSEI
+        for nal in parameterSets { _ = self.learn(ByteBuffer(bytes: nal)) }
+        self.seeded = (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS)
+    }
+
+    /// A new camera session (or a reload): no run open, nothing learnt in-band, the SDP's parameter sets kept.
+    public mutating func restart(keepSEI: Set<UInt32>) {
+        self.keepSEI = keepSEI
+        self.run = nil
+        self.latm = LATMPayloadCheck()
+        self.metadata = MetadataDocumentRun()
+        self.waitingForParameterSets = false
+        (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS) = self.seeded
+    }
+
+    /// A parameter set from outside the stream (the SDP): checked as an in-band one, learnt when it passes.
+    public mutating func learn(_ nal: ByteBuffer) -> Bool {
+        let end = nal.readerIndex + nal.readableBytes
+        guard case .parameterSet = self.unit(nal, start: nal.readerIndex, end: end, h265: self.format == .h265)
+        else { return false }
+        return true
     }
 
     /// `payload` is the RTP payload proper (after CSRCs and extension, before padding).
-    public mutating func check(_ payload: ByteBuffer, sequence: UInt16, timestamp: UInt32) -> Verdict {
+    public mutating func check(
+        _ payload: ByteBuffer,
+        sequence: UInt16,
+        timestamp: UInt32,
+        marker: Bool = false
+    ) -> Verdict {
         switch self.format {
         case .h264: return self.video(payload, sequence: sequence, timestamp: timestamp, h265: false)
         case .h265: return self.video(payload, sequence: sequence, timestamp: timestamp, h265: true)
         case .aac(let layout): return Verdict(action: AACPayloadCheck.check(payload, layout: layout))
-        case .latm, .g711, .onvifMetadata, .unchecked: return Verdict(action: .forward)
+        case .latm:
+            return Verdict(action: self.latm.check(payload, sequence: sequence, timestamp: timestamp, marker: marker))
+        case .onvifMetadata:
+            return self.metadata.check(payloadLength: payload.readableBytes, sequence: sequence, marker: marker)
+        case .g711, .unchecked: return Verdict(action: .forward)
         }
     }
 
@@ -127,6 +166,7 @@ public struct PayloadGuard: Sendable {
     private mutating func unit(_ p: ByteBuffer, start: Int, end: Int, h265: Bool) -> Unit {
         guard Self.headerIsValid(p, at: start, h265: h265), let first = p.getInteger(at: start, as: UInt8.self)
         else { return .bad(.badNALHeader) }
+        guard StartCodeEmulation.isClean(p, start: start, end: end) else { return .bad(.startCodeInNAL) }
         if h265 {
             let type = (first >> 1) & 0x3F
             let temporalIDZero = (p.getInteger(at: start + 1, as: UInt8.self) ?? 0) & 7 == 1
@@ -266,20 +306,31 @@ public struct PayloadGuard: Sendable {
         }
         if self.waitingForParameterSets { return self.refuse(.waitingForParameterSet) }
         if isSEI { return self.refuse(.sei) }
+        let data = headerOffset + 1
+        let dataEnd = p.readerIndex + p.readableBytes
         if start {
             let discard = self.run != nil
+            var zeros = 0
+            guard StartCodeEmulation.isClean(p, start: data, end: dataEnd, zeros: &zeros) else {
+                self.run = nil
+                return Verdict(action: .drop(.startCodeInNAL), discardHeld: discard)
+            }
             self.run = Run(
                 type: type,
                 timestamp: timestamp,
                 nextSequence: sequence &+ 1,
                 packets: 1,
-                bytes: p.readableBytes
+                bytes: p.readableBytes,
+                zeros: zeros
             )
             return Verdict(action: .hold, discardHeld: discard)
         }
         guard var run = self.run, run.type == type, run.timestamp == timestamp, run.nextSequence == sequence,
             run.packets < Self.maxRunPackets, run.bytes + p.readableBytes <= Self.maxRunBytes
         else { return self.refuse(.badFragmentation) }
+        guard StartCodeEmulation.isClean(p, start: data, end: dataEnd, zeros: &run.zeros) else {
+            return self.refuse(.startCodeInNAL)
+        }
         if end {
             self.run = nil
             return Verdict(action: .forward)
@@ -329,5 +380,55 @@ enum AACPayloadCheck {
         let data = p.readableBytes - 2 - headerBytes
         if total == data || (count == 1 && largest > data) { return .forward }
         return .drop(.badAUHeader)
+    }
+}
+
+/// RFC 6416 with `cpresent=0`: each audioMuxElement is PayloadLengthInfo (a run of 0xFF bytes and one below) and
+/// that many bytes, element after element, and the packet with the marker ends on an element's last byte; an
+/// element larger than the packet continues in the next packets of its timestamp (fragments carry no header).
+/// FFmpeg's `rtpdec_latm` reads the same chain and stops with "Malformed LATM packet" where it does not add up.
+struct LATMPayloadCheck {
+    /// Bytes of an element still to come in the next packet, with that packet's sequence number and timestamp.
+    var remaining = 0
+    var nextSequence: UInt16 = 0
+    var timestamp: UInt32 = 0
+    /// An AAC frame of 8 channels is at most 6144 bytes.
+    static let maxElementBytes = 8192
+
+    mutating func check(_ p: ByteBuffer, sequence: UInt16, timestamp: UInt32, marker: Bool) -> PayloadGuard.Action {
+        var remaining = 0
+        if self.remaining > 0, self.timestamp == timestamp, self.nextSequence == sequence {
+            remaining = self.remaining
+        }
+        self.remaining = 0
+        var offset = p.readerIndex
+        let end = p.readerIndex + p.readableBytes
+        guard offset < end else { return .drop(.badAUHeader) }
+        while offset < end {
+            if remaining == 0 {
+                var length = 0
+                while true {
+                    guard let byte = p.getInteger(at: offset, as: UInt8.self), offset < end else {
+                        return .drop(.badAUHeader)
+                    }
+                    offset += 1
+                    length += Int(byte)
+                    if byte != 0xFF { break }
+                }
+                guard length <= Self.maxElementBytes else { return .drop(.badAUHeader) }
+                remaining = length
+            }
+            let take = min(remaining, end - offset)
+            offset += take
+            remaining -= take
+        }
+        if marker {
+            guard remaining == 0 else { return .drop(.badAUHeader) }
+        } else if remaining > 0 {
+            self.remaining = remaining
+            self.nextSequence = sequence &+ 1
+            self.timestamp = timestamp
+        }
+        return .forward
     }
 }

@@ -46,6 +46,10 @@ public enum RTPDropReason: String, Error, Hashable, Sendable, CaseIterable {
     case sei = "sei"
     /// An AAC AU-header section that does not match the packet (RFC 3640).
     case badAUHeader = "bad_au_header"
+    /// 00 00 00/01/02 inside a NAL unit, or a NAL ending in 00: a depacketizer would start another NAL there.
+    case startCodeInNAL = "start_code_in_nal"
+    /// An ONVIF metadata document that broke off, was too large, or did not parse as a `tt:MetadataStream`.
+    case badMetadata = "bad_metadata"
 }
 
 public enum RTPCheck {

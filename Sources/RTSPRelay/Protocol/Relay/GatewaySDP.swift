@@ -31,12 +31,10 @@ public enum GatewaySDP {
                     let channels = map.channels.map { "/\($0)" } ?? ""
                     attributes.append(.init("rtpmap", "\(format) \(map.encoding)/\(map.clockRate)\(channels)"))
                 }
-                let parameters = track.media.fmtp(payloadType: format)
-                if !parameters.isEmpty {
-                    let text = parameters.sorted { $0.key < $1.key }.map {
-                        $0.value.isEmpty ? $0.key : "\($0.key)=\($0.value)"
-                    }
-                    attributes.append(.init("fmtp", "\(format) \(text.joined(separator: ";"))"))
+                // Only the keys the format's depacketizers read, as parsed; parameter sets only when they passed.
+                let parameters = FormatParameters(format: track.format, fmtp: track.media.fmtp(payloadType: format))
+                if !parameters.parameters.isEmpty {
+                    attributes.append(.init("fmtp", "\(format) \(parameters.parameters.joined(separator: ";"))"))
                 }
             }
             attributes += track.media.attributes.filter { attribute in

@@ -27,6 +27,7 @@ print(
 if !preloaded { print("  (malloc-interposer not preloaded: allocation counts are not measured; use scripts/bench.sh)") }
 print(
     "readers  checks(1=on)  packets-in/s  packet-writes/s  Mbit/s-out  allocs/forwarded-packet  allocs/read  ns/packet-in"
+        + "  rewritten/packet-in  bytes-copied/packet-in"
 )
 
 // The last row repeats one reader with the payload checks off (PayloadGuard passing everything unread): the
@@ -41,6 +42,7 @@ for (readerCount, checks) in [(1, true), (10, true), (100, true), (1, false)] {
     for read in reads { try harness.read(read) }
     let writtenBefore = harness.packetsWritten
     let receivedBefore = harness.packetsReceived
+    let rewrittenBefore = (harness.packetsRewritten, harness.bytesRewritten)
     let passes = readerCount >= 100 ? 2 : 5
     MallocInterposerSwift.reset()
     MallocInterposerSwift.hook()
@@ -57,9 +59,11 @@ for (readerCount, checks) in [(1, true), (10, true), (100, true), (1, false)] {
     let bitsOut = Double(stream.readableBytes * passes * readerCount * 8)
     let allocationsPerPacket = Double(statistics.mallocCount) / Double(max(written, 1))
     let allocationsPerRead = Double(statistics.mallocCount) / Double(reads.count * passes)
+    let rewritten = Double(harness.packetsRewritten - rewrittenBefore.0) / Double(max(received, 1))
+    let copied = Double(harness.bytesRewritten - rewrittenBefore.1) / Double(max(received, 1))
     print(
         String(
-            format: "%7d  %12d  %12.0f  %15.0f  %10.0f  %23.4f  %11.3f  %8.1f",
+            format: "%7d  %12d  %12.0f  %15.0f  %10.0f  %23.4f  %11.3f  %12.1f  %19.4f  %22.1f",
             readerCount,
             checks ? 1 : 0,
             Double(received) / seconds,
@@ -67,7 +71,9 @@ for (readerCount, checks) in [(1, true), (10, true), (100, true), (1, false)] {
             bitsOut / seconds / 1e6,
             allocationsPerPacket,
             allocationsPerRead,
-            seconds * 1e9 / Double(max(received, 1))
+            seconds * 1e9 / Double(max(received, 1)),
+            rewritten,
+            copied
         )
     )
     // Replaying a minute of video in a fraction of a second sends sender reports faster than the relay passes

@@ -123,6 +123,121 @@ import Testing
         #expect(guardian.check(Self.pps(sps: 3), sequence: 2, timestamp: 0).action == .drop(.badParameterSet))
     }
 
+    /// An H.265 SPS written field by field (Main, 1920×1080, one sub-layer), for its tail: reference picture sets,
+    /// long-term pictures, VUI and extensions.
+    static func h265SPS(
+        sets: [(negative: UInt32, predicted: Bool)] = [(2, false)],
+        dpb: UInt32 = 4,
+        longTerm: UInt32? = nil,
+        cpbCount: UInt32? = nil,
+        extensions: Bool = false
+    ) -> ByteBuffer {
+        var bits = BitWriter()
+        bits.write(0, 4)  // VPS id
+        bits.write(0, 3)  // max_sub_layers_minus1
+        bits.write(1, 1)
+        bits.write(0, 2)
+        bits.write(0, 1)
+        bits.write(1, 5)  // Main
+        bits.write(0x6000_0000, 32)
+        bits.write(0, 24)
+        bits.write(0, 24)
+        bits.write(93, 8)  // level 3.1
+        bits.ue(0)  // SPS id
+        bits.ue(1)  // 4:2:0
+        bits.ue(1920)
+        bits.ue(1080)
+        bits.write(0, 1)
+        bits.ue(0)
+        bits.ue(0)
+        bits.ue(4)  // log2_max_pic_order_cnt_lsb_minus4
+        bits.write(1, 1)
+        bits.ue(dpb)
+        bits.ue(0)
+        bits.ue(0)
+        for value: UInt32 in [0, 3, 0, 3, 0, 0] { bits.ue(value) }
+        bits.write(0, 1)  // scaling lists
+        bits.write(0, 1)
+        bits.write(1, 1)
+        bits.write(0, 1)  // PCM
+        bits.ue(UInt32(sets.count))
+        var previous: UInt32 = 0
+        for (index, set) in sets.enumerated() {
+            if index > 0 { bits.write(set.predicted ? 1 : 0, 1) }
+            if set.predicted {
+                bits.write(0, 1)
+                bits.ue(0)
+                for _ in 0...previous { bits.write(1, 1) }
+                previous += 1
+            } else {
+                bits.ue(set.negative)
+                bits.ue(0)
+                for _ in 0..<min(set.negative, 64) {
+                    bits.ue(0)
+                    bits.write(1, 1)
+                }
+                previous = set.negative
+            }
+        }
+        bits.write(longTerm == nil ? 0 : 1, 1)
+        if let longTerm {
+            bits.ue(longTerm)
+            for _ in 0..<min(longTerm, 64) { bits.write(0x55, 9) }
+        }
+        bits.write(1, 1)
+        bits.write(1, 1)
+        bits.write(cpbCount == nil ? 0 : 1, 1)  // VUI
+        if let cpbCount {
+            bits.write(0, 7)  // no aspect, overscan, signal, location; neutral, field, frame-field
+            bits.write(0, 1)  // no default window
+            bits.write(1, 1)  // timing
+            bits.write(1001, 32)
+            bits.write(60000, 32)
+            bits.write(0, 1)
+            bits.write(1, 1)  // HRD
+            bits.write(1, 1)  // NAL HRD
+            bits.write(0, 1)
+            bits.write(0, 1)  // no sub-picture parameters
+            bits.write(0, 8)
+            bits.write(0, 15)
+            bits.write(1, 1)  // fixed rate
+            bits.ue(0)
+            bits.ue(cpbCount)
+            for _ in 0...min(cpbCount, 64) {
+                bits.ue(1000)
+                bits.ue(1000)
+                bits.write(0, 1)
+            }
+            bits.write(0, 1)  // no bitstream restriction
+        }
+        bits.write(extensions ? 1 : 0, 1)
+        if extensions { bits.write(0x80, 8) }
+        bits.trailing()
+        return Self.bytes([0x42, 0x01] + bits.escaped)
+    }
+
+    /// The counts in the H.265 SPS tail that size a decoder's tables, each just inside and just past its range.
+    @Test func h265SPSTailCountsAreBounded() {
+        func passes(_ sps: ByteBuffer) -> Bool { H265ParameterSets.sps(sps, start: 0, end: sps.readableBytes) != nil }
+        #expect(passes(Self.h265SPS()))
+        #expect(passes(Self.h265SPS(sets: [(2, false), (0, true), (0, true)], longTerm: 32, cpbCount: 31)))
+        for (name, sps) in [
+            ("65 reference picture sets", Self.h265SPS(sets: Array(repeating: (1, false), count: 65))),
+            ("more negative pictures than the DPB", Self.h265SPS(sets: [(5, false)], dpb: 4)),
+            ("a predicted set past the DPB", Self.h265SPS(sets: [(4, false), (0, true)], dpb: 4)),
+            ("33 long-term pictures", Self.h265SPS(longTerm: 33)),
+            ("32 CPBs", Self.h265SPS(cpbCount: 32)),
+            ("a range extension", Self.h265SPS(extensions: true)),
+        ] {
+            #expect(!passes(sps), "\(name)")
+        }
+        // Cut anywhere, it fails: every read is bounded by the NAL.
+        let whole = Self.h265SPS(sets: [(2, false), (0, true)], longTerm: 2, cpbCount: 1)
+        for length in 3..<whole.readableBytes {
+            #expect(!passes(whole.getSlice(at: 0, length: length)!), "cut at \(length)")
+        }
+    }
+
     /// After a bad parameter set nothing passes until a good SPS: no slice is decoded against it.
     @Test func aBadParameterSetStopsTheTrackUntilAGoodOne() {
         var guardian = PayloadGuard(format: .h264)
@@ -385,6 +500,21 @@ struct BitWriter {
     mutating func trailing() {
         self.write(1, 1)
         while self.used != 8 { self.write(0, 1) }
+    }
+
+    /// The bytes as a NAL carries them: 03 after two zeros where the next byte is 00 to 03.
+    var escaped: [UInt8] {
+        var out: [UInt8] = []
+        var zeros = 0
+        for byte in self.bytes {
+            if zeros >= 2, byte <= 3 {
+                out.append(3)
+                zeros = 0
+            }
+            out.append(byte)
+            zeros = byte == 0 ? zeros + 1 : 0
+        }
+        return out
     }
 }
 

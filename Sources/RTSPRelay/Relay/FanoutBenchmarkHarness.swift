@@ -105,6 +105,9 @@ public final class FanoutBenchmarkHarness {
     /// Writes that reached the end of the readers' pipelines (headers and payloads are separate writes).
     public var writesSwallowed: Int { self.sinks.reduce(0) { $0 + $1.writes } }
     public var packetsReceived: Int { self.stream.stats.packetsIn }
+    /// Packets the payload check rewrote (copies), and their bytes.
+    public var packetsRewritten: Int { self.stream.packetsRewritten }
+    public var bytesRewritten: Int { self.stream.bytesRewritten }
     public var packetsDropped: Int { self.stream.stats.dropped.values.reduce(0, +) }
     /// Drops by reason, for the ones that happened.
     public var drops: [String: Int] {

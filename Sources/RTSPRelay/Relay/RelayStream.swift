@@ -106,7 +106,10 @@ final class RelayStream {
         var stitched: Bool
     }
     private var held: [HeldPacket] = []
-    private var packetsRewritten = 0
+    /// Packets the payload check made anew (an aggregation without its SEI, a metadata document's packets), and
+    /// their bytes: the data path's only copies of camera payload besides stitched reads (`camgw-bench` prints them).
+    private(set) var packetsRewritten = 0
+    private(set) var bytesRewritten = 0
 
     struct PendingPacket {
         var track: Int
@@ -834,6 +837,7 @@ final class RelayStream {
                 allocator: self.core.allocator
             )
             self.packetsRewritten += 1
+            self.bytesRewritten += rewritten.readableBytes
             var stripped = header
             stripped.payloadLength = rewritten.readableBytes - header.headerLength
             // A buffer of its own that nobody reuses: the keyframe cache may keep it without a second copy.
@@ -943,6 +947,7 @@ final class RelayStream {
             header.marker = marker
             header.payloadLength = length
             self.packetsRewritten += 1
+            self.bytesRewritten += out.readableBytes
             self.forward(
                 InterleavedFrame(channel: part.frame.channel, payload: out),
                 header: header,

@@ -2,11 +2,10 @@ import NIOCore
 
 /// Bounded checks of H.265 parameter sets (ITU-T H.265 §7.3.2.1–7.3.2.3, §7.3.3, §7.3.4).
 ///
-/// The PPS is read whole to its trailing bits. The VPS is read to its extension flag (timing and HRD
-/// included); the SPS is read through its coding-block and transform sizes, where the values that size a
-/// decoder's buffers end (picture size, bit depth, block sizes, DPB size, POC length). Both refuse what the
-/// standard's ranges refuse and a code that runs past the NAL. Profiles and levels must be ones the standard
-/// defines.
+/// The VPS, SPS and PPS are read whole to their trailing bits (the VPS's timing and HRD, the SPS's scaling lists,
+/// PCM, reference picture sets and VUI with its HRD included); each refuses what the standard's ranges refuse, a
+/// code that runs past the NAL, and the extensions no camera sends (multi-layer, 3D, range, SCC). Profiles and
+/// levels must be ones the standard defines.
 public enum H265ParameterSets {
     static let maxDimension: UInt32 = 8192
     /// general_level_idc is 30 × the level number.
@@ -32,7 +31,7 @@ public enum H265ParameterSets {
         guard let id = r.bits(4), r.bits(2) != nil, let layers = r.bits(6), layers <= 62,
             let subLayers = r.bits(3), subLayers <= 6, r.bit() != nil, r.bits(16) == 0xFFFF,
             Self.profileTierLevel(&r, maxSubLayersMinus1: Int(subLayers)),
-            Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)),
+            Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)) != nil,
             let maxLayerID = r.bits(6), maxLayerID <= 62, let layerSets = r.ue(max: 1023)
         else { return nil }
         if layerSets > 0 {
@@ -78,8 +77,8 @@ public enum H265ParameterSets {
                 (left + right) * unitX < width, (top + bottom) * unitY < height
             else { return nil }
         }
-        guard r.ue(max: 8) != nil, r.ue(max: 8) != nil, r.ue(max: 12) != nil,
-            Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)),
+        guard let lumaDepth = r.ue(max: 8), let chromaDepth = r.ue(max: 8), let pocLSB = r.ue(max: 12),
+            let buffering = Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)),
             let minCB = r.ue(max: 3), let diffCB = r.ue(max: 3), minCB + diffCB <= 3,
             let minTB = r.ue(max: 3), let diffTB = r.ue(max: 3), minTB + diffTB <= 3, minTB < minCB + 1,
             r.ue(max: 4) != nil, r.ue(max: 4) != nil
@@ -87,7 +86,98 @@ public enum H265ParameterSets {
         // The luma size must be a whole number of minimum coding blocks (§7.4.3.2.1).
         let minBlock = UInt32(1) << (minCB + 3)
         guard width % minBlock == 0, height % minBlock == 0 else { return nil }
+        guard let scaling = r.flag() else { return nil }
+        if scaling {
+            guard let present = r.flag() else { return nil }
+            if present, !Self.scalingListData(&r) { return nil }
+        }
+        guard r.bit() != nil, r.bit() != nil, let pcm = r.flag() else { return nil }
+        if pcm {
+            guard let pcmLuma = r.bits(4), pcmLuma <= lumaDepth + 7, let pcmChroma = r.bits(4),
+                pcmChroma <= chromaDepth + 7, let minPCM = r.ue(max: 2), let diffPCM = r.ue(max: 2),
+                minPCM + diffPCM <= 2, r.bit() != nil
+            else { return nil }
+        }
+        // The reference picture sets, whose counts size a decoder's tables (FFmpeg's hevc_ps has had its CVEs
+        // here): at most 64 sets, each within the DPB the SPS declared.
+        guard let sets = r.ue(max: 64) else { return nil }
+        var previousDeltas: UInt32 = 0
+        for index in 0..<sets {
+            guard let deltas = Self.shortTermReferenceSet(&r, index: index, previous: previousDeltas, dpb: buffering)
+            else { return nil }
+            previousDeltas = deltas
+        }
+        guard let longTerm = r.flag() else { return nil }
+        if longTerm {
+            guard let count = r.ue(max: 32) else { return nil }
+            for _ in 0..<count where !r.skip(Int(pocLSB) + 4 + 1) { return nil }
+        }
+        guard r.bit() != nil, r.bit() != nil, let vui = r.flag() else { return nil }
+        if vui, !Self.vui(&r, maxSubLayersMinus1: Int(subLayers)) { return nil }
+        // Range, multilayer, 3D and SCC extensions: no camera sends them.
+        guard r.flag() == false, r.endsWithTrailingBits() else { return nil }
         return SPSInfo(id: Int(id), vps: Int(vps), width: Int(width), height: Int(height))
+    }
+
+    /// §7.3.7 in an SPS (where a predicted set refers to the set before it). Returns NumDeltaPocs of the set.
+    static func shortTermReferenceSet(_ r: inout RBSPReader, index: UInt32, previous: UInt32, dpb: UInt32) -> UInt32? {
+        var predicted = false
+        if index > 0 {
+            guard let flag = r.flag() else { return nil }
+            predicted = flag
+        }
+        if predicted {
+            guard r.bit() != nil, r.ue(max: 32767) != nil else { return nil }
+            var deltas: UInt32 = 0
+            for _ in 0...previous {
+                guard let used = r.flag() else { return nil }
+                var kept = used
+                if !used {
+                    guard let use = r.flag() else { return nil }
+                    kept = use
+                }
+                if kept { deltas += 1 }
+            }
+            return deltas <= dpb ? deltas : nil
+        }
+        guard let negative = r.ue(max: dpb), let positive = r.ue(max: dpb - negative) else { return nil }
+        for _ in 0..<(negative + positive) where r.ue(max: 32767) == nil || r.bit() == nil { return nil }
+        return negative + positive
+    }
+
+    /// Annex E.2.1.
+    static func vui(_ r: inout RBSPReader, maxSubLayersMinus1: Int) -> Bool {
+        guard let aspect = r.flag() else { return false }
+        if aspect {
+            guard let idc = r.bits(8) else { return false }
+            if idc == 255, !r.skip(32) { return false }
+        }
+        guard let overscan = r.flag(), !overscan || r.skip(1), let signal = r.flag() else { return false }
+        if signal {
+            guard r.skip(4), let colour = r.flag(), !colour || r.skip(24) else { return false }
+        }
+        guard let location = r.flag() else { return false }
+        if location, r.ue(max: 5) == nil || r.ue(max: 5) == nil { return false }
+        guard r.skip(3), let window = r.flag() else { return false }
+        if window {
+            for _ in 0..<4 where r.ue(max: 8192) == nil { return false }
+        }
+        guard let timing = r.flag() else { return false }
+        if timing {
+            guard let tick = r.bits(32), let scale = r.bits(32), tick > 0, scale > 0, let poc = r.flag() else {
+                return false
+            }
+            if poc, r.ue(max: UInt32.max - 1) == nil { return false }
+            guard let hrd = r.flag() else { return false }
+            if hrd, !Self.hrd(&r, common: true, maxSubLayersMinus1: maxSubLayersMinus1) { return false }
+        }
+        guard let restriction = r.flag() else { return false }
+        if restriction {
+            guard r.skip(3), r.ue(max: 4095) != nil, r.ue(max: 16) != nil, r.ue(max: 16) != nil,
+                r.ue(max: 15) != nil, r.ue(max: 15) != nil
+            else { return false }
+        }
+        return true
     }
 
     public static func pps(_ buffer: ByteBuffer, start: Int, end: Int, sps: (Int) -> SPSInfo?) -> (id: Int, sps: Int)? {
@@ -143,14 +233,17 @@ public enum H265ParameterSets {
         return true
     }
 
-    static func subLayerOrdering(_ r: inout RBSPReader, maxSubLayersMinus1: Int) -> Bool {
-        guard let present = r.flag() else { return false }
+    /// The highest sub-layer's max_dec_pic_buffering_minus1, or nil.
+    static func subLayerOrdering(_ r: inout RBSPReader, maxSubLayersMinus1: Int) -> UInt32? {
+        guard let present = r.flag() else { return nil }
+        var last: UInt32 = 0
         for _ in (present ? 0 : maxSubLayersMinus1)...maxSubLayersMinus1 {
             guard let buffering = r.ue(max: 15), let reorder = r.ue(max: 15), reorder <= buffering,
                 r.ue(max: UInt32.max - 1) != nil
-            else { return false }
+            else { return nil }
+            last = buffering
         }
-        return true
+        return last
     }
 
     /// Annex E.2.2

@@ -94,25 +94,25 @@ public struct XMLWriter {
         return prefix + ":" + name
     }
 
+    /// By Unicode scalar, not by Character: a `"` or `<` followed by a combining mark is one Character, and would
+    /// otherwise match no case and be written raw.
     static func escape(_ text: String, attribute: Bool) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"" where attribute: out += "&quot;"
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"" where attribute: out.append(contentsOf: "&quot;".unicodeScalars)
             // What a parser would normalize (a tab or line end in an attribute to a space, a CR to a line feed):
             // as references, so that what the gateway wrote reads back as the tree it wrote.
-            case "\n" where attribute: out += "&#10;"
-            case "\t" where attribute: out += "&#9;"
-            case "\r": out += "&#13;"
-            case "\r\n": out += attribute ? "&#13;&#10;" : "&#13;\n"
-            default: out.append(character)
+            case "\n" where attribute: out.append(contentsOf: "&#10;".unicodeScalars)
+            case "\t" where attribute: out.append(contentsOf: "&#9;".unicodeScalars)
+            case "\r": out.append(contentsOf: "&#13;".unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 }
 

@@ -73,3 +73,21 @@ import Testing
         }
     }
 }
+
+extension MetadataStreamRewriterTests {
+    /// A quote, ampersand or angle bracket followed by a combining mark is one Character in Swift: escaped all the
+    /// same, so the attribute the VMS reads ends where the gateway meant it to.
+    @Test func aCombiningMarkDoesNotSkipTheEscape() throws {
+        let root = "<tt:MetadataStream xmlns:tt=\"http://www.onvif.org/ver10/schema\">"
+        let written = try #require(
+            Self.rewrite(root + "<tt:a b=\"&quot;&#x301;&amp;&#x301;\">&lt;&#x301;</tt:a></tt:MetadataStream>")
+        )
+        #expect(written.contains("b=\"&quot;\u{301}&amp;\u{301}\""), "\(written)")
+        #expect(written.contains(">&lt;\u{301}<"), "\(written)")
+        #expect(Self.rewrite(written) == written)
+        // Tabs and carriage returns in attributes and text read back as written.
+        let spaced = try #require(Self.rewrite(root + "<tt:a b=\"x&#9;y&#13;z\">p&#13;q</tt:a></tt:MetadataStream>"))
+        #expect(spaced.contains("b=\"x&#9;y&#13;z\"") && spaced.contains(">p&#13;q<"), "\(spaced)")
+        #expect(Self.rewrite(spaced) == spaced)
+    }
+}

@@ -79,6 +79,11 @@ import Testing
         #expect(mixed.parameters == ["sprop-parameter-sets=\(Self.hikvisionSPS),\(Self.hikvisionPPS)"])
         #expect(mixed.refused == 4)
 
+        // Base64 without its padding, as FFmpeg and GLib accept it: decoded, and written padded.
+        let unpadded = sprop(["Z2QAM6wVFKAyAOP5f/AAEAAWyAAAH0AAB1MAIA", "aO48sA"])
+        #expect(unpadded.parameterSets.count == 2)
+        #expect(unpadded.parameters == ["sprop-parameter-sets=Z2QAM6wVFKAyAOP5f/AAEAAWyAAAH0AAB1MAIA==,aO48sA=="])
+
         // PPS before SPS in the list: checked in the order a decoder needs them, written as checked.
         let reversed = sprop([Self.hikvisionPPS, Self.hikvisionSPS])
         #expect(reversed.parameterSets.count == 2)
@@ -129,6 +134,12 @@ import Testing
         // LATM's StreamMuxConfig (RFC 6416's example: AAC LC, 44.1 kHz, stereo); another mux version, two
         // programs, and an in-band configuration are refused.
         #expect(Self.parameters(.latm, ["config": "40002420", "cpresent": "0"]).refused == 0)
+        // cpresent=0 is written even when the camera left it out (RFC 6416's default is 1: in-band configuration).
+        #expect(Self.parameters(.latm, ["config": "40002420"]).parameters.contains("cpresent=0"))
+        // SBR (object type 5) with an underlying AAC LC, then with an underlying object type 17 and the escape.
+        #expect(aac("2B1188").refused == 0)
+        #expect(aac("2B11C4").refused == 1)
+        #expect(aac("2B11FC").refused == 1)
         #expect(Self.parameters(.latm, ["config": "C0002420"]).refused == 1)
         #expect(Self.parameters(.latm, ["config": "40102420"]).refused == 1)
         #expect(PayloadFormat(encoding: "MP4A-LATM", payloadType: 96, fmtp: ["cpresent": "1"]).isChecked == false)

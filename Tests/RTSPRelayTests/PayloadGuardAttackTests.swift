@@ -362,6 +362,19 @@ import Testing
             #expect(verdicts.last == .init(action: .drop(.startCodeInNAL), discardHeld: true), "\(split)")
             #expect(!verdicts.contains { $0.action == .forward }, "\(split)")
         }
+        // Zeros that run to the end of a NAL are trailing zero bytes, whole or in the end fragment; before the end
+        // they are not.
+        var trailing = PayloadGuard(format: .h264)
+        #expect(
+            trailing.check(Self.bytes([0x41, 0x9A, 0x22, 0, 0, 0, 0]), sequence: 0, timestamp: 0).action == .forward
+        )
+        #expect(trailing.check(Self.bytes([0x7C, 0x85, 0x11, 0, 0]), sequence: 1, timestamp: 1).action == .hold)
+        #expect(trailing.check(Self.bytes([0x7C, 0x45, 0, 0, 0]), sequence: 2, timestamp: 1).action == .forward)
+        #expect(trailing.check(Self.bytes([0x7C, 0x85, 0x11, 0, 0]), sequence: 3, timestamp: 2).action == .hold)
+        #expect(
+            trailing.check(Self.bytes([0x7C, 0x45, 0, 1, 0]), sequence: 4, timestamp: 2).action
+                == .drop(.startCodeInNAL)
+        )
         // The same bytes with 03 between: the run ends and is forwarded.
         var clean = PayloadGuard(format: .h264)
         #expect(clean.check(Self.bytes([0x7C, 0x85, 0x11, 0, 0]), sequence: 0, timestamp: 0).action == .hold)
@@ -427,12 +440,27 @@ import Testing
                 "\(name)"
             )
         }
-        // A continuation after a gap is read as a new frame, whose "length" its data then does not match.
+        // A gap inside a frame: FFmpeg would join what is left of the timestamp into elements the check never saw,
+        // so the rest of that timestamp goes; the next timestamp starts clean.
         _ = guardian.check(latm([0xFF, 45] + frame300[0..<100]), sequence: 7, timestamp: 5, marker: false)
         #expect(
             guardian.check(latm(Array(frame300[0..<200])), sequence: 9, timestamp: 5, marker: true).action
                 == .drop(.badAUHeader)
         )
+        #expect(guardian.check(latm([2, 1, 2]), sequence: 10, timestamp: 6, marker: true).action == .forward)
+        // A packet refused in the middle of a timestamp: its later packets go too, even ones that would read well.
+        #expect(guardian.check(latm([9, 1, 2]), sequence: 11, timestamp: 7, marker: false).action == .forward)
+        #expect(
+            guardian.check(latm([UInt8](repeating: 0xFF, count: 40)), sequence: 12, timestamp: 7).action
+                == .drop(.badAUHeader)
+        )
+        #expect(
+            guardian.check(latm([2, 1, 2]), sequence: 13, timestamp: 7, marker: true).action == .drop(.badAUHeader)
+        )
+        #expect(guardian.check(latm([2, 1, 2]), sequence: 14, timestamp: 8, marker: true).action == .forward)
+        // A length run that continues in the next packet, as FFmpeg reads it.
+        #expect(guardian.check(latm([0xFF]), sequence: 15, timestamp: 9).action == .forward)
+        #expect(guardian.check(latm([45] + frame300), sequence: 16, timestamp: 9, marker: true).action == .forward)
     }
 
     /// Metadata documents are held to their marker and handed over whole; one that breaks off or grows past the
@@ -457,6 +485,43 @@ import Testing
         }
         #expect(last == .init(action: .drop(.badMetadata), discardHeld: true))
         #expect(Int(sequence - 10) == MetadataDocumentRun.maxBytes / 1000 + 1)
+    }
+
+    /// The packets a rewritten document goes out in never pass the relay's packet size (a 65,535-byte packet with
+    /// a 40,000-byte header extension once made one of 80,000), and never need more numbers than the camera used.
+    @Test func aRewrittenDocumentFitsThePacketSize() throws {
+        let attack = try #require(
+            HeldDocument.packetization(received: 25_535 + 65_523, packets: 2, rewritten: 40_000, maxPacketSize: 65_535)
+        )
+        #expect(attack.size + 12 <= 65_535)
+        #expect(attack.size * attack.count >= 40_000)
+        // The camera's 1400-byte packets: the same size out, fewer packets if the document shrank.
+        #expect(
+            HeldDocument.packetization(received: 4200, packets: 3, rewritten: 2000, maxPacketSize: 16384)! == (1400, 2)
+        )
+        #expect(
+            HeldDocument.packetization(received: 4200, packets: 3, rewritten: 6000, maxPacketSize: 16384)! == (2000, 3)
+        )
+        // Grown past what the camera's packet count can carry at the packet size: dropped.
+        #expect(HeldDocument.packetization(received: 100, packets: 1, rewritten: 20_000, maxPacketSize: 16384) == nil)
+        for received in [1, 700, 5000, 90_000] {
+            for packets in [1, 2, 7, 64] {
+                for rewritten in [1, 500, 4096, 70_000] {
+                    guard
+                        let (size, count) = HeldDocument.packetization(
+                            received: received,
+                            packets: packets,
+                            rewritten: rewritten,
+                            maxPacketSize: 16384
+                        )
+                    else { continue }
+                    #expect(
+                        size + 12 <= 16384 && count <= packets && size * count >= rewritten
+                            && size * (count - 1) < rewritten
+                    )
+                }
+            }
+        }
     }
 
     @Test func formatsOutsideTheAllowlistAreUnchecked() {

@@ -125,7 +125,8 @@ public enum FuzzProperties {
                 let type = packet.getInteger(at: packet.readerIndex, as: UInt8.self),
                 format == .h264 ? ![24, 28].contains(type & 0x1F) : ![48, 49].contains((type >> 1) & 0x3F)
             {
-                let bytes = Array(packet.readableBytesView)
+                // Zeros at the very end are trailing zero bytes to an Annex B reader, not a start code.
+                let bytes = Array(packet.readableBytesView.reversed().drop { $0 == 0 }.reversed())
                 let smuggled = bytes.indices.dropLast(2).contains {
                     bytes[$0] == 0 && bytes[$0 + 1] == 0 && bytes[$0 + 2] <= 2
                 }

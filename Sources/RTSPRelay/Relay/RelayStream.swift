@@ -592,15 +592,19 @@ final class RelayStream {
     }
 
     /// Takes the camera's description: tracks, channel map and the gateway's own SDP. Readers stay when the
-    /// layout is unchanged (a reconnect), and restart at the next keyframe. The payload check follows the new
-    /// description either way: a camera that comes back with another AAC layout, other parameter sets in its SDP
-    /// or another payload type offered beside its codec is checked as it now describes itself.
+    /// layout is unchanged (a reconnect), and restart at the next keyframe. A camera that comes back with another
+    /// format (an AAC layout) or other parameter sets in its SDP is a new layout: its readers reconnect and read the
+    /// new SDP, so that the check and their decoders start from the same parameter sets. Another payload type
+    /// offered beside its codec is refused as the new description says.
     func apply(description: SessionDescription, tracks: [RTSPClientStateMachine.Track]) {
         let layoutChanged =
             tracks.map(\.payloadTypes) != self.cameraTracks.map(\.payloadTypes)
             || tracks.map(\.codec) != self.cameraTracks.map(\.codec)
             || tracks.map(\.isBackchannel) != self.cameraTracks.map(\.isBackchannel)
             || tracks.map(\.format) != self.cameraTracks.map(\.format)
+            // Other parameter sets in the SDP: the readers' decoders hold the old ones, the check would start from
+            // the new ones; a reader reconnects and reads the new SDP.
+            || tracks.map(\.formatParameters) != self.cameraTracks.map(\.formatParameters)
         if layoutChanged {
             if !self.readers.isEmpty {
                 self.logger.warning("camera changed its tracks: readers reconnect")
@@ -614,24 +618,13 @@ final class RelayStream {
             self.cache.reset()
             self.writeGatewaySDP(description: description, tracks: tracks)
         } else {
-            let parametersChanged = tracks.map(\.formatParameters) != self.cameraTracks.map(\.formatParameters)
             for index in self.tracks.indices {
                 self.tracks[index].continuity.sourceRestarted()
                 self.tracks[index].sourceLock.reset()
                 self.tracks[index].refusedPayloadTypes = tracks[index].refusedPayloadTypes
-                if parametersChanged {
-                    self.tracks[index].payloadGuard = PayloadGuard(
-                        format: tracks[index].format,
-                        keepSEI: self.camera.keepSEI,
-                        parameterSets: tracks[index].formatParameters.parameterSets
-                    )
-                } else {
-                    self.tracks[index].payloadGuard.restart(keepSEI: self.camera.keepSEI)
-                }
+                self.tracks[index].document.clear()
+                self.tracks[index].payloadGuard.restart(keepSEI: self.camera.keepSEI)
             }
-            // Readers that join from now on get the new parameter sets; the ones playing keep theirs and read the
-            // new ones in-band.
-            if parametersChanged { self.writeGatewaySDP(description: description, tracks: tracks) }
             self.held.removeAll(keepingCapacity: true)
             self.cache.reset()
             for reader in self.readers where self.videoTrack != nil { reader.waitingForKeyframe = true }
@@ -812,6 +805,9 @@ final class RelayStream {
         )
         if verdict.discardHeld { self.discardHeld(track: trackIndex) }
         switch verdict.action {
+        case .hold where self.tracks[trackIndex].payloadGuard.format == .onvifMetadata:
+            // Copied: a slice would pin its whole read for as long as the document stays open.
+            self.tracks[trackIndex].document.hold(frame.payload, header: header)
         case .hold:
             self.held.append(HeldPacket(track: trackIndex, frame: frame, header: header, stitched: stitched))
         case .drop(let reason):
@@ -822,11 +818,8 @@ final class RelayStream {
             self.releaseHeld(track: trackIndex, now: now)
             self.forward(frame, header: header, track: trackIndex, now: now, stitched: stitched)
         case .document:
-            self.forwardDocument(
-                track: trackIndex,
-                last: HeldPacket(track: trackIndex, frame: frame, header: header, stitched: stitched),
-                now: now
-            )
+            self.tracks[trackIndex].document.hold(frame.payload, header: header)
+            self.forwardDocument(track: trackIndex, now: now)
         case .strip(let units):
             self.releaseHeld(track: trackIndex, now: now)
             let rewritten = Self.strip(
@@ -857,17 +850,21 @@ final class RelayStream {
         for _ in self.held { self.dropped[.badFragmentation, default: 0] += 1 }
         self.held.removeAll(keepingCapacity: true)
         for index in self.tracks.indices {
+            self.dropped[.badMetadata, default: 0] += self.tracks[index].document.parts.count
+            self.tracks[index].document.clear()
             self.tracks[index].payloadGuard.restart(keepSEI: self.camera.keepSEI)
         }
     }
 
     private func discardHeld(track: Int) {
-        let reason: RTPDropReason =
-            self.tracks[track].payloadGuard.format == .onvifMetadata ? .badMetadata : .badFragmentation
+        if !self.tracks[track].document.parts.isEmpty {
+            self.dropped[.badMetadata, default: 0] += self.tracks[track].document.parts.count
+            self.tracks[track].document.clear()
+        }
         var kept = 0
         for index in self.held.indices {
             if self.held[index].track == track {
-                self.dropped[reason, default: 0] += 1
+                self.dropped[.badFragmentation, default: 0] += 1
             } else {
                 self.held.swapAt(index, kept)
                 kept += 1
@@ -891,65 +888,52 @@ final class RelayStream {
         self.held.removeLast(self.held.count - kept)
     }
 
-    /// A metadata document, its packets held until the marker: parsed and written anew by the ONVIF side's filter,
-    /// then sent in at most as many packets as the camera used (the numbering closes over the ones left unused),
-    /// the marker on the last. One copy per document, a few a second: not the video path.
-    private func forwardDocument(track: Int, last: HeldPacket, now: NIODeadline) {
-        var parts: [HeldPacket] = []
-        var kept = 0
-        for index in self.held.indices {
-            if self.held[index].track == track {
-                parts.append(self.held[index])
-            } else {
-                self.held.swapAt(index, kept)
-                kept += 1
-            }
-        }
-        self.held.removeLast(self.held.count - kept)
-        parts.append(last)
-        guard let filter = self.core.metadataFilter else {
-            // Allowed unchecked by the admin: as the camera sent it.
-            for part in parts {
-                self.forward(part.frame, header: part.header, track: track, now: now, stitched: part.stitched)
-            }
-            return
-        }
-        var document: [UInt8] = []
-        document.reserveCapacity(parts.reduce(0) { $0 + $1.header.payloadLength })
-        for part in parts {
-            let payload = part.frame.payload.readerIndex + part.header.headerLength
-            document += part.frame.payload.getBytes(at: payload, length: part.header.payloadLength) ?? []
-        }
-        let largestHeader = parts.map(\.header.headerLength).max() ?? 12
-        let chunk = max(1, (document.count + parts.count - 1) / parts.count)
-        guard let rewritten = filter(document), !rewritten.isEmpty,
-            (rewritten.count + parts.count - 1) / parts.count + largestHeader <= self.configuration.maxPacketSize
+    /// A metadata document, its payloads gathered until the marker: parsed and written anew by the ONVIF side's
+    /// filter, then sent in at most as many packets as the camera used, each with a header of the gateway's own
+    /// (no CSRCs, extension or padding of the camera's) and at most `maxPacketSize` long; the numbering closes
+    /// over the packets left unused, the marker is on the last. One copy per document, a few a second: not the
+    /// video path.
+    private func forwardDocument(track: Int, now: NIODeadline) {
+        let document = self.tracks[track].document
+        self.tracks[track].document.clear()
+        let parts = document.parts
+        guard let filter = self.core.metadataFilter, !parts.isEmpty,
+            let rewritten = filter(Array(document.bytes.readableBytesView)), !rewritten.isEmpty
         else {
             self.dropped[.badMetadata, default: 0] += parts.count
             return
         }
-        let size = max(chunk, (rewritten.count + parts.count - 1) / parts.count)
-        let count = (rewritten.count + size - 1) / size
+        guard
+            let (size, count) = HeldDocument.packetization(
+                received: document.bytes.readableBytes,
+                packets: parts.count,
+                rewritten: rewritten.count,
+                maxPacketSize: self.configuration.maxPacketSize
+            )
+        else {
+            self.dropped[.badMetadata, default: 0] += parts.count
+            return
+        }
         for index in 0..<count {
-            let part = parts[index]
             let start = index * size
             let length = min(size, rewritten.count - start)
-            let marker = index == count - 1
-            var out = self.core.allocator.buffer(capacity: part.header.headerLength + length)
-            out.writeImmutableBuffer(
-                part.frame.payload.getSlice(at: part.frame.payload.readerIndex, length: part.header.headerLength)!
-            )
-            // No padding (the payload is new), and the marker on the last packet of the document.
-            out.setInteger((out.getInteger(at: 0, as: UInt8.self) ?? 0x80) & ~0x20, at: 0)
-            out.setInteger(((out.getInteger(at: 1, as: UInt8.self) ?? 0) & 0x7F) | (marker ? 0x80 : 0), at: 1)
-            out.writeBytes(rewritten[start..<(start + length)])
-            var header = part.header
-            header.marker = marker
+            var header = parts[index]
+            header.marker = index == count - 1
+            header.headerLength = 12
             header.payloadLength = length
+            var out = self.core.allocator.buffer(capacity: 12 + length)
+            out.writeMultipleIntegers(
+                UInt8(0x80),
+                (header.marker ? 0x80 : 0) | header.payloadType,
+                header.sequence,
+                header.timestamp,
+                header.ssrc
+            )
+            out.writeBytes(rewritten[start..<(start + length)])
             self.packetsRewritten += 1
             self.bytesRewritten += out.readableBytes
             self.forward(
-                InterleavedFrame(channel: part.frame.channel, payload: out),
+                InterleavedFrame(channel: self.tracks[track].canonicalRTP, payload: out),
                 header: header,
                 track: track,
                 now: now,

@@ -12,6 +12,8 @@ struct RelayTrack {
     /// Payload types of this media left out as unchecked formats (the camera's latest description).
     var refusedPayloadTypes: PayloadTypeSet
     var payloadGuard: PayloadGuard
+    /// The metadata document being received (``PayloadGuard/Action/document``).
+    var document = HeldDocument()
     /// The channels the gateway's own SDP numbering implies (2n, 2n+1); most readers use them, and their `$`
     /// header is written once per packet for all of them.
     var canonicalRTP: UInt8 { UInt8(truncatingIfNeeded: 2 * self.index) }

@@ -283,8 +283,10 @@ public struct RTSPClientStateMachine: Sendable {
                 let checked =
                     candidate.isChecked && (candidate != .onvifMetadata || self.configuration.rewritesMetadata)
                 let allowed = checked || self.configuration.allowUncheckedCodecs.contains(candidate.name.uppercased())
-                if allowed, format == nil || format == candidate {
-                    format = candidate
+                // Metadata the admin lets through without a filter to parse it: relayed as the camera sent it.
+                let relayedAs = checked || candidate != .onvifMetadata ? candidate : .unchecked(candidate.name)
+                if allowed, format == nil || format == relayedAs {
+                    format = relayedAs
                     payloadTypes.append(type)
                 } else {
                     refused.insert(type)

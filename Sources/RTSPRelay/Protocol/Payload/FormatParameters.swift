@@ -54,7 +54,9 @@ public struct FormatParameters: Hashable, Sendable {
             self.number("profile-level-id", fmtp, in: 0...255)
             self.number("object", fmtp, in: 0...63)
             self.number("bitrate", fmtp, in: 0...100_000_000)
-            self.number("cpresent", fmtp, in: 0...1)
+            // Written even when the camera left it out: RFC 6416's default is 1 (in-band configuration), FFmpeg's is
+            // 0, and the check read the packets as 0.
+            self.parameters.append("cpresent=0")
             self.number("sbr-enabled", fmtp, in: 0...1)
             self.config(fmtp, read: AudioConfig.streamMuxConfig)
         case .g711, .onvifMetadata:
@@ -107,7 +109,9 @@ public struct FormatParameters: Hashable, Sendable {
             guard let value else { continue }
             for item in value.split(separator: ",", omittingEmptySubsequences: false) {
                 let text = item.trimmingASCIIWhitespace()
-                guard let nal = base64Decode(text), nal.count >= (h265 ? 3 : 2), nal.count <= 4096,
+                // Padding as FFmpeg and GLib take it: optional.
+                let padded = text + String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+                guard let nal = base64Decode(padded), nal.count >= (h265 ? 3 : 2), nal.count <= 4096,
                     allowed[key]!.contains(h265 ? (nal[0] >> 1) & 0x3F : nal[0] & 0x1F)
                 else {
                     self.refused += 1
@@ -184,6 +188,16 @@ enum AudioConfig {
         }
         // Channel configuration 0 means a program config element follows: another parser, refused.
         guard let channels = r.bits(4), (1...7).contains(channels) else { return false }
+        // SBR and PS (explicit signalling) name the underlying object type next, after the extension rate.
+        if objectType == 5 || objectType == 29 {
+            guard let rate = r.bits(4) else { return false }
+            if rate == 15 {
+                guard let explicit = r.bits(24), (8000...96000).contains(explicit) else { return false }
+            } else {
+                guard rate <= 12 else { return false }
+            }
+            guard let underlying = r.bits(5), (1...4).contains(underlying) else { return false }
+        }
         return true
     }
 

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What the relay needs from the ONVIF side for a `vnd.onvif.metadata` track: each document the camera sent
 /// (the payloads of its packets up to the marker, ONVIF Streaming §5.1.2.1.1) parsed by the hardened XML parser
 /// and written anew, as the SOAP side does with camera answers. The relay does not parse XML itself: the parser
@@ -34,5 +36,42 @@ struct MetadataDocumentRun {
         self.open = true
         self.nextSequence = sequence &+ 1
         return .init(action: .hold, discardHeld: broken)
+    }
+}
+
+/// The payloads of a metadata document so far, copied out of their reads (a slice would keep a whole read buffer
+/// alive for as long as the camera keeps the document open), and the headers of its packets: their numbers and
+/// timestamps are what the rewritten packets go out under. Bounded by ``MetadataDocumentRun``.
+struct HeldDocument {
+    private(set) var bytes = ByteBuffer()
+    private(set) var parts: [RTPHeader] = []
+
+    mutating func hold(_ packet: ByteBuffer, header: RTPHeader) {
+        if let payload = packet.getSlice(at: packet.readerIndex + header.headerLength, length: header.payloadLength) {
+            self.bytes.writeImmutableBuffer(payload)
+        }
+        self.parts.append(header)
+    }
+
+    /// How a rewritten document of `rewritten` bytes goes out, when the camera sent `received` bytes in `packets`
+    /// packets: the payload size of each packet (about the camera's own, larger if the document grew, never past
+    /// `maxPacketSize` with the gateway's 12-byte header) and how many packets; nil when it needs more packets
+    /// than the camera used (there are no sequence numbers for them).
+    static func packetization(
+        received: Int,
+        packets: Int,
+        rewritten: Int,
+        maxPacketSize: Int
+    ) -> (size: Int, count: Int)? {
+        guard packets > 0, rewritten > 0, maxPacketSize > 12 else { return nil }
+        let camera = max(1, (received + packets - 1) / packets)
+        let size = min(max(camera, (rewritten + packets - 1) / packets), maxPacketSize - 12)
+        let count = (rewritten + size - 1) / size
+        return count <= packets ? (size, count) : nil
+    }
+
+    mutating func clear() {
+        self.bytes.clear()
+        self.parts.removeAll(keepingCapacity: true)
     }
 }

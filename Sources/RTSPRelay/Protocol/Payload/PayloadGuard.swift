@@ -58,24 +58,21 @@ public struct PayloadGuard: Sendable {
     var h265VPS: UInt16 = 0
     var h265SPS: UInt16 = 0
 
-    /// What the SDP's parameter sets taught (``FormatParameters``): where ``restart(keepSEI:)`` starts again.
-    private var seeded: (UInt32, UInt32, UInt16, UInt16) = (0, 0, 0, 0)
-
     public init(format: PayloadFormat, keepSEI: Set<UInt32> = [], parameterSets: [[UInt8]] = []) {
         self.format = format
         self.keepSEI = keepSEI
         for nal in parameterSets { _ = self.learn(ByteBuffer(bytes: nal)) }
-        self.seeded = (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS)
     }
 
-    /// A new camera session (or a reload): no run open, nothing learnt in-band, the SDP's parameter sets kept.
+    /// A new camera session (or a reload) for readers who stay: no run open, the parameter sets known so far kept.
+    /// Those are what the readers' decoders hold (from the SDP they read, then in-band), so a PPS after the
+    /// restart is checked against the SPS a decoder will use; going back to the SDP's alone would not be.
     public mutating func restart(keepSEI: Set<UInt32>) {
         self.keepSEI = keepSEI
         self.run = nil
         self.latm = LATMPayloadCheck()
         self.metadata = MetadataDocumentRun()
         self.waitingForParameterSets = false
-        (self.h264SPS, self.h264SPS444, self.h265VPS, self.h265SPS) = self.seeded
     }
 
     /// A parameter set from outside the stream (the SDP): checked as an in-band one, learnt when it passes.
@@ -328,9 +325,11 @@ public struct PayloadGuard: Sendable {
         guard var run = self.run, run.type == type, run.timestamp == timestamp, run.nextSequence == sequence,
             run.packets < Self.maxRunPackets, run.bytes + p.readableBytes <= Self.maxRunBytes
         else { return self.refuse(.badFragmentation) }
-        guard StartCodeEmulation.isClean(p, start: data, end: dataEnd, zeros: &run.zeros) else {
-            return self.refuse(.startCodeInNAL)
-        }
+        let clean =
+            end
+            ? StartCodeEmulation.isClean(p, start: data, end: dataEnd, endingWith: run.zeros)
+            : StartCodeEmulation.isClean(p, start: data, end: dataEnd, zeros: &run.zeros)
+        guard clean else { return self.refuse(.startCodeInNAL) }
         if end {
             self.run = nil
             return Verdict(action: .forward)
@@ -386,49 +385,69 @@ enum AACPayloadCheck {
 /// RFC 6416 with `cpresent=0`: each audioMuxElement is PayloadLengthInfo (a run of 0xFF bytes and one below) and
 /// that many bytes, element after element, and the packet with the marker ends on an element's last byte; an
 /// element larger than the packet continues in the next packets of its timestamp (fragments carry no header).
-/// FFmpeg's `rtpdec_latm` reads the same chain and stops with "Malformed LATM packet" where it does not add up.
+/// FFmpeg's `rtpdec_latm` joins the packets of one timestamp up to the marker and reads the same chain, so the
+/// check reads it the same way: a length run may continue in the next packet, and once a packet of a timestamp is
+/// dropped (or lost: a gap), the rest of that timestamp is dropped too, so the reader never joins bytes into
+/// elements the check did not see.
 struct LATMPayloadCheck {
-    /// Bytes of an element still to come in the next packet, with that packet's sequence number and timestamp.
+    /// Where the chain stands after the last packet: bytes of an element still to come, or a length run that
+    /// continues (`length`, with `inLength`).
     var remaining = 0
+    var length = 0
+    var inLength = false
     var nextSequence: UInt16 = 0
     var timestamp: UInt32 = 0
+    /// A timestamp whose remaining packets are dropped.
+    var refused: UInt32?
     /// An AAC frame of 8 channels is at most 6144 bytes.
     static let maxElementBytes = 8192
 
     mutating func check(_ p: ByteBuffer, sequence: UInt16, timestamp: UInt32, marker: Bool) -> PayloadGuard.Action {
-        var remaining = 0
-        if self.remaining > 0, self.timestamp == timestamp, self.nextSequence == sequence {
-            remaining = self.remaining
+        if let refused = self.refused, refused == timestamp {
+            if marker { self.refused = nil }
+            return .drop(.badAUHeader)
         }
-        self.remaining = 0
+        self.refused = nil
+        let continues = self.remaining > 0 || self.inLength
+        if continues, self.timestamp == timestamp, self.nextSequence != sequence {
+            return self.refuse(timestamp: timestamp, marker: marker)
+        }
+        if !continues || self.timestamp != timestamp {
+            // A new timestamp starts a new chain, as FFmpeg starts a new buffer.
+            (self.remaining, self.length, self.inLength) = (0, 0, false)
+        }
         var offset = p.readerIndex
         let end = p.readerIndex + p.readableBytes
-        guard offset < end else { return .drop(.badAUHeader) }
+        guard offset < end else { return self.refuse(timestamp: timestamp, marker: marker) }
         while offset < end {
-            if remaining == 0 {
-                var length = 0
-                while true {
-                    guard let byte = p.getInteger(at: offset, as: UInt8.self), offset < end else {
-                        return .drop(.badAUHeader)
-                    }
+            if self.remaining == 0 {
+                if !self.inLength { (self.length, self.inLength) = (0, true) }
+                while offset < end, self.inLength, let byte = p.getInteger(at: offset, as: UInt8.self) {
                     offset += 1
-                    length += Int(byte)
-                    if byte != 0xFF { break }
+                    self.length += Int(byte)
+                    if byte != 0xFF { self.inLength = false }
                 }
-                guard length <= Self.maxElementBytes else { return .drop(.badAUHeader) }
-                remaining = length
+                guard self.length <= Self.maxElementBytes else {
+                    return self.refuse(timestamp: timestamp, marker: marker)
+                }
+                if self.inLength { break }
+                self.remaining = self.length
             }
-            let take = min(remaining, end - offset)
+            let take = min(self.remaining, end - offset)
             offset += take
-            remaining -= take
+            self.remaining -= take
         }
         if marker {
-            guard remaining == 0 else { return .drop(.badAUHeader) }
-        } else if remaining > 0 {
-            self.remaining = remaining
-            self.nextSequence = sequence &+ 1
-            self.timestamp = timestamp
+            guard self.remaining == 0, !self.inLength else { return self.refuse(timestamp: timestamp, marker: true) }
         }
+        self.nextSequence = sequence &+ 1
+        self.timestamp = timestamp
         return .forward
+    }
+
+    private mutating func refuse(timestamp: UInt32, marker: Bool) -> PayloadGuard.Action {
+        (self.remaining, self.length, self.inLength) = (0, 0, false)
+        self.refused = marker ? nil : timestamp
+        return .drop(.badAUHeader)
     }
 }

@@ -7,9 +7,9 @@ import NIOCore
 /// decoder an Annex B stream), so a 00 00 01 inside a slice's bytes starts a second NAL unit that no NAL check
 /// saw: an SPS, an SEI or a forbidden type smuggled inside an allowed unit. Fragments of one NAL are scanned as
 /// one run of bytes (`zeros` carries the zeros that ended the previous fragment), so the sequence cannot be split
-/// across two packets either. A NAL that ends in 00 (the spec forbids it too) is let through: some cameras leave
-/// the zero byte of a four-byte start code on the NAL before it, and to an Annex B reader it is only a longer start
-/// code, nothing it would parse.
+/// across two packets either. Zeros that end a NAL (the spec forbids them too) are let through: some cameras leave
+/// the zero byte of a four-byte start code on the NAL before it, and to an Annex B reader they are only a longer
+/// start code, nothing it would parse.
 enum StartCodeEmulation {
     /// Whether `start..<end` of `p` continues a NAL unit without a start code. `zeros` is the count (0 to 2) of
     /// 00 bytes that ended the part before (0 for a new NAL); on return, the count that ends this part.
@@ -51,9 +51,17 @@ enum StartCodeEmulation {
         }
     }
 
-    /// A whole NAL unit.
-    static func isClean(_ p: ByteBuffer, start: Int, end: Int) -> Bool {
-        var zeros = 0
-        return self.isClean(p, start: start, end: end, zeros: &zeros)
+    /// A whole NAL unit (or the last part of one: `zeros` carried in).
+    static func isClean(_ p: ByteBuffer, start: Int, end: Int, endingWith zeros: Int = 0) -> Bool {
+        var zeros = zeros
+        return self.isClean(p, start: start, end: self.trimmingTrailingZeros(p, start: start, end: end), zeros: &zeros)
+    }
+
+    /// Zeros that run to the end of a NAL are trailing zero bytes to an Annex B reader (they join the next start
+    /// code), not a start code inside the NAL.
+    static func trimmingTrailingZeros(_ p: ByteBuffer, start: Int, end: Int) -> Int {
+        var last = end
+        while last > start, p.getInteger(at: last - 1, as: UInt8.self) == 0 { last -= 1 }
+        return last
     }
 }

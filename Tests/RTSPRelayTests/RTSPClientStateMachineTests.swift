@@ -58,6 +58,26 @@ import Testing
         )
     }
 
+    /// Two H.264 payload types, each with its own sprop: the check knows both SPSs (a reader may decode either),
+    /// not only the first payload type's.
+    @Test func everyKeptPayloadTypesParameterSetsSeedTheCheck() throws {
+        var machine = RTSPClientStateMachine(configuration: .init(url: Self.configuredURL))
+        let options = machine.connected()
+        let describe = machine.received(try Self.reply("retina_dahua_options.txt", to: options))
+        var response = try Self.reply("retina_hikvision_describe.txt", to: describe)
+        let sdp = """
+            v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96 97\r\na=rtpmap:96 H264/90000\r\n\
+            a=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z2QAHqwsaoLA9puCgIKgAAADACAAAAMD0IAA,aO4xshsA\r\n\
+            a=rtpmap:97 H264/90000\r\na=fmtp:97 packetization-mode=1;sprop-parameter-sets=Z2QAM6wVFKAyAOP5f/AAEAAWyAAAH0AAB1MAIA==\r\n\
+            a=control:trackID=1\r\n
+            """
+        response.body = ByteBuffer(string: sdp)
+        response.headers.replaceOrAdd(name: RTSPHeaders.contentLength, value: String(sdp.utf8.count))
+        _ = machine.received(response)
+        let track = try #require(machine.tracks.first)
+        #expect(track.formatParameters.parameterSets.count == 3)
+    }
+
     /// A relay without the ONVIF side's document filter cannot check metadata: the Dahua metadata track is left
     /// out (two SETUPs, not three) and named among the refused formats.
     @Test func metadataWithoutADocumentFilterIsUnchecked() throws {

@@ -64,7 +64,8 @@ public struct RTSPClientStateMachine: Sendable {
         public var codec: VideoCodec?
         /// What the payload check reads this track's packets as (its first kept payload type's format).
         public var format: PayloadFormat = .unchecked("none")
-        /// The fmtp the gateway describes for its first payload type, and the SDP parameter sets that passed.
+        /// The fmtp the gateway describes for its first payload type, and the SDP parameter sets that passed (of
+        /// every kept payload type).
         public var formatParameters = FormatParameters(format: .unchecked("none"), fmtp: [:])
         /// Payload types the camera offered on this media that are left out (unchecked formats): their packets
         /// are dropped as `unchecked_codec`.
@@ -115,7 +116,8 @@ public struct RTSPClientStateMachine: Sendable {
     public private(set) var refusedFormats: [String] = []
     private var baseURL = ""
     private var aggregateURL = ""
-    private var tracks: [Track] = []
+    /// The tracks of the last description, as the relay will set them up.
+    public private(set) var tracks: [Track] = []
     private var session: RTSPSessionHeader?
     /// Whether requests carry the backchannel `Require`: until the camera says it has none.
     public private(set) var requiresBackchannel: Bool
@@ -314,6 +316,11 @@ public struct RTSPClientStateMachine: Sendable {
                 format: format,
                 fmtp: media.fmtp(payloadType: String(payloadTypes[0]))
             )
+            // A reader may decode any kept payload type with its own fmtp: the check knows all their parameter sets.
+            for type in payloadTypes.dropFirst() {
+                tracks[tracks.count - 1].formatParameters.parameterSets +=
+                    FormatParameters(format: format, fmtp: media.fmtp(payloadType: String(type))).parameterSets
+            }
             tracks[tracks.count - 1].refusedPayloadTypes = refused
         }
         self.refusedFormats = refusedFormats

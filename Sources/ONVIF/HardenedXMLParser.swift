@@ -38,6 +38,7 @@ public enum HardenedXMLParser {
     }
 
     public static func parse(_ bytes: [UInt8], limits: Limits = .vmsRequest) throws(Failure) -> XMLElement {
+        guard !bytes.isEmpty else { throw Failure(reason: "empty document") }
         guard bytes.count <= limits.maxBytes else { throw Failure(reason: "document over \(limits.maxBytes) bytes") }
         guard String(validating: bytes, as: UTF8.self) != nil else { throw Failure(reason: "document is not UTF-8") }
         if containsDoctype(bytes) { throw Failure(reason: "document has a DTD") }

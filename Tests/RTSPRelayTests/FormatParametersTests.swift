@@ -136,10 +136,18 @@ import Testing
         #expect(Self.parameters(.latm, ["config": "40002420", "cpresent": "0"]).refused == 0)
         // cpresent=0 is written even when the camera left it out (RFC 6416's default is 1: in-band configuration).
         #expect(Self.parameters(.latm, ["config": "40002420"]).parameters.contains("cpresent=0"))
-        // SBR (object type 5) with an underlying AAC LC, then with an underlying object type 17 and the escape.
-        #expect(aac("2B1188").refused == 0)
-        #expect(aac("2B11C4").refused == 1)
-        #expect(aac("2B11FC").refused == 1)
+        // SBR (object type 5) with an underlying AAC LC, then with an underlying object type 17.
+        #expect(aac("2B118800").refused == 0)
+        #expect(aac("2B11C400").refused == 1)
+        // Every bit read: the backward-compatible SBR signalling passes; a core coder, the extension flag and
+        // anything but zeros after the config do not (FFmpeg's decoder would read them).
+        #expect(aac("131056E598").refused == 0)
+        for config in ["1192", "1191", "119080", "1190FF"] {
+            #expect(aac(config).refused == 1, "\(config)")
+        }
+        // RFC 6416's StreamMuxConfig with its whole tail (frame length type, buffer fullness, no other data or CRC).
+        #expect(Self.parameters(.latm, ["config": "400026203fc0"]).refused == 0)
+        #expect(Self.parameters(.latm, ["config": "400026203fd0"]).refused == 1)
         #expect(Self.parameters(.latm, ["config": "C0002420"]).refused == 1)
         #expect(Self.parameters(.latm, ["config": "40102420"]).refused == 1)
         #expect(PayloadFormat(encoding: "MP4A-LATM", payloadType: 96, fmtp: ["cpresent": "1"]).isChecked == false)

@@ -221,10 +221,16 @@ import Testing
         func passes(_ sps: ByteBuffer) -> Bool { H265ParameterSets.sps(sps, start: 0, end: sps.readableBytes) != nil }
         #expect(passes(Self.h265SPS()))
         #expect(passes(Self.h265SPS(sets: [(2, false), (0, true), (0, true)], longTerm: 32, cpbCount: 31)))
+        // Counts past the DPB the SPS declares are an encoder's slip that FFmpeg corrects: passed.
+        #expect(passes(Self.h265SPS(sets: [(5, false)], dpb: 4)))
+        #expect(passes(Self.h265SPS(sets: [(15, false)] + Array(repeating: (0, true), count: 17))))
         for (name, sps) in [
             ("65 reference picture sets", Self.h265SPS(sets: Array(repeating: (1, false), count: 65))),
-            ("more negative pictures than the DPB", Self.h265SPS(sets: [(5, false)], dpb: 4)),
-            ("a predicted set past the DPB", Self.h265SPS(sets: [(4, false), (0, true)], dpb: 4)),
+            ("16 negative pictures", Self.h265SPS(sets: [(16, false)])),
+            (
+                "a predicted set past 32 pictures",
+                Self.h265SPS(sets: [(15, false)] + Array(repeating: (0, true), count: 18))
+            ),
             ("33 long-term pictures", Self.h265SPS(longTerm: 33)),
             ("32 CPBs", Self.h265SPS(cpbCount: 32)),
             ("a range extension", Self.h265SPS(extensions: true)),
@@ -458,6 +464,14 @@ import Testing
             guardian.check(latm([2, 1, 2]), sequence: 13, timestamp: 7, marker: true).action == .drop(.badAUHeader)
         )
         #expect(guardian.check(latm([2, 1, 2]), sequence: 14, timestamp: 8, marker: true).action == .forward)
+        // The marker packet itself dropped: the reader's buffer for the timestamp stays open and would join the next
+        // packet of it to the first, so that one goes too, marker or not.
+        #expect(guardian.check(latm([5, 0xAA, 0xBB]), sequence: 20, timestamp: 10).action == .forward)
+        #expect(guardian.check(latm([0xFF]), sequence: 21, timestamp: 10, marker: true).action == .drop(.badAUHeader))
+        #expect(
+            guardian.check(latm([1, 0x11, 2, 0x22, 0x33]), sequence: 22, timestamp: 10, marker: true).action
+                == .drop(.badAUHeader)
+        )
         // A length run that continues in the next packet, as FFmpeg reads it.
         #expect(guardian.check(latm([0xFF]), sequence: 15, timestamp: 9).action == .forward)
         #expect(guardian.check(latm([45] + frame300), sequence: 16, timestamp: 9, marker: true).action == .forward)

@@ -894,10 +894,11 @@ final class RelayStream {
     /// over the packets left unused, the marker is on the last. One copy per document, a few a second: not the
     /// video path.
     private func forwardDocument(track: Int, now: NIODeadline) {
+        // Taken, not cleared: clearing a buffer still shared with `document` would allocate its full capacity.
         let document = self.tracks[track].document
-        self.tracks[track].document.clear()
+        self.tracks[track].document = HeldDocument()
         let parts = document.parts
-        guard let filter = self.core.metadataFilter, !parts.isEmpty,
+        guard let filter = self.core.metadataFilter, !parts.isEmpty, document.bytes.readableBytes > 0,
             let rewritten = filter(Array(document.bytes.readableBytesView)), !rewritten.isEmpty
         else {
             self.dropped[.badMetadata, default: 0] += parts.count

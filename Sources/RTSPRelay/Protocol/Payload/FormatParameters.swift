@@ -164,41 +164,53 @@ public struct FormatParameters: Hashable, Sendable {
     }
 }
 
-/// The AAC configurations an SDP carries, read as FFmpeg's depacketizers read them before they hand them to the
-/// decoder: an AudioSpecificConfig (ISO 14496-3 §1.6.2.1) of a plain object type, and LATM's StreamMuxConfig
-/// (§1.7.3) in the one shape `rtpdec_latm` takes (version 0, one program, one layer, all streams framed alike).
+/// The AAC configurations an SDP carries, read to their last bit as FFmpeg's AAC decoder reads them (its extradata):
+/// an AudioSpecificConfig (ISO 14496-3 §1.6.2.1) of a plain AAC object type (Main, LC, SSR, LTP; SBR and PS with one
+/// of those underneath) with its GASpecificConfig (no core coder, no extension), then nothing but a well-formed SBR/PS
+/// sync extension and zero padding; and LATM's StreamMuxConfig (§1.7.3) in the one shape `rtpdec_latm` takes
+/// (version 0, one program, one layer, all streams framed alike), its tail (frame length type 0, buffer fullness, no
+/// other data, no CRC) read too. No bit of a config the gateway writes is one it did not read.
 enum AudioConfig {
     static func audioSpecificConfig(_ bytes: [UInt8]) -> Bool {
         var r = RBSPReader(ByteBuffer(bytes: bytes), start: 0, end: bytes.count, escaped: false)
-        return self.audioSpecificConfig(&r)
+        guard self.audioSpecificConfig(&r) else { return false }
+        let total = 8 * bytes.count
+        // The backward-compatible SBR (and PS) signalling some encoders append (§1.6.5.2).
+        if total - r.consumed >= 16 {
+            guard r.bits(11) == 0x2B7, r.bits(5) == 5, let sbr = r.flag() else { return false }
+            if sbr {
+                guard self.samplingFrequency(&r) else { return false }
+                if total - r.consumed >= 12 {
+                    guard r.bits(11) == 0x548, r.bit() != nil else { return false }
+                }
+            }
+        }
+        return self.zerosToEnd(&r, total: total)
     }
 
     static func audioSpecificConfig(_ r: inout RBSPReader) -> Bool {
-        guard var objectType = r.bits(5) else { return false }
-        if objectType == 31 {
-            guard let extended = r.bits(6) else { return false }
-            objectType = 32 + extended
-        }
-        // AAC Main, LC, SSR, LTP, SBR, ER-LD, PS, ER-ELD: what cameras and FFmpeg's AAC decoder use.
-        guard [1, 2, 3, 4, 5, 23, 29, 39].contains(objectType), let frequency = r.bits(4) else { return false }
-        if frequency == 15 {
-            guard let explicit = r.bits(24), (8000...96000).contains(explicit) else { return false }
-        } else {
-            guard frequency <= 12 else { return false }
-        }
-        // Channel configuration 0 means a program config element follows: another parser, refused.
-        guard let channels = r.bits(4), (1...7).contains(channels) else { return false }
+        guard var objectType = r.objectType(), self.samplingFrequency(&r),
+            let channels = r.bits(4), (1...7).contains(channels)  // 0: a program config element follows
+        else { return false }
         // SBR and PS (explicit signalling) name the underlying object type next, after the extension rate.
         if objectType == 5 || objectType == 29 {
-            guard let rate = r.bits(4) else { return false }
-            if rate == 15 {
-                guard let explicit = r.bits(24), (8000...96000).contains(explicit) else { return false }
-            } else {
-                guard rate <= 12 else { return false }
-            }
-            guard let underlying = r.bits(5), (1...4).contains(underlying) else { return false }
+            guard self.samplingFrequency(&r), let underlying = r.objectType() else { return false }
+            objectType = underlying
         }
+        guard (1...4).contains(objectType) else { return false }
+        // GASpecificConfig: frame length flag; a core coder or the extension flag (ER tools) would be another
+        // parser's input.
+        guard r.bit() != nil, r.flag() == false, r.flag() == false else { return false }
         return true
+    }
+
+    static func samplingFrequency(_ r: inout RBSPReader) -> Bool {
+        guard let index = r.bits(4) else { return false }
+        if index == 15 {
+            guard let explicit = r.bits(24), (8000...96000).contains(explicit) else { return false }
+            return true
+        }
+        return index <= 12
     }
 
     static func streamMuxConfig(_ bytes: [UInt8]) -> Bool {
@@ -210,6 +222,31 @@ enum AudioConfig {
             r.bits(3) == 0,  // numLayer
             self.audioSpecificConfig(&r)
         else { return false }
+        let total = 8 * bytes.count
+        // Some writers stop after the AudioSpecificConfig; FFmpeg passes the rest to the decoder, which ignores it.
+        if total - r.consumed >= 13 {
+            guard r.bits(3) == 0,  // frameLengthType 0
+                r.bits(8) != nil,  // latmBufferFullness
+                r.flag() == false,  // otherDataPresent
+                r.flag() == false  // crcCheckPresent
+            else { return false }
+        }
+        return self.zerosToEnd(&r, total: total)
+    }
+
+    static func zerosToEnd(_ r: inout RBSPReader, total: Int) -> Bool {
+        while r.consumed < total {
+            guard r.bit() == 0 else { return false }
+        }
         return true
+    }
+}
+
+extension RBSPReader {
+    /// An audioObjectType (5 bits, 31 escaping to 32 + 6 bits).
+    mutating func objectType() -> UInt32? {
+        guard let type = self.bits(5) else { return nil }
+        if type == 31 { return self.bits(6).map { 32 + $0 } }
+        return type
     }
 }

@@ -8,6 +8,8 @@ import NIOCore
 /// levels must be ones the standard defines.
 public enum H265ParameterSets {
     static let maxDimension: UInt32 = 8192
+    /// Pictures one short-term reference picture set may name (FFmpeg's table: 32).
+    static let maxReferences: UInt32 = 32
     /// general_level_idc is 30 × the level number.
     static let levels: Set<UInt32> = [30, 60, 63, 90, 93, 120, 123, 150, 153, 156, 180, 183, 186]
 
@@ -31,7 +33,7 @@ public enum H265ParameterSets {
         guard let id = r.bits(4), r.bits(2) != nil, let layers = r.bits(6), layers <= 62,
             let subLayers = r.bits(3), subLayers <= 6, r.bit() != nil, r.bits(16) == 0xFFFF,
             Self.profileTierLevel(&r, maxSubLayersMinus1: Int(subLayers)),
-            Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)) != nil,
+            Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)),
             let maxLayerID = r.bits(6), maxLayerID <= 62, let layerSets = r.ue(max: 1023)
         else { return nil }
         if layerSets > 0 {
@@ -39,9 +41,8 @@ public enum H265ParameterSets {
         }
         guard let timing = r.flag() else { return nil }
         if timing {
-            guard let tick = r.bits(32), let scale = r.bits(32), tick > 0, scale > 0, let poc = r.flag() else {
-                return nil
-            }
+            // Zero timing is accepted, as FFmpeg does: it sizes nothing.
+            guard r.skip(64), let poc = r.flag() else { return nil }
             if poc, r.ue(max: UInt32.max - 1) == nil { return nil }
             guard let hrdCount = r.ue(max: layerSets + 1) else { return nil }
             for index in 0..<Int(hrdCount) {
@@ -78,7 +79,7 @@ public enum H265ParameterSets {
             else { return nil }
         }
         guard let lumaDepth = r.ue(max: 8), let chromaDepth = r.ue(max: 8), let pocLSB = r.ue(max: 12),
-            let buffering = Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)),
+            Self.subLayerOrdering(&r, maxSubLayersMinus1: Int(subLayers)),
             let minCB = r.ue(max: 3), let diffCB = r.ue(max: 3), minCB + diffCB <= 3,
             let minTB = r.ue(max: 3), let diffTB = r.ue(max: 3), minTB + diffTB <= 3, minTB < minCB + 1,
             r.ue(max: 4) != nil, r.ue(max: 4) != nil
@@ -99,12 +100,14 @@ public enum H265ParameterSets {
             else { return nil }
         }
         // The reference picture sets, whose counts size a decoder's tables (FFmpeg's hevc_ps has had its CVEs
-        // here): at most 64 sets, each within the DPB the SPS declared.
+        // here): at most 64 sets, each within those tables (fewer than 16 pictures each way, 32 in all), not the
+        // DPB the SPS declares, which encoders get wrong and decoders correct.
         guard let sets = r.ue(max: 64) else { return nil }
         var previousDeltas: UInt32 = 0
         for index in 0..<sets {
-            guard let deltas = Self.shortTermReferenceSet(&r, index: index, previous: previousDeltas, dpb: buffering)
-            else { return nil }
+            guard let deltas = Self.shortTermReferenceSet(&r, index: index, previous: previousDeltas) else {
+                return nil
+            }
             previousDeltas = deltas
         }
         guard let longTerm = r.flag() else { return nil }
@@ -120,7 +123,7 @@ public enum H265ParameterSets {
     }
 
     /// §7.3.7 in an SPS (where a predicted set refers to the set before it). Returns NumDeltaPocs of the set.
-    static func shortTermReferenceSet(_ r: inout RBSPReader, index: UInt32, previous: UInt32, dpb: UInt32) -> UInt32? {
+    static func shortTermReferenceSet(_ r: inout RBSPReader, index: UInt32, previous: UInt32) -> UInt32? {
         var predicted = false
         if index > 0 {
             guard let flag = r.flag() else { return nil }
@@ -138,9 +141,9 @@ public enum H265ParameterSets {
                 }
                 if kept { deltas += 1 }
             }
-            return deltas <= dpb ? deltas : nil
+            return deltas <= Self.maxReferences ? deltas : nil
         }
-        guard let negative = r.ue(max: dpb), let positive = r.ue(max: dpb - negative) else { return nil }
+        guard let negative = r.ue(max: 15), let positive = r.ue(max: 15) else { return nil }
         for _ in 0..<(negative + positive) where r.ue(max: 32767) == nil || r.bit() == nil { return nil }
         return negative + positive
     }
@@ -164,9 +167,7 @@ public enum H265ParameterSets {
         }
         guard let timing = r.flag() else { return false }
         if timing {
-            guard let tick = r.bits(32), let scale = r.bits(32), tick > 0, scale > 0, let poc = r.flag() else {
-                return false
-            }
+            guard r.skip(64), let poc = r.flag() else { return false }
             if poc, r.ue(max: UInt32.max - 1) == nil { return false }
             guard let hrd = r.flag() else { return false }
             if hrd, !Self.hrd(&r, common: true, maxSubLayersMinus1: maxSubLayersMinus1) { return false }
@@ -233,17 +234,14 @@ public enum H265ParameterSets {
         return true
     }
 
-    /// The highest sub-layer's max_dec_pic_buffering_minus1, or nil.
-    static func subLayerOrdering(_ r: inout RBSPReader, maxSubLayersMinus1: Int) -> UInt32? {
-        guard let present = r.flag() else { return nil }
-        var last: UInt32 = 0
+    static func subLayerOrdering(_ r: inout RBSPReader, maxSubLayersMinus1: Int) -> Bool {
+        guard let present = r.flag() else { return false }
         for _ in (present ? 0 : maxSubLayersMinus1)...maxSubLayersMinus1 {
-            guard let buffering = r.ue(max: 15), let reorder = r.ue(max: 15), reorder <= buffering,
-                r.ue(max: UInt32.max - 1) != nil
-            else { return nil }
-            last = buffering
+            // A reorder count above the buffering is an encoder's slip that FFmpeg corrects (it raises the
+            // buffering); refusing it would black out a real camera.
+            guard r.ue(max: 15) != nil, r.ue(max: 15) != nil, r.ue(max: UInt32.max - 1) != nil else { return false }
         }
-        return last
+        return true
     }
 
     /// Annex E.2.2

@@ -403,10 +403,9 @@ struct LATMPayloadCheck {
     static let maxElementBytes = 8192
 
     mutating func check(_ p: ByteBuffer, sequence: UInt16, timestamp: UInt32, marker: Bool) -> PayloadGuard.Action {
-        if let refused = self.refused, refused == timestamp {
-            if marker { self.refused = nil }
-            return .drop(.badAUHeader)
-        }
+        // The reader never got this timestamp's end (the marker packet may be the one dropped): it would join
+        // whatever else comes with it, so everything with it goes until another timestamp.
+        if let refused = self.refused, refused == timestamp { return .drop(.badAUHeader) }
         self.refused = nil
         let continues = self.remaining > 0 || self.inLength
         if continues, self.timestamp == timestamp, self.nextSequence != sequence {
@@ -447,7 +446,7 @@ struct LATMPayloadCheck {
 
     private mutating func refuse(timestamp: UInt32, marker: Bool) -> PayloadGuard.Action {
         (self.remaining, self.length, self.inLength) = (0, 0, false)
-        self.refused = marker ? nil : timestamp
+        self.refused = timestamp
         return .drop(.badAUHeader)
     }
 }

@@ -36,6 +36,10 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
     case truncatedSTAPA
     /// FU-A runs whose end fragment never comes (the E bit cleared).
     case fragmentWithoutEnd
+    /// A NAL type H.264 reserves (30) on every other frame's single-NAL slices.
+    case reservedNALType
+    /// An SPS with seq_parameter_set_id 32 (the range ends at 31) before every frame.
+    case outOfRangeSPS
     /// SPS with an exp-Golomb code that never ends (zeros after level_idc, escaped: 00 00 03 00 00 03 …).
     case unterminatedSPS
     /// A 4 KiB user-data-unregistered SEI before every frame.
@@ -53,6 +57,9 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
 
     /// What ``smuggledStartCode`` writes: a start code and the first bytes of an SPS.
     public static let smuggledNAL: [UInt8] = [0x00, 0x00, 0x01, 0x67, 0x42, 0x00, 0x1E, 0xAB]
+
+    /// What ``outOfRangeSPS`` sends: Baseline, level 3, then seq_parameter_set_id ue(32) and trailing bits.
+    public static let outOfRangeSPSNAL: [UInt8] = [0x67, 0x42, 0x00, 0x1E, 0x04, 0x30]
 
     /// The payload type the AV1 track uses.
     public static let av1PayloadType: UInt8 = 98
@@ -90,6 +97,8 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
                 offset += 2 + Int(size)
             }
             packet.setInteger(packet.getInteger(at: last, as: UInt16.self)! + 5, at: last)
+        case .reservedNALType where frame % 2 == 1 && Self.isH264(packet) && [1, 28].contains(Self.nalType(packet)):
+            packet.setInteger((packet.getInteger(at: base + 12, as: UInt8.self)! & 0xE0) | 30, at: base + 12)
         case .smuggledStartCode
         where frame % 2 == 1 && Self.isH264(packet) && [1, 5, 28].contains(Self.nalType(packet)):
             let smuggled = Self.smuggledNAL
@@ -157,6 +166,12 @@ public enum HostileBehaviour: String, Sendable, Hashable, CaseIterable {
             sei.writeInteger(UInt8(0x80))
             RTSPMessageSerializer.writeInterleavedHeader(channel: 0, length: sei.readableBytes, into: &buffer)
             buffer.writeImmutableBuffer(sei)
+        case .outOfRangeSPS where firstOfFrame && Self.isH264(packet):
+            var sps = ByteBuffer()
+            sps.writeImmutableBuffer(packet.getSlice(at: packet.readerIndex, length: 12)!)
+            sps.writeBytes(Self.outOfRangeSPSNAL)
+            RTSPMessageSerializer.writeInterleavedHeader(channel: 0, length: sps.readableBytes, into: &buffer)
+            buffer.writeImmutableBuffer(sps)
         case .rtcpFlood where firstOfFrame:
             for n in 0..<100 {
                 var report = ByteBuffer()

@@ -176,6 +176,17 @@ import Testing
                     aggregates.allSatisfy { Self.unitTypes(in: $0).contains(7) && Self.unitTypes(in: $0).contains(8) }
                 )
                 #expect(bad.dropped[.badAggregation, default: 0] == 0)
+            case .reservedNALType:
+                #expect(bad.dropped[.badNALHeader, default: 0] > 0)
+                #expect(!received.compactMap(ReceivedRTP.init).contains { $0.firstPayloadByte & 0x1F == 30 })
+                #expect(bad.packetsOut > 0, "the camera's good frames stopped")
+            case .outOfRangeSPS:
+                #expect(bad.dropped[.badParameterSet, default: 0] > 0)
+                let sps = received.filter { $0.channel == 0 }.map { Array($0.payload.readableBytesView.dropFirst(12)) }
+                #expect(!sps.contains(HostileBehaviour.outOfRangeSPSNAL), "the SPS with id 32 reached the reader")
+                // Each keyframe's own SPS ends the wait: the keyframes go on.
+                let keyframes = received.compactMap(ReceivedRTP.init).filter { $0.firstPayloadByte & 0x1F == 24 }
+                #expect(!keyframes.isEmpty, "no keyframe reached the reader: \(bad.dropped.filter { $0.value > 0 })")
             case .smuggledStartCode:
                 #expect(bad.dropped[.startCodeInNAL, default: 0] > 0)
                 #expect(bad.packetsOut > 0, "the camera's clean frames stopped")
@@ -210,7 +221,9 @@ import Testing
 
     /// FFmpeg as the VMS: it reads the hostile camera through the gateway and writes the H.264 it got as an Annex B
     /// stream, the very bytes its decoder would parse. None of the hostile NALs is in it, and the good ones are.
-    @Test(arguments: [HostileBehaviour.smuggledStartCode, .forbiddenNALBit, .oversizedSEI, .av1Track])
+    @Test(arguments: [
+        HostileBehaviour.smuggledStartCode, .forbiddenNALBit, .reservedNALType, .oversizedSEI, .av1Track,
+    ])
     func ffmpegGetsNoneOfIt(_ behaviour: HostileBehaviour) async throws {
         try await Self.run { fixture in
             try await eventually("both cameras playing") {
@@ -254,9 +267,14 @@ import Testing
             #expect(!units.contains { ($0.first ?? 0) & 0x80 != 0 }, "\(behaviour): a forbidden bit reached ffmpeg")
             let smuggled = Array(HostileBehaviour.smuggledNAL.dropFirst(3))
             #expect(!units.contains { $0.starts(with: smuggled) }, "\(behaviour): the smuggled SPS reached ffmpeg")
+            #expect(
+                !units.contains(HostileBehaviour.outOfRangeSPSNAL),
+                "\(behaviour): the SPS with id 32 reached ffmpeg"
+            )
             let (_, bad) = try await fixture.stats()
             let reasons: [HostileBehaviour: RTPDropReason] = [
-                .smuggledStartCode: .startCodeInNAL, .forbiddenNALBit: .badNALHeader, .oversizedSEI: .sei,
+                .smuggledStartCode: .startCodeInNAL, .forbiddenNALBit: .badNALHeader, .reservedNALType: .badNALHeader,
+                .oversizedSEI: .sei,
                 .av1Track: .uncheckedCodec,
             ]
             #expect(bad.dropped[reasons[behaviour]!, default: 0] > 0, "\(behaviour): \(bad.dropped)")

@@ -83,7 +83,8 @@ public enum DigestAuthentication {
     }
 }
 
-func hexString(_ digest: some Sequence<UInt8>) -> String {
+/// Lower-case hex of `digest` (Digest responses, fmtp configs).
+public func hexString(_ digest: some Sequence<UInt8>) -> String {
     let hexDigits = Array("0123456789abcdef".utf8)
     var bytes: [UInt8] = []
     for byte in digest {

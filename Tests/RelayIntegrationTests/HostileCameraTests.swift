@@ -66,6 +66,22 @@ import Testing
         try await bad.stop()
     }
 
+    static func bothPlaying(_ fixture: Fixture) async throws {
+        try await eventually("both cameras playing") {
+            let stats = try await fixture.stats()
+            return stats.good.upstreamUp && stats.bad.upstreamUp
+        }
+    }
+
+    /// The hostile camera's session closed, and a new one (a new DESCRIBE, in its hostile shape) playing.
+    static func describedAgain(_ fixture: Fixture) async throws {
+        fixture.bad.closeAllConnections()
+        try await eventually("the hostile camera described again") {
+            let bad = try await fixture.stats().bad
+            return bad.reconnects >= 1 && bad.upstreamUp
+        }
+    }
+
     /// Reads the good camera for `seconds` and returns its frame count (marker packets).
     static func framesOnGoodCamera(_ fixture: Fixture, for seconds: Double) async throws -> Int {
         let client = try await TestRTSPClient.connect(port: fixture.port)
@@ -86,20 +102,13 @@ import Testing
     func hostileCameraLosesOnlyItsOwnStream(_ behaviour: HostileBehaviour) async throws {
         try await Self.run { fixture in
             // Both cameras up first, then the bad one turns hostile and is reconnected into its behaviour.
-            try await eventually("both cameras playing") {
-                let stats = try await fixture.stats()
-                return stats.good.upstreamUp && stats.bad.upstreamUp
-            }
+            try await Self.bothPlaying(fixture)
             fixture.bad.setHostile(behaviour)
             // These act on a new session (DESCRIBE); the others on the packets of the running one.
-            if [.endlessResponse, .slowLoris, .silent, .av1Track].contains(behaviour) {
+            if behaviour == .av1Track {
+                try await Self.describedAgain(fixture)
+            } else if [.endlessResponse, .slowLoris, .silent].contains(behaviour) {
                 fixture.bad.closeAllConnections()
-                if behaviour == .av1Track {
-                    try await eventually("the camera described again") {
-                        let bad = try await fixture.stats().bad
-                        return bad.reconnects >= 1 && bad.upstreamUp
-                    }
-                }
             }
             let badReader = try await TestRTSPClient.connect(port: fixture.port)
             let played = try? await badReader.play(fixture.url("bad"), allTracks: true, timeout: .seconds(3))
@@ -226,16 +235,9 @@ import Testing
     ])
     func ffmpegGetsNoneOfIt(_ behaviour: HostileBehaviour) async throws {
         try await Self.run { fixture in
-            try await eventually("both cameras playing") {
-                let stats = try await fixture.stats()
-                return stats.good.upstreamUp && stats.bad.upstreamUp
-            }
+            try await Self.bothPlaying(fixture)
             fixture.bad.setHostile(behaviour)
-            fixture.bad.closeAllConnections()
-            try await eventually("the hostile camera described again") {
-                let bad = try await fixture.stats().bad
-                return bad.reconnects >= 1 && bad.upstreamUp
-            }
+            try await Self.describedAgain(fixture)
             let probe = try await ExternalTool.run(
                 "ffprobe",
                 [
@@ -359,10 +361,7 @@ import Testing
     @Test(arguments: cannedCases)
     func hostileDescribeAnswers(_ name: String, _ reply: String) async throws {
         try await Self.run { fixture in
-            try await eventually("both cameras playing") {
-                let stats = try await fixture.stats()
-                return stats.good.upstreamUp && stats.bad.upstreamUp
-            }
+            try await Self.bothPlaying(fixture)
             fixture.bad.respond(to: .describe, with: ByteBuffer(string: reply))
             fixture.bad.closeAllConnections()
             try await eventually("the hostile camera's session ended") { try await fixture.stats().bad.reconnects >= 1 }

@@ -94,7 +94,7 @@ public struct FormatParameters: Hashable, Sendable {
             self.refused += 1
             return
         }
-        self.parameters.append("config=\(Self.hex(bytes))")
+        self.parameters.append("config=\(hexString(bytes))")
     }
 
     /// Each list's NALs checked in order (VPS before SPS before PPS), through one ``PayloadGuard`` so that a PPS
@@ -135,11 +135,6 @@ public struct FormatParameters: Hashable, Sendable {
         for (key, _) in lists {
             if let values = kept[key] { self.parameters.append("\(key)=\(values.joined(separator: ","))") }
         }
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {
